@@ -1,0 +1,26 @@
+# Two entry points, each enough alone on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch is pinned in the same pip call as everything else: this is the CPU build the machines hold
+# (an unpinned torch pulls a 5 GB CUDA build). setuptools stays below 81 for Brevitas.
+PIP_PINS := torch==2.13.0 "setuptools<81"
+
+.PHONY: demo test install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q $(PIP_PINS) -e ".[all]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/hil demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -x tests
+
+clean:
+	rm -rf $(VENV) runs build

@@ -1,0 +1,107 @@
+"""`hil`: one verb per stage. Each verb is a thin shell over a function in `toolchain`.
+
+Conventions: `--json` prints one object on stdout; exit 0 on success, 2 on bad input (one line on
+stderr, no traceback), 3 when an emulated design deadlocks. Heavy libraries are imported inside the
+verbs so that `hil --help` and `hil estimate` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from toolchain.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Hardware-in-the-loop FPGA deployment toolchain for quantized, pruned networks.")
+
+
+def emit(result: Any, as_json: bool, summary: str) -> None:
+    """Print the machine-readable object or the human summary."""
+    if as_json:
+        typer.echo(json.dumps(result, default=float))
+    else:
+        typer.echo(summary)
+
+
+@app.command()
+def train(
+    recipe: str = typer.Argument(..., help="Zoo recipe name (e.g. digits-mlp) or a recipe YAML file."),
+    out: Path = typer.Option(..., "--out", help="Run folder for checkpoint.pt and metrics.json."),
+    epochs: Optional[int] = typer.Option(None, help="Override the recipe's epoch count."),
+    weight_bits: Optional[int] = typer.Option(None, "--weight-bits", help="Weight bits for every layer (1-8)."),
+    act_bits: Optional[int] = typer.Option(None, "--act-bits", help="Activation bits for every layer (1-8)."),
+    prune: Optional[str] = typer.Option(None, help="unstructured:0.8 | channels:0.5[,method=greedy|oneshot|weight]"),
+    seed: Optional[int] = typer.Option(None, help="Random seed (default: the recipe's)."),
+    no_float_baseline: bool = typer.Option(False, "--no-float-baseline", help="Skip the float32 reference run."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
+) -> None:
+    """Quantization-aware training with Brevitas.
+
+    Example: hil train digits-mlp --out runs/d --weight-bits 4 --act-bits 4
+    """
+    from toolchain.train import train_recipe
+
+    metrics = train_recipe(recipe, out, epochs=epochs, weight_bits=weight_bits, act_bits=act_bits,
+                           prune=prune, seed=seed, float_baseline=not no_float_baseline)
+    emit(metrics, as_json, f"accuracy {metrics['accuracy']:.4f} (float {metrics.get('float_accuracy', float('nan')):.4f}), "
+                           f"{metrics['bops']:.3g} BOPs, sparsity {metrics['sparsity']:.3f} -> {out}")
+
+
+@app.command()
+def export(
+    source: str = typer.Argument(..., help="Run folder from `hil train`, or a recipe name with --untrained."),
+    output: Path = typer.Option(..., "-o", "--output", help="QONNX file to write."),
+    untrained: bool = typer.Option(False, "--untrained", help="Export the recipe's quantized random init."),
+    samples: int = typer.Option(1000, help="Test samples for the torch vs QONNX check."),
+    seed: int = typer.Option(0, help="Seed of the untrained init."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export to QONNX and verify it bit-exact against the PyTorch model.
+
+    Example: hil export runs/d -o runs/d/model.onnx --json
+    """
+    from toolchain.export import export_run
+
+    result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
+    emit(result, as_json, f"{output}: {result['mismatches']} mismatches on {result['samples']} samples")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The main job on the embedded default (digits-mlp), end to end."""
+    from toolchain.demo import run_demo
+
+    summary = run_demo(out)
+    emit(summary, as_json, "")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except typer.Exit as ex:  # --help and friends
+        sys.exit(ex.exit_code)
+    except (typer.BadParameter, typer.Abort) as err:  # pragma: no cover - typer prints its own
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            typer.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()
