@@ -84,23 +84,13 @@ def demo(
 
 
 def main() -> None:
+    # typer's standalone mode handles usage errors itself (one message, exit 2); our own bad-input
+    # errors arrive as UserError and get the same treatment.
     try:
-        app(standalone_mode=False)
+        app()
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
-    except typer.Exit as ex:  # --help and friends
-        sys.exit(ex.exit_code)
-    except (typer.BadParameter, typer.Abort) as err:  # pragma: no cover - typer prints its own
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.ClickException):
-            typer.echo(f"error: {err.format_message()}", err=True)
-            sys.exit(2)
-        raise
 
 
 if __name__ == "__main__":

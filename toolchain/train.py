@@ -1,0 +1,160 @@
+"""`hil train`: QAT (with optional pruning) of a recipe, the float32 baseline, and the run's metrics."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from toolchain.errors import UserError
+from toolchain.fileio import atomic_path, write_json
+from toolchain.zoo import Recipe, load_recipe, with_overrides
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.json"
+
+
+def _seed(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def quant_layers(model):
+    """(name, module) of every Brevitas layer with a weight quantizer, in network order."""
+    return [(name, m) for name, m in model.named_modules() if hasattr(m, "quant_weight")]
+
+
+def integer_weights(module) -> np.ndarray:
+    """The layer's weights on its integer grid (exact: scales are powers of two)."""
+    import torch
+
+    with torch.no_grad():
+        qw = module.quant_weight()
+        return (qw.value / qw.scale).round().numpy()
+
+
+def weight_stats(model, recipe: Recipe) -> dict:
+    from toolchain.compress.model import layer_bits
+
+    bits = [b for b in layer_bits(recipe) if b is not None]
+    layers, total_bits, zeros, count = {}, 0, 0, 0
+    for (name, module), b in zip(quant_layers(model), bits):
+        w = integer_weights(module)
+        z = int((w == 0).sum())
+        layers[name] = {"weights": int(w.size), "bits": b.weight, "sparsity": z / w.size}
+        total_bits += w.size * b.weight
+        zeros, count = zeros + z, count + w.size
+    return {"weight_bits_total": int(total_bits), "sparsity": zeros / count, "layers": layers}
+
+
+def inference_cost_of(model, recipe: Recipe) -> dict:
+    """qonnx inference_cost of the exported model (discounting sparsity)."""
+    from qonnx.util.inference_cost import inference_cost
+
+    from toolchain.export import to_qonnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        qmodel = to_qonnx(model, tuple(recipe.architecture.input_shape), Path(tmp) / "model.onnx")
+        cost = inference_cost(qmodel, discount_sparsity=True)
+    return cost.get("total_cost", cost)
+
+
+def untrained_model(source: str, seed: int = 0):
+    """A recipe's quantized random init, activation ranges calibrated on its data (or random inputs)."""
+    from toolchain.compress.model import build_model
+    from toolchain.compress.qat import calibrate
+    from toolchain.export import verification_inputs
+
+    recipe = load_recipe(source)
+    _seed(seed)
+    model = build_model(recipe)
+    calibrate(model, verification_inputs(recipe, 512, seed), seed=seed)
+    return recipe, model
+
+
+def load_run(run_dir: Path):
+    import torch
+
+    from toolchain.compress.model import build_model
+
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        raise UserError(f"{run_dir} holds no {CHECKPOINT}: not a `hil train` run folder")
+    ckpt = torch.load(path, weights_only=False)
+    recipe = Recipe.model_validate(ckpt["recipe"])
+    model = build_model(recipe)
+    if ckpt.get("architecture_override"):
+        from toolchain.compress.pruning import rebuild_pruned
+
+        model = rebuild_pruned(recipe, ckpt["architecture_override"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return recipe, model
+
+
+def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict, architecture_override=None) -> None:
+    import torch
+
+    with atomic_path(run_dir / CHECKPOINT) as tmp:
+        torch.save({"recipe": recipe.model_dump(mode="json"), "state_dict": model.state_dict(),
+                    "architecture_override": architecture_override}, tmp)
+    write_json(run_dir / METRICS, metrics)
+
+
+def train_float_baseline(recipe: Recipe, split) -> float:
+    from toolchain.compress.model import build_model
+    from toolchain.compress.qat import evaluate, fit
+
+    _seed(recipe.training.seed)
+    model = build_model(recipe, quantized=False)
+    bip = recipe.architecture.bipolar_output
+    fit(model, split.x_train, split.y_train, recipe.training, bip, description="float32 baseline")
+    return evaluate(model, split.x_test, split.y_test, bip)
+
+
+def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, weight_bits: Optional[int] = None,
+                 act_bits: Optional[int] = None, prune: Optional[str] = None, seed: Optional[int] = None,
+                 float_baseline: bool = True) -> dict:
+    from toolchain.compress.model import build_model
+    from toolchain.compress.qat import calibrate, evaluate, fit
+    from toolchain.data import load_dataset
+
+    recipe = with_overrides(load_recipe(recipe_name), weight_bits=weight_bits, act_bits=act_bits,
+                            epochs=epochs, seed=seed, prune=prune)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    pruning = None
+    if recipe.prune:
+        from toolchain.compress.pruning import parse_prune_spec
+
+        pruning = parse_prune_spec(recipe.prune)  # validated before any training
+    split = load_dataset(recipe)
+    bip = recipe.architecture.bipolar_output
+    _seed(recipe.training.seed)
+    model = build_model(recipe)
+    calibrate(model, split.x_train, seed=recipe.training.seed)
+    override, extra = None, {}
+    if pruning is None:
+        fit(model, split.x_train, split.y_train, recipe.training, bip, description=f"QAT {recipe.name}")
+    else:
+        from toolchain.compress.pruning import run_pruning
+
+        model, override, extra = run_pruning(pruning, model, recipe, split)
+    metrics = {"recipe": recipe.name, "weight_bits": recipe.quant.weight_bits, "act_bits": recipe.quant.act_bits,
+               "prune": recipe.prune, "seed": recipe.training.seed, "epochs": recipe.training.epochs,
+               "accuracy": evaluate(model, split.x_test, split.y_test, bip),
+               "synthetic_data": split.synthetic}
+    if float_baseline:
+        metrics["float_accuracy"] = train_float_baseline(recipe, split)
+    cost = inference_cost_of(model, recipe)
+    metrics["bops"] = float(cost["total_bops"])
+    metrics["macs"] = float(cost["total_macs"])
+    metrics.update(weight_stats(model, recipe))
+    metrics.update(extra)
+    save_run(out, recipe, model, metrics, override)
+    return metrics
