@@ -86,22 +86,17 @@ def load_run(run_dir: Path):
         raise UserError(f"{run_dir} holds no {CHECKPOINT}: not a `hil train` run folder")
     ckpt = torch.load(path, weights_only=False)
     recipe = Recipe.model_validate(ckpt["recipe"])
-    model = build_model(recipe)
-    if ckpt.get("architecture_override"):
-        from toolchain.compress.pruning import rebuild_pruned
-
-        model = rebuild_pruned(recipe, ckpt["architecture_override"])
+    model = build_model(recipe)  # a channel-pruned run stores its narrower recipe
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return recipe, model
 
 
-def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict, architecture_override=None) -> None:
+def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict) -> None:
     import torch
 
     with atomic_path(run_dir / CHECKPOINT) as tmp:
-        torch.save({"recipe": recipe.model_dump(mode="json"), "state_dict": model.state_dict(),
-                    "architecture_override": architecture_override}, tmp)
+        torch.save({"recipe": recipe.model_dump(mode="json"), "state_dict": model.state_dict()}, tmp)
     write_json(run_dir / METRICS, metrics)
 
 
@@ -138,13 +133,14 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     _seed(recipe.training.seed)
     model = build_model(recipe)
     calibrate(model, split.x_train, seed=recipe.training.seed)
-    override, extra = None, {}
+    extra: dict = {}
     if pruning is None:
         fit(model, split.x_train, split.y_train, recipe.training, bip, description=f"QAT {recipe.name}")
     else:
         from toolchain.compress.pruning import run_pruning
 
-        model, override, extra = run_pruning(pruning, model, recipe, split)
+        # channel pruning removes channels physically: the result has a narrower recipe of its own
+        model, recipe, extra = run_pruning(pruning, model, recipe, split)
     metrics = {"recipe": recipe.name, "weight_bits": recipe.quant.weight_bits, "act_bits": recipe.quant.act_bits,
                "prune": recipe.prune, "seed": recipe.training.seed, "epochs": recipe.training.epochs,
                "accuracy": evaluate(model, split.x_test, split.y_test, bip),
@@ -156,5 +152,5 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     metrics["macs"] = float(cost["total_macs"])
     metrics.update(weight_stats(model, recipe))
     metrics.update(extra)
-    save_run(out, recipe, model, metrics, override)
+    save_run(out, recipe, model, metrics)
     return metrics
