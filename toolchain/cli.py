@@ -72,6 +72,82 @@ def export(
 
 
 @app.command()
+def estimate(
+    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`, or a QONNX model (lowered first)."),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
+                                                                   "accepted)."),
+    part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's)."),
+    cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN v0.10 formulas) | calibrated."),
+    as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
+) -> None:
+    """Analytic cycles, throughput, latency and LUT/FF/DSP/BRAM/URAM per layer (FINN-exact).
+
+    Examples: hil estimate dataflow.onnx --part Pynq-Z2 --json ;
+    hil estimate model.onnx --folding folding.json --part ZCU104 --clock-ns 5
+    (exit 2 when the design does not fit the part; --json still prints the numbers)
+    """
+    from toolchain.estimate import estimate as run, summary, summary_line
+    from toolchain.onnxio import load_model
+
+    result = run(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding)
+    emit(result, as_json, summary(result))
+    if not result["fits"]:
+        raise UserError(f"design does not fit {result['part']}: {summary_line(result)}")
+
+
+@app.command()
+def emulate(
+    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Inputs .npy (N, ...) of the source model: "
+                                                                 "bit-exact values and mismatches."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Frames to time (default 3)."),
+    size_fifos: bool = typer.Option(False, "--size-fifos", help="Size every FIFO by simulation and prove it."),
+    dma_bits: Optional[int] = typer.Option(None, "--dma-bits", help="Input DMA width in bits (Pynq 64, "
+                                                                    "ZynqMP 128, Alveo 512)."),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period for fps (default 10)."),
+    fifo_depths: Optional[Path] = typer.Option(None, "--fifo-depths", help="JSON FIFO name -> depth overrides."),
+    rounding: str = typer.Option("exact", "--rounding", help="Sized depths: exact (high-water mark, >= 2) "
+                                                             "or finn (<=2 -> 2, <=32 -> 32)."),
+    write_model: Optional[Path] = typer.Option(None, "--write-model", help="With --size-fifos: save the "
+                                                                           "model with the chosen depths."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the outputs (.npy)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Cycle-accurate, RTL-free emulation: latency, interval, stalls, FIFO depths, deadlock, values.
+
+    Examples: hil emulate dataflow.onnx --json ;
+    hil emulate dataflow.onnx --inputs x.npy --size-fifos --dma-bits 64 -o y.npy
+    (exit 3 when the design deadlocks)
+    """
+    from toolchain.emulate import EmulationDeadlock, emulate as run, summary
+
+    try:
+        result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
+                     output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model)
+    except EmulationDeadlock as err:
+        if as_json:
+            emit(err.result, True, "")
+        raise
+    emit(result, as_json, summary(result))
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder (from `hil demo` or your own stages)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write RUN_DIR/report.html: per-layer cycles, pipeline timeline, FIFO occupancy, utilization.
+
+    Example: hil report runs/demo
+    """
+    from toolchain.report.html import write_report
+
+    out = write_report(run_dir)
+    emit({"report": str(out)}, as_json, f"wrote {out}")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
     as_json: bool = typer.Option(False, "--json"),
