@@ -1,0 +1,163 @@
+"""FINN v0.10 resource formulas, each written once (reference/finn.md §3).
+
+The ops call these with their own parameters; nothing here knows about ONNX nodes. Every function
+cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in this cost model.
+"""
+
+from __future__ import annotations
+
+import math
+
+# ---- memories -------------------------------------------------------------------------------
+
+
+def bram18_sdp(width: int, depth: float) -> int:
+    """RAMB18 count of a `width` x `depth` memory in SDP mode (UG573 Table 1-10), the piecewise
+    table of FINN matrixvectoractivation.py:bram_estimation (also streamingfifo.py)."""
+    if width == 1:
+        return math.ceil(depth / 16384)
+    if width == 2:
+        return math.ceil(depth / 8192)
+    if width <= 4:
+        return math.ceil(depth / 4096) * math.ceil(width / 4)
+    if width <= 9:
+        return math.ceil(depth / 2048) * math.ceil(width / 9)
+    if width <= 18 or depth > 512:
+        return math.ceil(depth / 1024) * math.ceil(width / 18)
+    return math.ceil(depth / 512) * math.ceil(width / 36)
+
+
+def bram_efficiency(payload_bits: int, bram18: int) -> float:
+    """FINN *_efficiency: payload / (BRAM18 count · 36·512); 1 when no BRAM is used."""
+    return 1.0 if bram18 == 0 else payload_bits / (bram18 * 36 * 512)
+
+
+def uram_efficiency(payload_bits: int, uram: int) -> float:
+    return 1.0 if uram == 0 else payload_bits / (uram * 72 * 4096)
+
+
+# ---- MVAU (matrixvectoractivation.py, hls/matrixvectoractivation_hls.py) -----------------------
+
+
+def mvau_bram18(pe: int, simd: int, wbits: int, mw: int, mh: int, mem_mode: str, ram_style: str) -> int:
+    wmem = mw * mh // (pe * simd)
+    if (mem_mode == "internal_decoupled" and ram_style in ("distributed", "ultra")) or (
+            mem_mode == "internal_embedded" and wmem <= 128) or mem_mode == "external":
+        return 0
+    return bram18_sdp(pe * simd * wbits, mw * mh / (pe * simd))
+
+
+def mvau_uram(pe: int, simd: int, wbits: int, mw: int, mh: int, mem_mode: str, ram_style: str) -> int:
+    wmem = mw * mh // (pe * simd)
+    if (mem_mode == "internal_decoupled" and ram_style != "ultra") or (
+            mem_mode == "internal_embedded" and wmem <= 128) or mem_mode == "external":
+        return 0
+    return math.ceil(pe * simd * wbits / 72) * math.ceil(wmem / 4096)
+
+
+def mvau_acc_bits(mw: int, wbits: int, abits: int, input_signed: bool, acc_dtype_bits: int) -> int:
+    """Accumulator width of the FINN LUT model: min(accDataType bits, bound of arXiv 2301.13376)."""
+    alpha = math.log(mw, 2) + wbits + abits - 1 - int(input_signed)
+    return int(min(acc_dtype_bits, math.ceil(alpha + math.log(1 + 2 ** -alpha, 2) + 1)))
+
+
+def mvau_lut_hls(*, pe: int, simd: int, wbits: int, abits: int, mw: int, mh: int, input_signed: bool,
+                 acc_dtype_bits: int, mem_mode: str, ram_style: str, res_type: str, no_activation: int,
+                 ram_style_thresholds: str, out_bits: int) -> int:
+    """hls/matrixvectoractivation_hls.py:lut_estimation (FINN-R model, after PR #717)."""
+    wmem = mw * mh // (pe * simd)
+    c2 = 0
+    if (mem_mode == "internal_decoupled" and ram_style == "distributed") or (
+            mem_mode == "internal_embedded" and wmem <= 128):
+        c2 = pe * simd * wbits * math.ceil(wmem / 64)
+    wa = wbits + abits
+    mult = 0 if res_type == "dsp" else simd * (2 * math.ceil(wa / 6) - 1) * wa
+    addertree = wa * (2 * simd - 1)
+    acc = mvau_acc_bits(mw, wbits, abits, input_signed, acc_dtype_bits)
+    thr = comp = 0
+    if no_activation == 0 and ram_style_thresholds == "distributed":
+        tmem = mh // pe
+        thr = (2 ** out_bits - 1) * acc * math.ceil(tmem / 64)
+        comp = (2 ** out_bits - 1) * acc
+    return int(300 + 1.1 * (pe * (mult + addertree + acc + thr + comp)) + c2)
+
+
+def mvau_dsp_hls(pe: int, simd: int, wbits: int, abits: int, res_type: str) -> int:
+    """hls/matrixvectoractivation_hls.py:dsp_estimation."""
+    return int(pe * simd * math.ceil((wbits + abits) / 48)) if res_type == "dsp" else 0
+
+
+# ---- Thresholding (hls/thresholding_hls.py) ----------------------------------------------------
+
+
+def thresholding_bram18_hls(pe: int, abits: int, tmem: int, ram_style: str) -> int:
+    if ram_style == "block" and tmem > 1:
+        return math.ceil(abits * pe / 16) * math.ceil(tmem / 1024)
+    return 0
+
+
+def thresholding_lut_hls(pe: int, abits: int, tmem: int, ram_style: str) -> int:
+    lutram = pe * abits * math.ceil(tmem / 64) if ram_style == "distributed" and tmem > 1 else 0
+    return abits * pe + lutram
+
+
+# ---- SWG (hls/convolutioninputgenerator_hls.py, 2D) -------------------------------------------
+
+
+def swg_hls_2d(k: int, stride: int, ifm_dim: int, ifm_ch: int, simd: int, abits: int, ram_style: str):
+    """(LUT, BRAM18, URAM) of the 2D HLS sliding-window generator (k + stride row buffers)."""
+    ram_depth = ifm_dim * ifm_ch / simd
+    lut, bram, uram = 300, 0, 0
+    if ram_style in ("block", "auto"):
+        ram_width = next((w for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2))
+                          if ram_depth <= d), 1)
+        width_mul = math.ceil(simd * abits / ram_width)
+        depth_mul = math.ceil(ifm_dim * ifm_ch / simd / ram_depth)
+        bram = int((k + stride) * width_mul * depth_mul)
+    elif ram_style == "distributed":
+        lut += int((k + stride) * (simd * abits * math.ceil(ifm_dim * ifm_ch / simd / 64)))
+    elif ram_style == "ultra":
+        uram = int((k + stride) * (math.ceil(simd * abits / 64) * math.ceil(ifm_dim * ifm_ch / simd / 4096)))
+    return lut, bram, uram
+
+
+# ---- StreamingFIFO (streamingfifo.py) ---------------------------------------------------------
+
+
+def fifo_adjusted_depth(depth: int, impl_style: str) -> int:
+    """Vivado FIFOs are rounded up to a power of two (get_adjusted_depth)."""
+    return 1 << (depth - 1).bit_length() if impl_style == "vivado" else depth
+
+
+def fifo_resources(depth: int, width: int, impl_style: str, ram_style: str):
+    """(LUT, BRAM18, URAM) of a StreamingFIFO; `depth` already adjusted."""
+    bram = 0 if impl_style == "rtl" or ram_style != "block" else bram18_sdp(width, depth)
+    uram = 0 if impl_style == "rtl" or ram_style != "ultra" else math.ceil(depth / 4096) * math.ceil(width / 72)
+    lut = 2 * math.ceil(math.log(depth, 2))
+    if impl_style == "rtl" or ram_style == "distributed":
+        lut += math.ceil(depth / 32) * math.ceil(width / 2)
+    return int(lut), bram, uram
+
+
+# ---- StreamingDataWidthConverter (streamingdatawidthconverter.py:lut_estimation) ---------------
+
+
+def dwc_lut(in_width: int, out_width: int) -> int:
+    intw = math.lcm(in_width, out_width)
+    cost = 0
+    if in_width != intw:  # in -> intermediate: a ratio of in_width/intw < 1
+        cost += abs(math.ceil(math.log(in_width / intw, 2))) + intw
+    if intw != out_width:
+        cost += abs(math.ceil(math.log(intw / out_width, 2))) + out_width
+    return int(cost)
+
+
+# ---- DSP block family (src/finn/util/basic.py:get_dsp_block) ----------------------------------
+
+
+def dsp_block(part: str) -> str:
+    if part.lower().startswith(("xcvc", "xcve", "xcvp", "xcvm", "xqvc", "xqvm", "xqrvc")):
+        return "DSP58"
+    if len(part) > 2 and part[2] == "7":
+        return "DSP48E1"
+    return "DSP48E2"

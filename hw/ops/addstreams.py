@@ -1,0 +1,95 @@
+"""AddStreams: elementwise sum of two streams (FINN addstreams.py, finn-hlslib AddStreams_Batch)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qonnx.core.datatype import DataType
+
+from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.schedule import TokenSchedule
+
+
+class AddStreams(HWOp):
+    ATTRS = {
+        "NumChannels": ("i", True, 0),
+        "PE": ("i", True, 0),
+        "inputDataTypes": ("strings", True, [""]),
+        "outputDataType": ("s", False, ""),
+        "numInputVectors": ("ints", False, [1]),
+        "inFIFODepths": ("ints", False, [2, 2]),
+    }
+
+    def _vec(self):
+        return tuple(self.a("numInputVectors"))
+
+    def n_stream_inputs(self) -> int:
+        return 2
+
+    def input_datatype(self, i: int = 0):
+        return DataType[self.a("inputDataTypes")[i]]
+
+    def sync_input_datatype(self, i, actual) -> None:
+        names = list(self.a("inputDataTypes"))
+        if actual is not None and names[i] != actual.name:
+            names[i] = actual.name
+            self.set_nodeattr("inputDataTypes", names)
+
+    def output_datatype(self, o: int = 0):
+        if self.a("outputDataType"):
+            return self.dt("outputDataType")
+        # the smallest type holding every sum; for two equal types this is FINN addstreams.py's
+        # "next larger int/uint" (except BIPOLAR, where FINN's INT2 cannot hold +2)
+        a, b = self.input_datatype(0), self.input_datatype(1)
+        lo, hi = int(a.min() + b.min()), int(a.max() + b.max())
+        if lo >= 0:
+            return DataType.get_smallest_possible(hi)
+        bits = 2
+        while not (-(2 ** (bits - 1)) <= lo and hi < 2 ** (bits - 1)):
+            bits += 1
+        return DataType[f"INT{bits}"]
+
+    def normal_input_shape(self, i: int = 0):
+        return self._vec() + (self.a("NumChannels"),)
+
+    normal_output_shape = normal_input_shape
+
+    def folded_input_shape(self, i: int = 0):
+        pe = self.a("PE")
+        return self._vec() + (self.a("NumChannels") // pe, pe)
+
+    folded_output_shape = folded_input_shape
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"PE": self.a("NumChannels")}
+
+    def legal_folding(self):
+        bits = max(self.input_datatype(0).bitwidth(), self.input_datatype(1).bitwidth(),
+                   self.output_datatype().bitwidth())
+        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * bits <= AP_INT_MAX_W]}
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if len(self.a("inputDataTypes")) != 2:
+            out.append("inputDataTypes must name two datatypes")
+        return out
+
+    def execute(self, inputs):
+        a, b = (np.asarray(v, dtype=np.float64) for v in inputs[:2])
+        if a.shape != b.shape or a.shape[-1] != self.a("NumChannels"):
+            raise self.err(f"inputs must share shape (..., {self.a('NumChannels')}), got {a.shape} and {b.shape}")
+        out = a + b
+        odt = self.output_datatype()
+        if out.size and (out.min() < odt.min() or out.max() > odt.max()):
+            raise self.err(f"sum range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}")
+        return [out]
+
+    def cycles(self) -> int:
+        """addstreams.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
+        return math.prod(self.folded_output_shape()[:-1])
+
+    def token_schedule(self) -> TokenSchedule:
+        """Each firing reads one word from both inputs and writes one word."""
+        ones = np.ones((2, self.a("NumChannels") // self.a("PE")), bool)
+        return TokenSchedule(reads=ones, writes=ones[:1], repeats=math.prod(self._vec()))

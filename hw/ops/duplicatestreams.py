@@ -1,0 +1,77 @@
+"""DuplicateStreams: fan one stream out to several (FINN duplicatestreams.py, finn-hlslib
+DuplicateStreams_Batch / dup.hpp)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.schedule import TokenSchedule
+
+
+class DuplicateStreams(HWOp):
+    ATTRS = {
+        "NumChannels": ("i", True, 0),
+        "PE": ("i", True, 0),
+        "NumOutputStreams": ("i", False, 2),
+        "inputDataType": ("s", True, ""),
+        "numInputVectors": ("ints", False, [1]),
+        "outFIFODepths": ("ints", False, [2, 2]),
+    }
+
+    def _vec(self):
+        return tuple(self.a("numInputVectors"))
+
+    def n_stream_outputs(self) -> int:
+        return self.a("NumOutputStreams")
+
+    def output_datatype(self, o: int = 0):
+        return self.dt("inputDataType")
+
+    def normal_input_shape(self, i: int = 0):
+        return self._vec() + (self.a("NumChannels"),)
+
+    normal_output_shape = normal_input_shape
+
+    def folded_input_shape(self, i: int = 0):
+        pe = self.a("PE")
+        return self._vec() + (self.a("NumChannels") // pe, pe)
+
+    folded_output_shape = folded_input_shape
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"PE": self.a("NumChannels")}
+
+    def legal_folding(self):
+        bits = self.dt("inputDataType").bitwidth()
+        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * bits <= AP_INT_MAX_W]}
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if len(self.onnx_node.output) != self.a("NumOutputStreams"):
+            out.append(f"{len(self.onnx_node.output)} outputs but NumOutputStreams={self.a('NumOutputStreams')}")
+        return out
+
+    def make_shape_compatible_op(self, model):
+        # ONNX shape inference only types the first output of the stand-in node; the others are
+        # annotated here (InferShapes keeps existing value_info)
+        shape = list(self.normal_output_shape())
+        for out in self.onnx_node.output[1:]:
+            model.set_tensor_shape(out, shape)
+        return super().make_shape_compatible_op(model)
+
+    def execute(self, inputs):
+        return [inputs[0].copy() for _ in range(self.a("NumOutputStreams"))]
+
+    def cycles(self) -> int:
+        """duplicatestreams.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
+        return math.prod(self.folded_output_shape()[:-1])
+
+    def token_schedule(self) -> TokenSchedule:
+        """Each firing reads one word and writes it to every output."""
+        n = self.a("NumChannels") // self.a("PE")
+        return TokenSchedule(reads=np.ones((1, n), bool), writes=np.ones((self.a("NumOutputStreams"), n), bool),
+                             repeats=math.prod(self._vec()))
+

@@ -1,0 +1,81 @@
+"""FMPadding: zero padding of a feature map (FINN fmpadding.py, finn-hlslib FMPadding_Batch).
+Padding = [top, left, bottom, right] as FINN's [H_begin, W_begin, H_end, W_end]."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.schedule import TokenSchedule
+
+
+class FMPadding(HWOp):
+    ATTRS = {
+        "ImgDim": ("ints", True, []),
+        "Padding": ("ints", True, []),
+        "NumChannels": ("i", True, 0),
+        "SIMD": ("i", False, 1),
+        "inputDataType": ("s", True, ""),
+        "numInputVectors": ("i", False, 1),
+    }
+
+    def output_datatype(self, o: int = 0):
+        return self.dt("inputDataType")
+
+    def _odim(self):
+        (h, w), (top, left, bottom, right) = self.a("ImgDim"), self.a("Padding")
+        return h + top + bottom, w + left + right
+
+    def normal_input_shape(self, i: int = 0):
+        h, w = self.a("ImgDim")
+        return (self.a("numInputVectors"), h, w, self.a("NumChannels"))
+
+    def normal_output_shape(self, o: int = 0):
+        return (self.a("numInputVectors"), *self._odim(), self.a("NumChannels"))
+
+    def folded_input_shape(self, i: int = 0):
+        simd = self.a("SIMD")
+        return self.normal_input_shape()[:-1] + (self.a("NumChannels") // simd, simd)
+
+    def folded_output_shape(self, o: int = 0):
+        simd = self.a("SIMD")
+        return self.normal_output_shape()[:-1] + (self.a("NumChannels") // simd, simd)
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"SIMD": self.a("NumChannels")}
+
+    def legal_folding(self):
+        bits = self.dt("inputDataType").bitwidth()
+        return {"SIMD": [s for s in divisors(self.a("NumChannels")) if s * bits <= AP_INT_MAX_W]}
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if len(self.a("Padding")) != 4 or min(self.a("Padding")) < 0:
+            out.append(f"Padding={self.a('Padding')} must be four non-negative ints [top, left, bottom, right]")
+        if not self.dt("inputDataType").allowed(0):
+            out.append(f"zero padding is not representable in {self.dt('inputDataType').name}")
+        return out
+
+    def execute(self, inputs):
+        x = inputs[0]
+        top, left, bottom, right = self.a("Padding")
+        if x.ndim != 4 or x.shape[1:] != self.normal_input_shape()[1:]:
+            raise self.err(f"expected input (N, {', '.join(map(str, self.normal_input_shape()[1:]))}), got {x.shape}")
+        return [np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))]
+
+    def cycles(self) -> int:
+        """fmpadding.py:get_exp_cycles = (C/SIMD)·batch·odim_h·odim_w."""
+        oh, ow = self._odim()
+        return (self.a("NumChannels") // self.a("SIMD")) * self.a("numInputVectors") * oh * ow
+
+    def token_schedule(self) -> TokenSchedule:
+        """One firing per output word; it reads an input word unless it emits padding."""
+        (oh, ow), (top, left, bottom, right) = self._odim(), self.a("Padding")
+        cf = self.a("NumChannels") // self.a("SIMD")
+        y, x = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+        inside = (y >= top) & (y < oh - bottom) & (x >= left) & (x < ow - right)
+        reads = np.repeat(inside.ravel(), cf)
+        return TokenSchedule(reads=reads[None, :], writes=np.ones((1, reads.size), bool),
+                             repeats=math.prod([self.a("numInputVectors")]))

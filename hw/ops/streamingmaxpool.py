@@ -1,0 +1,76 @@
+"""StreamingMaxPool: max pooling with stride == kernel (FINN streamingmaxpool.py, finn-hlslib
+maxpool.h StreamingMaxPool_Precision). 2D only: one stream word carries all channels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw.ops.base import AP_INT_MAX_W, HWOp
+from hw.schedule import TokenSchedule
+
+
+class StreamingMaxPool(HWOp):
+    ATTRS = {
+        "ImgDim": ("ints", True, []),
+        "PoolDim": ("ints", True, []),
+        "NumChannels": ("i", True, 0),
+        "PE": ("i", False, 1),  # used by FINN's 1D variant only; the 2D kernel reads all channels
+        "CeilMode": ("i", False, 0, {0}),
+        "dataType": ("s", True, ""),
+    }
+
+    def input_datatype(self, i: int = 0):
+        return self.dt("dataType")
+
+    def output_datatype(self, o: int = 0):
+        return self.dt("dataType")
+
+    def sync_input_datatype(self, i, actual) -> None:
+        if actual is not None and actual != self.dt("dataType"):
+            self.set_nodeattr("dataType", actual.name)
+
+    def normal_input_shape(self, i: int = 0):
+        h, w = self.a("ImgDim")
+        return (1, h, w, self.a("NumChannels"))
+
+    def normal_output_shape(self, o: int = 0):
+        (h, w), (kh, kw) = self.a("ImgDim"), self.a("PoolDim")
+        return (1, h // kh, w // kw, self.a("NumChannels"))
+
+    def folded_input_shape(self, i: int = 0):
+        return self.normal_input_shape()[:-1] + (1, self.a("NumChannels"))
+
+    def folded_output_shape(self, o: int = 0):
+        return self.normal_output_shape()[:-1] + (1, self.a("NumChannels"))
+
+    def problems(self) -> list[str]:
+        (h, w), (kh, kw) = self.a("ImgDim"), self.a("PoolDim")
+        out = []
+        if h != w or kh != kw or h == 1:
+            out.append(f"only square 2D pooling is supported (ImgDim {h}x{w}, PoolDim {kh}x{kw})")
+        elif h % kh:
+            out.append(f"ImgDim {h} must be a multiple of PoolDim {kh}")
+        if self.instream_width() > AP_INT_MAX_W:
+            out.append(f"stream width {self.instream_width()} exceeds the HLS limit of {AP_INT_MAX_W} bits")
+        return out
+
+    def execute(self, inputs):
+        x = inputs[0]
+        (h, w), (k, _) = self.a("ImgDim"), self.a("PoolDim")
+        n, c = x.shape[0], x.shape[-1]
+        if x.shape[1:] != (h, w, self.a("NumChannels")):
+            raise self.err(f"expected input (N, {h}, {w}, {self.a('NumChannels')}), got {x.shape}")
+        return [x.reshape(n, h // k, k, w // k, k, c).max(axis=(2, 4))]
+
+    def cycles(self) -> int:
+        """streamingmaxpool.py:get_exp_cycles (2D): int(ifm_dim² · (1 + 1/k²)), as FINN computes it."""
+        ifm, k = self.a("ImgDim")[1], self.a("PoolDim")[1]
+        return int(ifm * ifm * (1 + 1 / (k * k)))
+
+    def token_schedule(self) -> TokenSchedule:
+        """Per pooled output row: k·ImgDim firings that read a pixel, then ImgDim/k firings that
+        write one (StreamingMaxPool_Precision loop nest); repeated ImgDim/k times."""
+        ifm, k = self.a("ImgDim")[1], self.a("PoolDim")[1]
+        n_read, n_write = k * ifm, ifm // k
+        reads = np.r_[np.ones(n_read, bool), np.zeros(n_write, bool)]
+        return TokenSchedule(reads=reads[None, :], writes=~reads[None, :], repeats=ifm // k)

@@ -1,0 +1,113 @@
+"""SWG: sliding-window generator (FINN ConvolutionInputGenerator, HLS semantics; finn-hlslib
+slidingwindow.h). (N, H, W, C) -> (N, OH, OW, kh·kw·C) in im2col order (kh, kw, C).
+
+The HLS kernels need a square kernel, image and stride and dilation 1 (FINN specialize_layers
+rules); anything else is refused here, not estimated with the wrong formulas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw.cost import finn as fc
+from hw.cost.resources import Resources
+from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.schedule import TokenSchedule
+
+
+class SWG(HWOp):
+    ATTRS = {
+        "ConvKernelDim": ("ints", True, []),
+        "IFMChannels": ("i", True, 0),
+        "IFMDim": ("ints", True, []),
+        "OFMDim": ("ints", True, []),
+        "SIMD": ("i", True, 0),
+        "Stride": ("ints", True, [1, 1]),
+        "Dilation": ("ints", False, [1, 1]),
+        "inputDataType": ("s", True, ""),
+        "outputDataType": ("s", True, ""),
+        "depthwise": ("i", False, 0, {0, 1}),
+        "ram_style": ("s", False, "distributed", {"auto", "block", "distributed", "ultra"}),
+        "parallel_window": ("i", False, 0, {0, 1}),
+    }
+
+    # ---- shapes -------------------------------------------------------------------------------
+    def normal_input_shape(self, i: int = 0):
+        h, w = self.a("IFMDim")
+        return (1, h, w, self.a("IFMChannels"))
+
+    def normal_output_shape(self, o: int = 0):
+        (kh, kw), (oh, ow) = self.a("ConvKernelDim"), self.a("OFMDim")
+        return (1, oh, ow, kh * kw * self.a("IFMChannels"))
+
+    def folded_input_shape(self, i: int = 0):
+        simd = self.a("SIMD")
+        return self.normal_input_shape()[:-1] + (self.a("IFMChannels") // simd, simd)
+
+    def folded_output_shape(self, o: int = 0):
+        simd = self.a("SIMD")
+        return self.normal_output_shape()[:-1] + (self.normal_output_shape()[-1] // simd, simd)
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"SIMD": self.a("IFMChannels")}
+
+    def legal_folding(self) -> dict[str, list[int]]:
+        bits = max(self.dt("inputDataType").bitwidth(), self.dt("outputDataType").bitwidth())
+        return {"SIMD": [s for s in divisors(self.a("IFMChannels")) if s * bits <= AP_INT_MAX_W]}
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        (kh, kw), (ih, iw), (oh, ow) = self.a("ConvKernelDim"), self.a("IFMDim"), self.a("OFMDim")
+        (sh, sw), (dh, dw) = self.a("Stride"), self.a("Dilation")
+        if not (kh == kw and ih == iw and oh == ow and sh == sw) or (dh, dw) != (1, 1):
+            out.append("the HLS SWG needs a square kernel, image and stride and dilation 1 "
+                       f"(got kernel {kh}x{kw}, image {ih}x{iw}, stride {sh}x{sw}, dilation {dh}x{dw})")
+        elif oh != (ih - kh) // sh + 1:
+            out.append(f"OFMDim {oh} != (IFMDim - k) // stride + 1 = {(ih - kh) // sh + 1} (pad with FMPadding)")
+        if self.a("parallel_window"):
+            out.append("parallel_window=1 (RTL SWG) is not supported")
+        if self.a("SIMD") * self.dt("inputDataType").bitwidth() > AP_INT_MAX_W:
+            out.append(f"stream width exceeds the HLS limit of {AP_INT_MAX_W} bits")
+        return out
+
+    # ---- execution ----------------------------------------------------------------------------
+    def execute(self, inputs):
+        x = inputs[0]
+        (kh, kw), (sh, sw), (dh, dw) = self.a("ConvKernelDim"), self.a("Stride"), self.a("Dilation")
+        oh, ow = self.a("OFMDim")
+        if x.ndim != 4 or x.shape[1:] != self.normal_input_shape()[1:]:
+            raise self.err(f"expected input (N, {', '.join(map(str, self.normal_input_shape()[1:]))}), got {x.shape}")
+        rows = (np.arange(oh) * sh)[:, None] + (np.arange(kh) * dh)[None, :]  # (oh, kh)
+        cols = (np.arange(ow) * sw)[:, None] + (np.arange(kw) * dw)[None, :]  # (ow, kw)
+        win = x[:, rows[:, None, :, None], cols[None, :, None, :], :]  # (N, oh, ow, kh, kw, C)
+        return [win.reshape(x.shape[0], oh, ow, -1)]
+
+    # ---- performance --------------------------------------------------------------------------
+    def cycles(self) -> int:
+        """hls/convolutioninputgenerator_hls.py:get_exp_cycles (2D)."""
+        simd, ch = self.a("SIMD"), self.a("IFMChannels")
+        (kh, kw), (ih, iw), (oh, ow) = self.a("ConvKernelDim"), self.a("IFMDim"), self.a("OFMDim")
+        (sh, sw), (dh, _) = self.a("Stride"), self.a("Dilation")
+        write_block = ow * kw * kh * (ch / simd)
+        read_block = sw * iw * (ch / simd)
+        return int(iw * kh * dh * (ch / simd) + oh * max(write_block, read_block))
+
+    def token_schedule(self) -> TokenSchedule:
+        """The flattened II=1 loop of ConvolutionInputGenerator (k % stride == 0) or
+        ConvolutionInputGenerator_kernel_stride, replayed flag by flag for one frame."""
+        k, s, ifm, ofm = self.a("ConvKernelDim")[0], self.a("Stride")[0], self.a("IFMDim")[0], self.a("OFMDim")[0]
+        reads, writes = swg_hls_flags(k, s, ifm, ofm, self.a("IFMChannels") // self.a("SIMD"), frames=1)
+        return TokenSchedule(reads=reads[None, :], writes=writes[None, :])
+
+    def finn_resources(self, device=None) -> Resources:
+        lut, bram, uram = fc.swg_hls_2d(self.a("ConvKernelDim")[0], self.a("Stride")[0], self.a("IFMDim")[0],
+                                        self.a("IFMChannels"), self.a("SIMD"),
+                                        self.dt("inputDataType").bitwidth(), self.a("ram_style"))
+        return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
+
+
+def swg_hls_flags(k: int, s: int, ifm: int, ofm: int, cf: int, frames: int = 1):
+    """(reads, writes) bool arrays over `frames` consecutive frames of the HLS SWG loop."""
+    from hw.ops._swg_loop import run_loop  # numba: imported only when a schedule is needed
+
+    return run_loop(k, s, ifm, ofm, cf, frames, k % s != 0)

@@ -1,0 +1,101 @@
+"""Thresholding: standalone multi-threshold activation (FINN thresholding.py, hls/thresholding_hls.py).
+
+out[..., c] = sum_k [x[..., c] >= T[c, k]] + ActVal; a BIPOLAR output maps 0/1 to -1/+1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from hw.cost import finn as fc
+from hw.cost.resources import Resources
+from hw.ops.base import AP_INT_MAX_W, HWOp, apply_thresholds, divisors
+from hw.schedule import TokenSchedule, streaming
+
+
+class Thresholding(HWOp):
+    ATTRS = {
+        "NumChannels": ("i", True, 0),
+        "PE": ("i", False, 1),
+        "numSteps": ("i", True, 1),
+        "inputDataType": ("s", True, ""),
+        "weightDataType": ("s", False, ""),  # threshold datatype (FINN); defaults to inputDataType
+        "outputDataType": ("s", True, ""),
+        "ActVal": ("i", False, 0),
+        "numInputVectors": ("ints", False, [1]),
+        "ram_style": ("s", False, "distributed", {"distributed", "block"}),
+        "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled"}),
+        "runtime_writeable_weights": ("i", False, 0, {0, 1}),
+    }
+
+    def _vec(self) -> tuple[int, ...]:
+        return tuple(self.a("numInputVectors"))
+
+    def normal_input_shape(self, i: int = 0):
+        return self._vec() + (self.a("NumChannels"),)
+
+    def normal_output_shape(self, o: int = 0):
+        return self.normal_input_shape()
+
+    def folded_input_shape(self, i: int = 0):
+        pe = self.a("PE")
+        return self._vec() + (self.a("NumChannels") // pe, pe)
+
+    def folded_output_shape(self, o: int = 0):
+        return self.folded_input_shape()
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"PE": self.a("NumChannels")}
+
+    def weightstream_width(self) -> int:
+        """hls/thresholding_hls.py: PE·threshold bits·numSteps in internal_decoupled mode."""
+        if self.a("mem_mode") != "internal_decoupled":
+            return 0
+        tdt = self.dt("weightDataType") if self.a("weightDataType") else self.dt("inputDataType")
+        return self.a("PE") * tdt.bitwidth() * self.a("numSteps")
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if out:
+            return out
+        if len(self.onnx_node.input) != 2:
+            out.append(f"{len(self.onnx_node.input)} inputs, expected 2 (x, T)")
+        width = max(self.instream_width(), self.outstream_width(), self.weightstream_width())
+        if width > AP_INT_MAX_W:
+            out.append(f"stream width {width} bits exceeds the HLS limit of {AP_INT_MAX_W} (PE={self.a('PE')})")
+        return out
+
+    def legal_folding(self) -> dict[str, list[int]]:
+        per_pe = max(self.instream_width(), self.outstream_width(), self.weightstream_width()) // self.a("PE")
+        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * per_pe <= AP_INT_MAX_W]}
+
+    def tmem(self) -> int:
+        return self.a("NumChannels") // self.a("PE")
+
+    def execute(self, inputs):
+        x, thr = inputs[0], inputs[1]
+        c = self.a("NumChannels")
+        if x.shape[-1] != c or thr.shape[0] not in (1, c) or thr.shape[-1] != self.a("numSteps"):
+            raise self.err(f"expected x[..., {c}] and T ({c}, {self.a('numSteps')}), got {x.shape} and {thr.shape}")
+        odt = self.dt("outputDataType")
+        out = apply_thresholds(np.asarray(x, dtype=np.float64), thr, odt, self.a("ActVal"))
+        if out.size and (out.min() < odt.min() or out.max() > odt.max()):
+            raise self.err(f"output range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}")
+        return [out]
+
+    def cycles(self) -> int:
+        """thresholding.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
+        return math.prod(self.folded_output_shape()[:-1])
+
+    def token_schedule(self) -> TokenSchedule:
+        words = self.tmem()  # one word in, one word out per firing; repeated per vector
+        return replace(streaming(words, words), repeats=math.prod(self._vec()))
+
+    def finn_resources(self, device=None) -> Resources:
+        """hls/thresholding_hls.py: A = input bits (ignores the 2^B - 1 steps, as FINN does)."""
+        pe, abits, style = self.a("PE"), self.dt("inputDataType").bitwidth(), self.a("ram_style")
+        return Resources(LUT=fc.thresholding_lut_hls(pe, abits, self.tmem(), style),
+                         BRAM_18K=fc.thresholding_bram18_hls(pe, abits, self.tmem(), style))

@@ -1,0 +1,134 @@
+"""`hil estimate`: analytic cycles and resources of a dataflow graph (FINN v0.10 formulas).
+
+    estimate(model, part="xc7z020clg400-1", clock_ns=None, cost="finn", folding=None) -> dict
+
+The dict is the JSON of ARCHITECTURE.md ("hil estimate --json") plus "fits". Network figures follow
+FINN: max_cycles and critical_path_cycles from dataflow_performance (reference/finn.md §2.2),
+throughput = f_clk / max_cycles, latency = critical_path_cycles · T_clk.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from hw.cost.resources import KEYS, CostModel, Resources
+from toolchain.errors import UserError
+
+
+def resolve_device(part: Optional[str]):
+    from hw.devices import DEFAULT_DEVICE, UnknownDeviceError, get_device
+
+    try:
+        return get_device(part or DEFAULT_DEVICE)
+    except UnknownDeviceError as err:
+        raise UserError(str(err)) from None
+
+
+def is_dataflow(model) -> bool:
+    from hw.ops.base import DOMAIN
+
+    return all(n.domain == DOMAIN for n in model.graph.node)
+
+
+def to_dataflow(model, folding=None):
+    """A dataflow model: QONNX graphs are lowered first (toolchain.lower), then the folding applied."""
+    from toolchain.passes.folding import ApplyFolding
+
+    if not is_dataflow(model):
+        try:
+            from toolchain.lower import lower_model  # the lowering passes (QONNX -> hw.ops)
+        except ModuleNotFoundError as err:
+            if err.name != "toolchain.lower":
+                raise
+            raise UserError("this is a QONNX model and the lowering (toolchain.lower) is not available; "
+                            "pass a dataflow.onnx from `hil lower`") from None
+        model = lower_model(model)
+    if folding is not None:
+        model = model.transform(ApplyFolding(folding))
+    return model
+
+
+def dataflow_performance(names: list[str], cycles: dict[str, int], preds: dict[str, list[str]]) -> dict:
+    """FINN dataflow_performance.py: latency at a node's output = its cycles + the max over its
+    predecessors (graph order); critical path = the max of those; max_cycles = the max of cycles."""
+    latency: dict[str, int] = {}
+    for name in names:
+        latency[name] = cycles[name] + max((latency[p] for p in preds[name] if p in latency), default=0)
+    return {"max_cycles": max(cycles.values(), default=0), "critical_path_cycles": max(latency.values(), default=0)}
+
+
+def _predecessors(model) -> dict[str, list[str]]:
+    producer = {t: n.name for n in model.graph.node for t in n.output}
+    return {n.name: [producer[t] for t in n.input if t in producer] for n in model.graph.node}
+
+
+def _layer(node, op, cost: CostModel, device) -> tuple[dict[str, Any], Resources]:
+    problems = op.verify_node()
+    if problems:
+        raise UserError(f"{node.name}: {problems[0]}")
+    types = op.get_nodeattr_types()
+    res = op.resources(cost, device)
+    row = {"name": node.name, "op": node.op_type,
+           "PE": op.get_nodeattr("PE") if "PE" in types else None,
+           "SIMD": op.get_nodeattr("SIMD") if "SIMD" in types else None,
+           "cycles": int(op.cycles())}
+    row.update({k: _num(getattr(res, k)) for k in KEYS})
+    return row, res
+
+
+def _num(x: float):
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None,
+             cost: CostModel | str = CostModel.FINN, folding=None) -> dict[str, Any]:
+    """Per-layer and network estimate of a dataflow (or QONNX, lowered first) model."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    device = resolve_device(part)
+    clock_ns = float(device.default_clock_ns if clock_ns is None else clock_ns)
+    if clock_ns <= 0:
+        raise UserError(f"--clock-ns must be positive, got {clock_ns}")
+    try:
+        cost = CostModel(cost)
+    except ValueError:
+        raise UserError(f"unknown cost model '{cost}'; choose one of: {', '.join(c.value for c in CostModel)}") from None
+    model = to_dataflow(model, folding)
+    layers, total = [], Resources()
+    for node in model.graph.node:
+        try:
+            row, res = _layer(node, getCustomOp(node), cost, device)
+        except NotImplementedError as err:
+            raise UserError(str(err)) from None
+        layers.append(row)
+        total = total + res
+    perf = dataflow_performance([r["name"] for r in layers], {r["name"]: r["cycles"] for r in layers},
+                                _predecessors(model))
+    mc, cp = perf["max_cycles"], perf["critical_path_cycles"]
+    network = {"max_cycles": mc, "critical_path_cycles": cp,
+               "estimated_throughput_fps": (1e9 / clock_ns) / mc if mc else None,
+               "estimated_latency_ns": cp * clock_ns}
+    return {"part": device.part, "clock_ns": clock_ns, "cost_model": cost.value, "layers": layers,
+            "network": network, "total": {k: _num(getattr(total, k)) for k in KEYS},
+            "utilization": device.utilization(total), "fits": device.fits(total)}
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    """One line of utilization: 'LUT 12.3% FF 0.0% DSP 0.0% BRAM_18K 101.2% URAM 0.0%'."""
+    return " ".join(f"{k} {100 * u:.1f}%" for k, u in result["utilization"].items())
+
+
+def summary(result: dict[str, Any]) -> str:
+    """Human-readable table of an estimate."""
+    head = f"{'layer':<18}{'cycles':>10}{'LUT':>10}{'DSP':>7}{'BRAM_18K':>10}{'URAM':>6}"
+    lines = [head]
+    for r in result["layers"]:
+        lines.append(f"{r['name']:<18}{r['cycles']:>10}{r['LUT']:>10}{r['DSP']:>7}{r['BRAM_18K']:>10}{r['URAM']:>6}")
+    t, n = result["total"], result["network"]
+    lines.append(f"{'total':<18}{'':>10}{t['LUT']:>10}{t['DSP']:>7}{t['BRAM_18K']:>10}{t['URAM']:>6}")
+    fps = n["estimated_throughput_fps"]
+    lines.append(f"{result['part']} @ {result['clock_ns']} ns: max_cycles {n['max_cycles']}, critical path "
+                 f"{n['critical_path_cycles']} cycles, {fps:.6g} fps, latency {n['estimated_latency_ns']:.6g} ns"
+                 if fps else f"{result['part']}: no node with cycles")
+    lines.append(f"utilization ({result['cost_model']}): {summary_line(result)}")
+    return "\n".join(lines)

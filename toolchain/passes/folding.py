@@ -1,0 +1,325 @@
+"""Folding: FINN-format folding configs (read, validate, apply, write) and FINN's SetFolding.
+
+Config format (FINN ApplyConfig / extract_model_config_to_json, reference/finn.md §1.6):
+
+    {"Defaults": {"ram_style": ["distributed", ["MVAU_hls"]]},
+     "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block", "mem_mode": "internal_decoupled"}}
+
+FINN's node names (MVAU_hls_3, ConvolutionInputGenerator_rtl_0, StreamingFIFO_rtl_2, ...) are
+accepted as aliases of ours (MVAU_3, SWG_0, FIFO_2, ...). Unlike FINN, every entry must be used:
+an unknown node or attribute, an illegal value or a folding FINN's constraints forbid is a
+UserError naming node, attribute, value and the legal values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+
+from hw.cost.resources import CostModel, Resources
+from hw.ops.base import DOMAIN
+from toolchain.errors import UserError
+
+# FINN op type (with _hls/_rtl/_Batch suffix stripped) -> our op type; our node-name prefix per op type
+_FINN_OP = {"MVAU": "MVAU", "MatrixVectorActivation": "MVAU", "ConvolutionInputGenerator": "SWG",
+            "ConvolutionInputGenerator1D": "SWG", "Thresholding": "Thresholding",
+            "StreamingMaxPool": "StreamingMaxPool", "LabelSelect": "LabelSelect",
+            "StreamingDataWidthConverter": "DWC", "StreamingFIFO": "FIFO", "AddStreams": "AddStreams",
+            "DuplicateStreams": "DuplicateStreams", "FMPadding": "FMPadding"}
+_OURS = {"MVAU", "SWG", "Thresholding", "StreamingMaxPool", "LabelSelect", "DWC", "FIFO", "AddStreams",
+         "DuplicateStreams", "FMPadding"}
+NAME_PREFIX = {"StreamingMaxPool": "MaxPool"}
+_SUFFIX = re.compile(r"(_hls|_rtl|_Batch)$")
+_NODE = re.compile(r"^(?P<op>[A-Za-z][A-Za-z0-9]*?)(?:_hls|_rtl|_Batch)?_(?P<idx>\d+)$")
+
+# attributes FINN writes to auto_folding_config.json / final_hw_config.json (build_dataflow_steps.py)
+HW_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode", "runtime_writeable_weights",
+            "depth", "impl_style", "inFIFODepths", "outFIFODepths")
+
+
+def our_op_type(finn_op_type: str) -> Optional[str]:
+    """MVAU_hls / MatrixVectorActivation / ConvolutionInputGenerator_rtl ... -> our op type."""
+    base = _SUFFIX.sub("", finn_op_type)
+    return base if base in _OURS else _FINN_OP.get(base)
+
+
+def our_node_name(name: str) -> str:
+    """FINN node name -> ours (MVAU_hls_3 -> MVAU_3, StreamingMaxPool_Batch_0 -> MaxPool_0); names that
+    are already ours, or unknown, come back unchanged."""
+    m = _NODE.match(name)
+    if not m:
+        return name
+    op = our_op_type(m["op"]) or ("StreamingMaxPool" if m["op"] == "MaxPool" else None)
+    return f"{NAME_PREFIX.get(op, op)}_{m['idx']}" if op else name
+
+
+@dataclass
+class FoldingConfig:
+    """node name (ours) -> {attr: value}; defaults as (attr, value, op types or None for all)."""
+
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    defaults: list[tuple[str, Any, Optional[frozenset[str]]]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, raw: Any, source: str = "folding config") -> "FoldingConfig":
+        if not isinstance(raw, dict):
+            raise UserError(f"{source}: expected a JSON object of node name -> attributes")
+        cfg = cls()
+        seen: dict[str, str] = {}
+        for key, attrs in raw.items():
+            if key == "Defaults":
+                cfg.defaults = _parse_defaults(attrs, source)
+                continue
+            if not isinstance(attrs, dict):
+                raise UserError(f"{source}: entry '{key}' must be an object of attribute -> value")
+            ours = our_node_name(key)
+            if ours in seen:
+                raise UserError(f"{source}: '{key}' and '{seen[ours]}' both name node {ours}")
+            seen[ours] = key
+            cfg.nodes[ours] = dict(attrs)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FoldingConfig":
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"folding config not found: {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise UserError(f"{path}: not valid JSON ({err})") from None
+        return cls.parse(raw, str(path))
+
+
+def _parse_defaults(raw: Any, source: str):
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: 'Defaults' must be an object attr -> [value, [op types] | \"all\"]")
+    out = []
+    for attr, spec in raw.items():
+        if not isinstance(spec, list) or len(spec) % 2 or not spec:
+            raise UserError(f"{source}: Defaults.{attr} must be [value, [op types] | \"all\", ...]")
+        for value, ops in zip(spec[::2], spec[1::2]):
+            if ops == "all":
+                out.append((attr, value, None))
+                continue
+            if not isinstance(ops, list):
+                raise UserError(f"{source}: Defaults.{attr}: op types must be a list or \"all\", got {ops!r}")
+            mapped = set()
+            for op in ops:
+                ours = our_op_type(str(op))
+                if ours is None:
+                    raise UserError(f"{source}: Defaults.{attr}: unknown op type '{op}'; known: {', '.join(sorted(_OURS))}")
+                mapped.add(ours)
+            out.append((attr, value, frozenset(mapped)))
+    return out
+
+
+def hw_nodes(model: ModelWrapper):
+    return [n for n in model.graph.node if n.domain == DOMAIN]
+
+
+def _check_value(node, op, attr: str, value: Any) -> None:
+    types = op.get_nodeattr_types()
+    if attr not in types:
+        raise UserError(f"{node.name}: {node.op_type} has no attribute '{attr}'; "
+                        f"configurable: {', '.join(a for a in HW_ATTRS if a in types)}")
+    kind, allowed = types[attr][0], (types[attr][3] if len(types[attr]) > 3 else None)
+    ok = {"i": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "s": lambda v: isinstance(v, str),
+          "ints": lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
+          "f": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}.get(kind, lambda v: True)
+    if not ok(value):
+        want = {"i": "an integer", "s": "a string", "ints": "a list of integers", "f": "a number"}.get(kind, kind)
+        raise UserError(f"{node.name}: {attr}={value!r} must be {want}")
+    if allowed is not None and value not in allowed:
+        raise UserError(f"{node.name}: {attr}={value!r} is not allowed; legal values: {sorted(allowed)}")
+
+
+def _check_node(node, op) -> None:
+    legal = op.legal_folding()
+    for attr, values in legal.items():
+        if op.get_nodeattr(attr) not in values:
+            raise UserError(f"{node.name}: {attr}={op.get_nodeattr(attr)} is not a legal folding; legal values: "
+                            f"{values} (divisors of {op.fold_targets()[attr]} within the 8191-bit stream limit)")
+    problems = op.verify_node()
+    if problems:
+        raise UserError(f"{node.name}: {problems[0]}")
+
+
+class ApplyFolding(Transformation):
+    """Apply a FoldingConfig (or a FINN folding JSON dict / path), validating every entry."""
+
+    def __init__(self, config: FoldingConfig | dict | str | Path):
+        super().__init__()
+        if isinstance(config, (str, Path)):
+            config = FoldingConfig.load(config)
+        elif isinstance(config, dict):
+            config = FoldingConfig.parse(config)
+        self.config = config
+
+    def apply(self, model: ModelWrapper):
+        nodes = {n.name: n for n in hw_nodes(model)}
+        unknown = [name for name in self.config.nodes if name not in nodes]
+        if unknown:
+            raise UserError(f"folding config names unknown node(s) {', '.join(unknown)}; "
+                            f"the graph has: {', '.join(nodes) or 'no dataflow nodes'}")
+        for name, node in nodes.items():
+            op = getCustomOp(node)
+            for attr, value, ops in self.config.defaults:
+                if ops is None and attr not in op.get_nodeattr_types():
+                    continue  # "all" applies to the nodes that have the attribute (FINN ApplyConfig)
+                if ops is None or node.op_type in ops:
+                    _check_value(node, op, attr, value)
+                    op.set_nodeattr(attr, value)
+            for attr, value in self.config.nodes.get(name, {}).items():
+                _check_value(node, op, attr, value)
+                op.set_nodeattr(attr, value)
+            _check_node(node, op)
+        return model, False
+
+
+def folding_to_json(model: ModelWrapper, attrs: tuple[str, ...] = HW_ATTRS) -> dict:
+    """FINN-format folding config of a model (our node names), as extract_model_config_to_json."""
+    out: dict[str, Any] = {"Defaults": {}}
+    for node in hw_nodes(model):
+        op = getCustomOp(node)
+        types = op.get_nodeattr_types()
+        entry = {a: op.get_nodeattr(a) for a in attrs if a in types and a not in ("inFIFODepths", "outFIFODepths")}
+        if entry:
+            out[node.name] = entry
+    return out
+
+
+def write_folding(model: ModelWrapper, path: str | Path) -> None:
+    from toolchain.fileio import write_json
+
+    write_json(path, folding_to_json(model))
+
+
+# ---- SetFolding (src/finn/transformation/fpgadataflow/set_folding.py) -------------------------
+
+PE_OPS = {"AddStreams": "NumChannels", "DuplicateStreams": "NumChannels", "Thresholding": "NumChannels",
+          "LabelSelect": "Labels"}
+SIMD_OPS = {"FMPadding": "NumChannels", "SWG": "IFMChannels"}
+
+
+def target_cycles(fps: float, clock_ns: float) -> int:
+    """step_target_fps_parallelization: int(1e9 / synth_clk_period_ns / target_fps)."""
+    if fps <= 0 or clock_ns <= 0:
+        raise UserError(f"target fps ({fps}) and clock period ({clock_ns} ns) must be positive")
+    return int(1e9 / clock_ns / fps)
+
+
+class SetFolding(Transformation):
+    """FINN's SetFolding: per node, the smallest folding (walking divisors upwards) whose cycles are
+    strictly below the target; MVAU SIMD first, reverted once weight bits·SIMD > mvau_wwidth_max,
+    then PE. Two-pass relaxation reruns once with target = achieved max_cycles.
+
+    Deviation from FINN, on purpose: a PE/SIMD value whose streams would exceed the 8191-bit HLS
+    limit is never chosen (FINN's PE walk can, finn-plus PR #209). With `device`, the target is
+    relaxed until the design fits (FINN cost model); if even PE = SIMD = 1 does not fit, UserError.
+    """
+
+    def __init__(self, target_cycles_per_frame: int, mvau_wwidth_max: int = 36, two_pass_relaxation: bool = True,
+                 device=None, cost: CostModel = CostModel.FINN):
+        super().__init__()
+        self.target = int(target_cycles_per_frame)
+        self.mvau_wwidth_max = mvau_wwidth_max
+        self.two_pass_relaxation = two_pass_relaxation
+        self.device = device
+        self.cost = CostModel(cost)
+
+    def apply(self, model: ModelWrapper):
+        self._fold(model, self.target)
+        if self.two_pass_relaxation:
+            achieved = max_cycles(model)
+            if achieved > self.target:
+                self._fold(model, achieved)
+        if self.device is not None and not self.device.fits(total_resources(model, self.cost, self.device)):
+            self._fit(model)
+        return model, False
+
+    def _fit(self, model: ModelWrapper) -> None:
+        _fold_all_ones(model)
+        used = total_resources(model, self.cost, self.device)
+        if not self.device.fits(used):
+            raise UserError(f"even the cheapest folding (PE = SIMD = 1) does not fit {self.device.name} "
+                            f"({self.device.part}): {utilization_line(self.device, used)}")
+        lo, hi = self.target, max_cycles(model) + 1  # hi: a target every node meets at PE = SIMD = 1
+        while hi - lo > 1:  # smallest relaxed target whose folding fits
+            mid = (lo + hi) // 2
+            self._fold(model, mid)
+            if self.device.fits(total_resources(model, self.cost, self.device)):
+                hi = mid
+            else:
+                lo = mid
+        self._fold(model, hi)
+
+    def _fold(self, model: ModelWrapper, target: int) -> None:
+        for node in hw_nodes(model):
+            op = getCustomOp(node)
+            if node.op_type == "MVAU":
+                self._fold_mvau(op, target)
+            elif node.op_type in PE_OPS:
+                _walk(op, "PE", op.get_nodeattr(PE_OPS[node.op_type]), target)
+            elif node.op_type in SIMD_OPS:
+                if node.op_type == "SWG" and op.get_nodeattr("depthwise"):
+                    continue  # set from the following VVAU in FINN; we have no VVAU
+                _walk(op, "SIMD", op.get_nodeattr(SIMD_OPS[node.op_type]), target)
+
+    def _fold_mvau(self, op, target: int) -> None:
+        op.set_nodeattr("PE", 1)
+        op.set_nodeattr("SIMD", 1)
+        wbits = op.dt("weightDataType").bitwidth()
+        for simd in op.legal_folding()["SIMD"]:
+            prev = op.get_nodeattr("SIMD")
+            op.set_nodeattr("SIMD", simd)
+            if op.cycles() < target:
+                break
+            if wbits * simd > self.mvau_wwidth_max:
+                op.set_nodeattr("SIMD", prev)
+                break
+        _walk(op, "PE", op.get_nodeattr("MH"), target)
+
+
+def _walk(op, attr: str, max_val: int, target: int) -> None:
+    """optimize_attribute_val: attr = 1, then divisors of max_val upwards until cycles < target
+    (restricted to values within the stream-width limit)."""
+    op.set_nodeattr(attr, 1)
+    for val in op.legal_folding()[attr]:
+        if max_val % val:
+            continue
+        op.set_nodeattr(attr, val)
+        if op.cycles() < target:
+            break
+
+
+def _fold_all_ones(model: ModelWrapper) -> None:
+    for node in hw_nodes(model):
+        op = getCustomOp(node)
+        for attr in op.fold_targets():
+            op.set_nodeattr(attr, 1)
+
+
+def max_cycles(model: ModelWrapper) -> int:
+    return max((getCustomOp(n).cycles() for n in hw_nodes(model)), default=0)
+
+
+def total_resources(model: ModelWrapper, cost: CostModel, device) -> Resources:
+    total = Resources()
+    for node in hw_nodes(model):
+        total = total + getCustomOp(node).resources(cost, device)
+    return total
+
+
+def utilization_line(device, used: Resources) -> str:
+    util = device.utilization(used)
+    return ", ".join(f"{k} {getattr(used, k):g}/{getattr(device, k)} ({100 * u:.0f}%)" for k, u in util.items()
+                     if getattr(used, k) or getattr(device, k))
