@@ -111,6 +111,8 @@ def emulate(
                                                              "or finn (<=2 -> 2, <=32 -> 32)."),
     write_model: Optional[Path] = typer.Option(None, "--write-model", help="With --size-fifos: save the "
                                                                            "model with the chosen depths."),
+    shrink: bool = typer.Option(False, "--shrink", help="With --size-fifos: search each FIFO down to the "
+                                                        "smallest depth that keeps the interval (slower)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the outputs (.npy)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
@@ -124,7 +126,8 @@ def emulate(
 
     try:
         result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
-                     output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model)
+                     output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model,
+                     shrink=shrink)
     except EmulationDeadlock as err:
         if as_json:
             emit(err.result, True, "")
