@@ -9,8 +9,8 @@ node's execute over the batch, compared with qonnx execute_onnx of the source QO
   * inputs are the source model's float inputs; x_int = x / input_scale must be integral and inside
     input_dtype (else refused: the dataflow only sees the integer grid); NCHW inputs are transposed
     to the dataflow's channels-last layout;
-  * "values" outputs: a sample mismatches when any element of (y_src - bias) / scale differs from the
-    dataflow integer by more than 1e-3 (float rounding of the scale, far below one step);
+  * "values" outputs: a sample mismatches when any element of y_int·scale + bias differs from y_src
+    (exactly: the scales are powers of two);
   * "labels" outputs: a sample mismatches unless the dataflow's K labels are distinct and select K
     largest source outputs (so ties may be broken either way).
 Without "hil_source", --inputs are the dataflow's integer inputs and nothing is compared.
@@ -141,8 +141,8 @@ def _mismatches(y_int: np.ndarray, y_src: np.ndarray, io: IOMap) -> int:
         raise UserError(f"dataflow output shape {y_int.shape} does not match the source output {y_src.shape}")
     if io.output_kind == "labels":
         return int((ys != yi).any(axis=1).sum())
-    scaled = (ys - io.output_bias) / io.output_scale
-    return int((np.abs(scaled - yi) > 1e-3).any(axis=1).sum())
+    # exact: power-of-two scales make y_int·scale + bias representable, so no tolerance is needed
+    return int(((yi * io.output_scale + io.output_bias) != ys).any(axis=1).sum())
 
 
 def run_values(model, path: Path, x: np.ndarray) -> tuple[np.ndarray, Optional[int], np.ndarray]:

@@ -1,4 +1,5 @@
-"""`hil estimate`: analytic cycles and resources of a dataflow graph (FINN v0.10 formulas).
+"""`hil estimate`: analytic cycles, resources (FINN v0.10 formulas or the calibrated model) and
+energy per frame (hw/cost/energy.py) of a dataflow graph.
 
     estimate(model, part="xc7z020clg400-1", clock_ns=None, cost="finn", folding=None) -> dict
 
@@ -62,17 +63,31 @@ def _predecessors(model) -> dict[str, list[str]]:
     return {n.name: [producer[t] for t in n.input if t in producer] for n in model.graph.node}
 
 
-def _layer(node, op, cost: CostModel, device) -> tuple[dict[str, Any], Resources]:
+def _layer(model, node, op, cost: CostModel, device, clock_ns: float) -> tuple[dict[str, Any], Resources]:
+    from hw.cost.calibrated import calibrated_resources
+    from hw.cost.energy import node_energy_pj
+
     problems = op.verify_node()
     if problems:
         raise UserError(f"{node.name}: {problems[0]}")
     types = op.get_nodeattr_types()
-    res = op.resources(cost, device)
+    if cost is CostModel.CALIBRATED:  # weight-aware: needs the model's initializers
+        try:
+            res = calibrated_resources(model, node, device, clock_ns)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    else:
+        res = op.resources(cost, device)
+    try:
+        energy = node_energy_pj(model, node)
+    except ValueError:  # weights not in the model (external): no weight-aware energy
+        energy = None
     row = {"name": node.name, "op": node.op_type,
            "PE": op.get_nodeattr("PE") if "PE" in types else None,
            "SIMD": op.get_nodeattr("SIMD") if "SIMD" in types else None,
            "cycles": int(op.cycles())}
     row.update({k: _num(getattr(res, k)) for k in KEYS})
+    row["energy_pj"] = energy
     return row, res
 
 
@@ -84,6 +99,8 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
              cost: CostModel | str = CostModel.FINN, folding=None) -> dict[str, Any]:
     """Per-layer and network estimate of a dataflow (or QONNX, lowered first) model."""
     from qonnx.custom_op.registry import getCustomOp
+
+    from hw.cost.energy import ENERGY_UNITS
 
     device = resolve_device(part)
     clock_ns = float(device.default_clock_ns if clock_ns is None else clock_ns)
@@ -97,7 +114,7 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
     layers, total = [], Resources()
     for node in model.graph.node:
         try:
-            row, res = _layer(node, getCustomOp(node), cost, device)
+            row, res = _layer(model, node, getCustomOp(node), cost, device, clock_ns)
         except NotImplementedError as err:
             raise UserError(str(err)) from None
         layers.append(row)
@@ -108,9 +125,11 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
     network = {"max_cycles": mc, "critical_path_cycles": cp,
                "estimated_throughput_fps": (1e9 / clock_ns) / mc if mc else None,
                "estimated_latency_ns": cp * clock_ns}
+    energies = [r["energy_pj"] for r in layers]
     return {"part": device.part, "clock_ns": clock_ns, "cost_model": cost.value, "layers": layers,
             "network": network, "total": {k: _num(getattr(total, k)) for k in KEYS},
-            "utilization": device.utilization(total), "fits": device.fits(total)}
+            "utilization": device.utilization(total), "fits": device.fits(total),
+            "total_energy_pj": None if None in energies else float(sum(energies)), "energy_units": ENERGY_UNITS}
 
 
 def summary_line(result: dict[str, Any]) -> str:
@@ -120,15 +139,23 @@ def summary_line(result: dict[str, Any]) -> str:
 
 def summary(result: dict[str, Any]) -> str:
     """Human-readable table of an estimate."""
-    head = f"{'layer':<18}{'cycles':>10}{'LUT':>10}{'DSP':>7}{'BRAM_18K':>10}{'URAM':>6}"
+    head = f"{'layer':<18}{'cycles':>10}{'LUT':>10}{'FF':>10}{'DSP':>7}{'BRAM_18K':>10}{'URAM':>6}{'energy_pJ':>12}"
     lines = [head]
+
+    def pj(e):
+        return "-" if e is None else f"{e:.4g}"
+
     for r in result["layers"]:
-        lines.append(f"{r['name']:<18}{r['cycles']:>10}{r['LUT']:>10}{r['DSP']:>7}{r['BRAM_18K']:>10}{r['URAM']:>6}")
+        lines.append(f"{r['name']:<18}{r['cycles']:>10}{r['LUT']:>10.0f}{r['FF']:>10.0f}{r['DSP']:>7.0f}"
+                     f"{r['BRAM_18K']:>10.0f}{r['URAM']:>6.0f}{pj(r.get('energy_pj')):>12}")
     t, n = result["total"], result["network"]
-    lines.append(f"{'total':<18}{'':>10}{t['LUT']:>10}{t['DSP']:>7}{t['BRAM_18K']:>10}{t['URAM']:>6}")
+    lines.append(f"{'total':<18}{'':>10}{t['LUT']:>10.0f}{t['FF']:>10.0f}{t['DSP']:>7.0f}{t['BRAM_18K']:>10.0f}"
+                 f"{t['URAM']:>6.0f}{pj(result.get('total_energy_pj')):>12}")
     fps = n["estimated_throughput_fps"]
     lines.append(f"{result['part']} @ {result['clock_ns']} ns: max_cycles {n['max_cycles']}, critical path "
                  f"{n['critical_path_cycles']} cycles, {fps:.6g} fps, latency {n['estimated_latency_ns']:.6g} ns"
                  if fps else f"{result['part']}: no node with cycles")
     lines.append(f"utilization ({result['cost_model']}): {summary_line(result)}")
+    if "energy_units" in result:
+        lines.append(f"energy: {result['energy_units']}")
     return "\n".join(lines)

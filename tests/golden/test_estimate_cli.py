@@ -9,7 +9,8 @@ from hw.ops.graph import NodeSpec, linear_model
 from tests.conftest import run_cli
 from tests.golden.dataflow_models import cybsec_mlp
 
-KEYS = {"part", "clock_ns", "cost_model", "layers", "network", "total", "utilization", "fits"}
+KEYS = {"part", "clock_ns", "cost_model", "layers", "network", "total", "utilization", "fits", "total_energy_pj",
+        "energy_units"}
 
 
 def test_json_contract_with_finn_folding_file(tmp_path):
@@ -21,6 +22,7 @@ def test_json_contract_with_finn_folding_file(tmp_path):
     est = json.loads(proc.stdout)
     assert set(est) == KEYS and est["part"] == "xc7z020clg400-1" and est["cost_model"] == "finn"
     row = est["layers"][0]
+    assert row.pop("energy_pj") > 0  # hw/cost/energy.py, weight-aware: tested in tests/unit/test_cost_calibrated.py
     assert row == {"name": "MVAU_0", "op": "MVAU", "PE": 2, "SIMD": 5, "cycles": 3840, "LUT": 418, "FF": 0,
                    "DSP": 0, "BRAM_18K": 8, "URAM": 0}
     assert set(est["network"]) == {"max_cycles", "critical_path_cycles", "estimated_throughput_fps",
@@ -48,8 +50,7 @@ def test_user_errors_are_one_line(tmp_path):
     bad.write_text(json.dumps({"MVAU_0": {"PE": 3}}))
     for args, msg in [(["--part", "xc7z999"], "unknown FPGA part or board 'xc7z999'"),
                       (["--folding", str(bad)], "MVAU_0: PE=3 is not a legal folding"),
-                      (["--cost", "magic"], "unknown cost model 'magic'"),
-                      (["--cost", "calibrated"], "not implemented yet")]:
+                      (["--cost", "magic"], "unknown cost model 'magic'")]:
         proc = run_cli("estimate", str(path), *args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and msg in proc.stderr, proc.stderr
