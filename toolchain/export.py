@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager, redirect_stdout
@@ -42,9 +43,13 @@ def to_qonnx(model, input_shape: tuple[int, ...], path: Path):
     from qonnx.util.cleanup import cleanup_model
 
     model.eval()
-    with quiet():
-        export_qonnx(model, input_t=torch.zeros(1, *input_shape), export_path=str(path))
-    wrapped = cleanup_model(ModelWrapper(str(path)))
+    # the exporter may write weights to a side file named after its path: keep that in a scratch
+    # folder, and save the cleaned model as one self-contained file
+    with tempfile.TemporaryDirectory() as scratch:
+        raw = Path(scratch) / "raw.onnx"
+        with quiet():
+            export_qonnx(model, input_t=torch.zeros(1, *input_shape), export_path=str(raw))
+        wrapped = cleanup_model(ModelWrapper(str(raw)))
     wrapped.save(str(path))
     return wrapped
 
