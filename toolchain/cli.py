@@ -72,6 +72,47 @@ def export(
 
 
 @app.command()
+def lower(
+    model: Path = typer.Argument(..., help="QONNX model from `hil export`."),
+    output: Path = typer.Option(..., "-o", "--output", help="dataflow.onnx to write (only if bit-exact)."),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
+                                                                   "accepted)."),
+    target_fps: Optional[float] = typer.Option(None, "--target-fps", help="Fold for this frame rate (FINN "
+                                                                          "SetFolding)."),
+    part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (with --target-fps: fold to fit)."),
+    clock_ns: float = typer.Option(10.0, "--clock-ns", help="Clock period in ns."),
+    label_select: bool = typer.Option(False, "--label-select", help="End in a LabelSelect (top-1 class index)."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Verification inputs .npy (N, ...) for the "
+                                                                 "source model."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="Verify on this zoo recipe's data instead."),
+    samples: int = typer.Option(500, "--samples", help="Verification samples (recipe data or random inputs)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Lower QONNX to a folded streaming dataflow graph and verify it bit-exact against the QONNX.
+
+    Examples: hil lower model.onnx -o dataflow.onnx --target-fps 100000 --part Pynq-Z2 ;
+    hil lower cnv.onnx --folding folding.json --label-select -o dataflow.onnx --json
+    (exit 2, no file, when any sample differs or a construct cannot be lowered exactly)
+    """
+    import numpy as np
+
+    from toolchain.lower import lower_file
+
+    x = None
+    if inputs is not None:
+        if not inputs.exists():
+            raise UserError(f"inputs file not found: {inputs}")
+        try:
+            x = np.load(inputs, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise UserError(f"{inputs} is not a .npy array ({err})") from None
+    result = lower_file(model, output, inputs=x, recipe=recipe, samples=samples, folding=folding,
+                        target_fps=target_fps, clock_ns=clock_ns, part=part, label_select=label_select)
+    emit(result, as_json, f"{output}: {sum(result['nodes'].values())} nodes, {result['mismatches']} mismatches on "
+                          f"{result['samples']} samples")
+
+
+@app.command()
 def estimate(
     model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`, or a QONNX model (lowered first)."),
     folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
@@ -132,6 +173,35 @@ def emulate(
         if as_json:
             emit(err.result, True, "")
         raise
+    emit(result, as_json, summary(result))
+
+
+@app.command()
+def build(
+    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower` (a QONNX model is lowered first)."),
+    backend: str = typer.Option("hls4ml", "--backend", help="hls4ml (HLS C++ project) | finn (FINN handoff)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Project folder to write (replaced atomically)."),
+    csim: int = typer.Option(0, "--csim", help="hls4ml: compile the C-simulation with g++ and compare N random "
+                                               "samples with the emulator."),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON applied first."),
+    part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default: the model's, else "
+                                                           "xc7z020clg400-1)."),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the model's, "
+                                                                      "else the part's)."),
+    hls_backend: str = typer.Option("Vitis", "--hls-backend", help="hls4ml backend: Vitis | Vivado."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the C-sim / test-bench samples."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """HLS project (hls4ml, exact integer types, reuse factors from the folding) or FINN handoff.
+
+    Examples: hil build dataflow.onnx --backend hls4ml -o prj --csim 1000 --json ;
+    hil build dataflow.onnx --backend finn -o finn_handoff
+    (exit 2, nothing written, when a node cannot be expressed exactly)
+    """
+    from toolchain.backends import build as run, summary
+
+    result = run(model, backend, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
+                 hls_backend=hls_backend, seed=seed)
     emit(result, as_json, summary(result))
 
 

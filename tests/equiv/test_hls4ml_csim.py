@@ -1,0 +1,68 @@
+"""hls4ml C-simulation (g++) ≡ emulator: 0 mismatching samples out of 1,000, every layer compared, for the
+zoo's MLPs (multi-bit and binary) and CNN, each fully parallel (Latency, RF 1) and folded (Resource,
+RF = (MW/SIMD)·(MH/PE) > 1)."""
+
+import pytest
+from qonnx.custom_op.registry import getCustomOp
+
+from toolchain.backends.hls4ml import build_hls4ml
+from toolchain.export import export_run
+from toolchain.lower import lower_model
+from toolchain.onnxio import load_model
+
+RECIPES = ["digits-mlp", "jet-mlp", "tfc-w1a1", "digits-cnn"]
+SAMPLES = 1000
+
+# folded: reuse factors hls4ml's Resource strategy accepts (rf < MW with rf | MW, or MW | rf, rf | MW·MH)
+FOLDED = {
+    "digits-mlp": {"MVAU_0": {"PE": 8, "SIMD": 8}, "MVAU_1": {"PE": 4, "SIMD": 16}, "MVAU_2": {"PE": 5, "SIMD": 2}},
+    "jet-mlp": {"MVAU_0": {"PE": 16, "SIMD": 4}, "MVAU_1": {"PE": 8, "SIMD": 8}, "MVAU_2": {"PE": 4, "SIMD": 4},
+                "MVAU_3": {"PE": 5, "SIMD": 2}},
+    "tfc-w1a1": {"MVAU_0": {"PE": 64, "SIMD": 16}, "MVAU_1": {"PE": 16, "SIMD": 16}, "MVAU_2": {"PE": 16, "SIMD": 16},
+                 "MVAU_3": {"PE": 5, "SIMD": 16}},
+    "digits-cnn": {"MVAU_0": {"PE": 4, "SIMD": 1}, "MVAU_1": {"PE": 8, "SIMD": 16}, "MVAU_2": {"PE": 5, "SIMD": 8}},
+}
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("qonnx")
+    out = {}
+    for recipe in RECIPES:
+        path = root / f"{recipe}.onnx"
+        assert export_run(recipe, path, untrained=True, samples=100)["mismatches"] == 0
+        out[recipe] = path
+    return out
+
+
+def parallel_folding(model) -> dict:
+    """Every MVAU fully unrolled (weights embedded), every SWG one window element per cycle per channel."""
+    fold = {}
+    for node in model.graph.node:
+        op = getCustomOp(node)
+        if node.op_type == "MVAU":
+            fold[node.name] = {"PE": op.get_nodeattr("MH"), "SIMD": op.get_nodeattr("MW"),
+                               "mem_mode": "internal_embedded"}
+        elif node.op_type == "SWG":
+            fold[node.name] = {"SIMD": op.get_nodeattr("IFMChannels")}
+    return fold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folding", ["parallel", "folded"])
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_csim_matches_emulator(recipe, folding, sources, tmp_path):
+    source = load_model(sources[recipe])
+    fold = parallel_folding(lower_model(source)) if folding == "parallel" else FOLDED[recipe]
+    model = lower_model(load_model(sources[recipe]), folding=fold)
+    result = build_hls4ml(model, tmp_path / "prj", csim=SAMPLES)
+    dense = [layer for layer in result["layers"] if "reuse_factor" in layer]
+    if folding == "parallel":
+        assert all(layer["reuse_factor"] == 1 and layer["strategy"] == "Latency" for layer in dense)
+    else:
+        assert all(layer["reuse_factor"] > 1 and layer["strategy"] == "Resource" for layer in dense)
+    csim = result["csim"]
+    assert csim["samples"] == SAMPLES
+    assert csim["mismatches"] == 0
+    assert csim["per_layer"] and all(v == 0 for v in csim["per_layer"].values()), csim["per_layer"]
+    print(f"{recipe} {folding}: {csim['mismatches']} mismatches / {csim['samples']}, g++ {csim['compile_seconds']} s")

@@ -1,0 +1,277 @@
+"""FINN handoff: what a user with FINN v0.10 and Vivado needs to build the same dataflow design.
+
+    result = build_finn(dataflow_model, "handoff/", source="model.onnx")
+
+Writes, atomically, into the folder:
+* model.onnx -- the source QONNX, cleaned up, its input quantizer replaced by an integer input
+  (the dataflow's input contract, "hil_io" input_scale) so FINN builds the same partition we emulate;
+* folding_config.json -- FINN format (reference/finn.md §1.6), keys are FINN's node names after
+  specialization (MVAU_hls_0, ConvolutionInputGenerator_hls_0, ...): PE/SIMD, memory attributes, and
+  the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
+  max(producer outFIFODepths, consumer inFIFODepths) when auto_fifo_depths=False);
+* specialize_layers_config.json -- every layer pinned to its HLS variant (the variant our cost model
+  and SWG schedule describe), which also makes FINN's post-specialization names predictable;
+* build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps.
+
+Our node names equal FINN's pre-specialization names up to the op type (SWG_0 is FINN's
+ConvolutionInputGenerator_0): both number nodes per op type in graph order. DWC and FIFO nodes are not
+configured: FINN inserts its own at step_set_fifo_depths.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from toolchain.errors import UserError
+
+FINN_OP = {"MVAU": "MVAU", "Thresholding": "Thresholding", "SWG": "ConvolutionInputGenerator",
+           "StreamingMaxPool": "StreamingMaxPool", "LabelSelect": "LabelSelect", "FMPadding": "FMPadding",
+           "AddStreams": "AddStreams", "DuplicateStreams": "DuplicateStreams"}
+INFRA = ("FIFO", "DWC")
+# attributes written per op type (FINN v0.10 node attributes of the HLS variants)
+FINN_ATTRS = {"MVAU": ("PE", "SIMD", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
+                       "runtime_writeable_weights"),
+              "Thresholding": ("PE", "ram_style", "mem_mode"), "SWG": ("SIMD", "ram_style"),
+              "LabelSelect": ("PE",), "FMPadding": ("SIMD",), "AddStreams": ("PE",), "DuplicateStreams": ("PE",),
+              "StreamingMaxPool": ()}
+IMPL = "hls"
+
+
+def finn_names(model: ModelWrapper) -> dict[str, tuple[str, str]]:
+    """our node name -> (FINN name before specialization, after), e.g. SWG_0 -> (ConvolutionInputGenerator_0,
+    ConvolutionInputGenerator_hls_0)."""
+    out, counts = {}, {}
+    for node in model.graph.node:
+        if node.op_type in INFRA:
+            continue
+        op = FINN_OP.get(node.op_type)
+        if op is None:
+            raise UserError(f"{node.name}: the FINN handoff does not know op type {node.op_type}")
+        idx = counts.get(op, 0)
+        counts[op] = idx + 1
+        out[node.name] = (f"{op}_{idx}", f"{op}_{IMPL}_{idx}")
+    return out
+
+
+def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
+    """our node name -> {inFIFODepths/outFIFODepths} realizing every FIFO depth under FINN's
+    InsertFIFO rule (depth = max(producer outFIFODepths, consumer inFIFODepths), both >= 2): a FIFO's
+    depth goes to its compute-node neighbours; next to a DWC (whose FIFO attributes stay at 2, as
+    FINN's own DWC's) only the compute side carries it, so the FIFO on each side of the DWC keeps
+    its own depth."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for node in model.graph.node:  # edges without a FIFO node (graph input/output): the node's own attributes
+        if node.op_type not in INFRA:
+            op = getCustomOp(node)
+            out[node.name] = {a: list(op.get_nodeattr(a)) for a in ("inFIFODepths", "outFIFODepths")}
+
+    def put(node, attr: str, port: int, depth: int) -> None:
+        values = out.setdefault(node.name, {}).setdefault(attr, list(getCustomOp(node).get_nodeattr(attr)))
+        values += [2] * (port + 1 - len(values))
+        values[port] = depth
+
+    for f in model.graph.node:
+        if f.op_type != "FIFO":
+            continue
+        depth = int(getCustomOp(f).get_nodeattr("depth"))
+        p = model.find_producer(f.input[0])
+        if p is not None and p.op_type not in INFRA:
+            put(p, "outFIFODepths", list(p.output).index(f.input[0]), depth)
+        for c in model.find_consumers(f.output[0]) or []:
+            if c.op_type not in INFRA:
+                put(c, "inFIFODepths", list(c.input).index(f.output[0]), depth)
+    return out
+
+
+def folding_config(model: ModelWrapper) -> dict[str, Any]:
+    """FINN-format folding config with FINN's post-specialization names."""
+    names, fifos = finn_names(model), fifo_attrs(model)
+    config: dict[str, Any] = {"Defaults": {}}
+    for node in model.graph.node:
+        if node.op_type in INFRA:
+            continue
+        op = getCustomOp(node)
+        entry = {a: op.get_nodeattr(a) for a in FINN_ATTRS.get(node.op_type, ()) if a in op.get_nodeattr_types()}
+        entry.update(fifos.get(node.name, {}))
+        config[names[node.name][1]] = entry
+    return config
+
+
+def specialize_config(model: ModelWrapper) -> dict[str, Any]:
+    return {"Defaults": {}, **{pre: {"preferred_impl_style": IMPL} for pre, _ in finn_names(model).values()}}
+
+
+def size_fifos_with_emulator(model: ModelWrapper, dma_bits: Optional[int]) -> dict:
+    """hw.emulator FIFO sizing (as `hil emulate --size-fifos`), written into the model's FIFO nodes."""
+    from hw.emulator.fifo_sizing import FifoSizingError, size_fifos
+    from hw.emulator.graph import SimConfig, TimingGraphError
+    from hw.emulator.values import apply_fifo_depths, build_timing_graph
+
+    try:
+        graph = build_timing_graph(model)
+        sizing = size_fifos(graph, SimConfig(frames=3, dma_bits=dma_bits))
+    except (TimingGraphError, FifoSizingError) as err:
+        raise UserError(f"FIFO sizing failed: {str(err).splitlines()[0]}") from None
+    apply_fifo_depths(model, graph, sizing.depths)
+    return {"depths": sizing.depths, "full_throughput": sizing.full_throughput, "dma_bits": dma_bits,
+            "rounding": "exact", "interval": sizing.interval_sized}
+
+
+def finn_ready_qonnx(source: ModelWrapper) -> ModelWrapper:
+    """The source QONNX for FINN: cleaned up, integer input stream (our InputQuantToStream)."""
+    from qonnx.util.cleanup import cleanup_model
+
+    from toolchain.passes.inputs import InputQuantToStream
+
+    model = cleanup_model(source)
+    model = model.transform(InputQuantToStream())
+    return cleanup_model(model)
+
+
+BUILD_PY = '''"""FINN v0.10 build of this handoff. In FINN's docker: ./run-docker.sh build_custom <this folder>"""
+
+import finn.builder.build_dataflow as build
+import finn.builder.build_dataflow_config as build_cfg
+from qonnx.util.cleanup import cleanup_model
+
+
+def step_qonnx_to_finn_always(model, cfg):
+    """FINN's step_qonnx_to_finn, also when the only quantizers are BipolarQuant (FINN skips it then)."""
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+
+    return cleanup_model(model).transform(ConvertQONNXtoFINN())
+
+
+cfg = build_cfg.DataflowBuildConfig(
+    output_dir="output",
+    synth_clk_period_ns={clock_ns},
+    fpga_part="{part}",
+    steps=[step_qonnx_to_finn_always] + build_cfg.default_build_dataflow_steps[1:],
+    specialize_layers_config_file="specialize_layers_config.json",
+    folding_config_file="folding_config.json",
+    auto_fifo_depths=False,  # FIFO depths: inFIFODepths / outFIFODepths in folding_config.json
+    generate_outputs=[
+        build_cfg.DataflowOutputType.ESTIMATE_REPORTS,
+        build_cfg.DataflowOutputType.STITCHED_IP,
+        build_cfg.DataflowOutputType.RTLSIM_PERFORMANCE,
+        build_cfg.DataflowOutputType.OOC_SYNTH,
+    ],
+)
+
+if __name__ == "__main__":
+    build.build_dataflow_cfg("model.onnx", cfg)
+'''
+
+README = """# FINN handoff generated by `hil build --backend finn` from {source}
+
+Part {part}, clock {clock_ns} ns. For FINN v0.10 (Xilinx/finn) with Vivado/Vitis HLS.
+
+| file | used by FINN build step |
+|---|---|
+| model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype}: feed x / {in_scale}) |
+| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to its HLS variant (the one our estimates model) |
+| folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
+| build.py | the `DataflowBuildConfig` with both files; run it with `./run-docker.sh build_custom <this folder>` |
+
+Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `step_streamline`, `step_convert_to_hw`,
+`step_create_dataflow_partition`, `step_specialize_layers`, `step_apply_folding_config`, `step_minimize_bit_width`,
+`step_generate_estimate_reports` (compare output/report/estimate_*.json with `hil estimate`), `step_hw_codegen`,
+`step_hw_ipgen`, `step_set_fifo_depths`, `step_create_stitched_ip`, `step_measure_rtlsim_performance`,
+`step_out_of_context_synthesis`. Add `board=...` and `shell_flow_type=...` to build.py for a bitfile.
+
+Node names: ours are FINN's before specialization up to the op type (SWG_0 = ConvolutionInputGenerator_0,
+MaxPool_0 = StreamingMaxPool_0); `hil lower <source QONNX> --folding folding_config.json` accepts the FINN names and
+rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO depth is carried by
+the compute node next to it.
+
+FIFO sizing by the emulator: {fifo_line}
+"""
+
+
+def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, part: Optional[str] = None,
+               clock_ns: Optional[float] = None, source: str = "") -> dict:
+    """Write the FINN handoff folder (atomically). `model`: the dataflow graph (folded);
+    `source_qonnx`: path of the QONNX it was lowered from."""
+    import json
+
+    from toolchain.backends.hls4ml import resolve_clock, resolve_part
+    from toolchain.backends.staging import check_target, staged_dir
+    from toolchain.fileio import write_json, write_text
+    from toolchain.onnxio import load_model
+
+    check_target(Path(out_dir))
+    fpga_part = resolve_part(part, model)
+    clock = resolve_clock(clock_ns, model, part or fpga_part)
+    names = finn_names(model)  # refuses unknown ops before anything is written
+    source_model = load_model(source_qonnx)
+    qonnx = finn_ready_qonnx(source_model)
+    sizing = size_fifos_with_emulator(model, _dma_bits(fpga_part))
+    config = folding_config(model)
+    handoff = relower(source_model, model, config, clock, sizing, _dma_bits(fpga_part))
+    handoff.set_metadata_prop("hil_source", os.path.relpath(Path(source_qonnx).resolve(), Path(out_dir).resolve()))
+    io = json.loads(model.get_metadata_prop("hil_io") or "{}")
+    result = {"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
+              "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
+              "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
+              "finn_names": {ours: post for ours, (_, post) in names.items()}, "fifo_sizing": sizing}
+    fifo_line = ", ".join(f"{k} {v}" for k, v in sizing["depths"].items()) + (
+        " (full throughput)" if sizing["full_throughput"] else " (NOT full throughput)")
+    with staged_dir(Path(out_dir)) as tmp:
+        qonnx.save(str(tmp / "model.onnx"))
+        handoff.save(str(tmp / "dataflow.onnx"))
+        write_json(tmp / "folding_config.json", config)
+        write_json(tmp / "specialize_layers_config.json", specialize_config(model))
+        write_text(tmp / "build.py", BUILD_PY.replace("{clock_ns}", repr(clock)).replace("{part}", fpga_part))
+        write_text(tmp / "README.md", README.format(source=source, part=fpga_part, clock_ns=clock, fifo_line=fifo_line,
+                                                    in_dtype=io.get("input_dtype", "?"),
+                                                    in_scale=io.get("input_scale", "?")))
+        write_json(tmp / "hil_build.json", result)
+    return result
+
+
+def relower(source: ModelWrapper, model: ModelWrapper, config: dict, clock_ns: float, sizing: dict,
+            dma_bits: Optional[int]) -> ModelWrapper:
+    """The source lowered again with the handoff's folding config (what `hil lower --folding` gives), checked:
+    same compute nodes and attributes as `model`, and the emulator's interval with the chosen FIFOs."""
+    from hw.emulator.graph import SimConfig
+    from hw.emulator.timing import simulate
+    from hw.emulator.values import build_timing_graph
+    from toolchain.lower import lower_model
+
+    label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
+    out = lower_model(ModelWrapper(copy.deepcopy(source.model)), folding=config, clock_ns=clock_ns,
+                      label_select=label_select)
+    mine = {n.name: n for n in model.graph.node if n.op_type not in INFRA}
+    theirs = {n.name: n for n in out.graph.node if n.op_type not in INFRA}
+    if mine.keys() != theirs.keys():
+        raise UserError(f"lowering the source with the handoff's folding gives nodes {sorted(theirs)}, not "
+                        f"{sorted(mine)}: the dataflow model was not lowered from its hil_source")
+    for name, node in mine.items():
+        a, b = getCustomOp(node), getCustomOp(theirs[name])
+        for attr in a.get_nodeattr_types():
+            if attr not in ("inFIFODepths", "outFIFODepths") and a.get_nodeattr(attr) != b.get_nodeattr(attr):
+                raise UserError(f"{name}: {attr} is {a.get_nodeattr(attr)!r} in the dataflow model but "
+                                f"{b.get_nodeattr(attr)!r} when its source is lowered with the handoff's folding")
+    run = simulate(build_timing_graph(out), SimConfig(frames=3, dma_bits=dma_bits))
+    if run.deadlock is not None:
+        raise RuntimeError(f"the handed-off FIFO depths deadlock: {run.deadlock.describe()}")
+    if sizing["interval"] is not None and run.interval > sizing["interval"]:
+        raise RuntimeError(f"the handed-off design runs at interval {run.interval}, "
+                           f"the sized one at {sizing['interval']}")
+    sizing["interval_handoff"] = float(run.interval)
+    return out
+
+
+def _dma_bits(part: str) -> Optional[int]:
+    from hw.devices import UnknownDeviceError, get_device
+
+    try:
+        return get_device(part).dma_bits
+    except UnknownDeviceError:
+        return None

@@ -1,0 +1,349 @@
+"""The hls4ml layer plan of a dataflow graph: typed, exact, checked before any file is written.
+
+    plan = plan_hls4ml(model)          # BackendRefusal (exit 2) naming node + construct + what to do
+
+Mapping (every precision explicit, from the IR's qonnx DataTypes via toolchain.backends.precision):
+
+* graph input          -> Input, result_t = the input stream type;
+* MVAU                 -> Dense (or Conv2D when an SWG feeds it; Conv2D 1x1 for a pointwise MVAU over a
+                          feature map) with integer weights (weight_t = weightDataType), accum_t =
+                          accDataType, reuse factor = (MW/SIMD)·(MH/PE) (Latency at 1, Resource above);
+  noActivation=0       -> + HilThreshold (hls4ml_ext): out = Σ_k [acc >= T_k] + ActVal;
+* Thresholding         -> HilThreshold;
+* FMPadding            -> ZeroPadding2D;  StreamingMaxPool -> MaxPooling2D;
+* FIFO, DWC            -> nothing (hls4ml makes its own streams);
+* LabelSelect (last)   -> runs on the host on the hls4ml outputs (hls4ml has no top-k layer).
+
+BIPOLAR streams travel as bits (precision.Enc.BIT). Rewrites that keep every value exact:
+* binaryXnorMode=1: popcount(x == w) = Σ_i b_i·w_i + #{w_i = -1}, b = (x + 1) / 2 (w = ±1): a Dense on the
+  bits with ±1 weights and bias #{w = -1} per column;
+* a bipolar input into an ordinary MVAU: x·W = b·(2W) - colsum(W);
+* thresholds on integer values: x >= T  <=>  x >= ceil(T); on bits: b >= ceil((T + 1) / 2).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from toolchain.backends.precision import (Enc, IntType, PrecisionError, TensorType, check_integral, stream_type,
+                                          value_type)
+from toolchain.backends.refusal import BackendRefusal, refuse
+from toolchain.backends.reuse import reuse_and_strategy
+
+PASSTHROUGH = ("FIFO", "DWC")
+ACC_BITS_MAX = 62  # int64 bound arithmetic below
+
+
+@dataclass(frozen=True)
+class ConvGeom:
+    in_h: int
+    in_w: int
+    n_chan: int
+    k: int
+    stride: int
+    out_h: int
+    out_w: int
+
+
+@dataclass
+class Layer:
+    name: str  # the hls4ml layer name
+    ir_nodes: tuple[str, ...]  # the IR nodes it implements
+    out: TensorType  # type of its output stream
+    shape: tuple[int, ...]  # output shape, no batch axis
+    ir_tensor: Optional[str]  # the IR tensor equal to its output (None: internal, e.g. an accumulator)
+
+
+@dataclass
+class InputLayer(Layer):
+    pass
+
+
+@dataclass
+class DenseLayer(Layer):
+    weight: np.ndarray = None  # (n_in, n_out) int64
+    bias: np.ndarray = None  # (n_out,) int64
+    weight_t: IntType = None
+    bias_t: IntType = None
+    accum_t: IntType = None
+    reuse: int = 1
+    strategy: str = "Latency"
+    conv: Optional[ConvGeom] = None
+    folding: dict = field(default_factory=dict)  # PE, SIMD of the MVAU
+
+
+@dataclass
+class ThresholdLayer(Layer):
+    thresholds: np.ndarray = None  # (C, steps) int64
+    threshold_t: IntType = None
+    out_scale: int = 1
+    out_bias: int = 0
+
+
+@dataclass
+class PoolLayer(Layer):
+    k: int = 2
+
+
+@dataclass
+class PadLayer(Layer):
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right
+
+
+@dataclass
+class Plan:
+    layers: list[Layer]
+    input: TensorType
+    output: TensorType
+    host_label_select: Optional[str] = None  # LabelSelect node run on the host, if any
+    ir_input: str = "global_in"
+    ir_output: str = "global_out"
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+def _init(model: ModelWrapper, node, i: int, what: str) -> np.ndarray:
+    if len(node.input) <= i or model.get_initializer(node.input[i]) is None:
+        raise refuse(node.name, f"a {what} that is not an initializer", "fold it into a constant (run the lowering)")
+    return model.get_initializer(node.input[i])
+
+
+def _int(values: np.ndarray, node: str, what: str) -> np.ndarray:
+    try:
+        return check_integral(values, f"{node}: {what}")
+    except PrecisionError as err:
+        raise refuse(node, f"{what} with non-integer values", "re-run the lowering (integer weights)") from err
+
+
+def _tensor_type(dt: DataType, node: str, what: str) -> TensorType:
+    try:
+        return stream_type(dt, f"{node}: {what}")
+    except PrecisionError as err:
+        raise BackendRefusal(str(err)) from None
+
+
+def acc_bounds(w: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column exact bounds of x @ w for x in [lo, hi]^n (int64)."""
+    a, b = w * lo, w * hi
+    return np.minimum(a, b).sum(axis=0), np.maximum(a, b).sum(axis=0)
+
+
+def threshold_counts(out_dt: DataType, steps: int, act_val: int, node: str) -> tuple[TensorType, int, int]:
+    """(output stream type, out_scale, out_bias) of a threshold activation."""
+    out = _tensor_type(out_dt, node, "outputDataType")
+    if out.enc is Enc.BIT:
+        if steps != 1:
+            raise refuse(node, f"a BIPOLAR output from {steps} thresholds per channel", "use one threshold per channel")
+        return out, 1, 0
+    if act_val < out.lo or act_val + steps > out.hi:
+        raise refuse(node, f"outputs [{act_val}, {act_val + steps}] outside outputDataType {out_dt.name}",
+                     "widen outputDataType")
+    return out, 1, act_val
+
+
+def threshold_matrix(t: np.ndarray, channels: int, lo: int, hi: int, enc: Enc, node: str) -> np.ndarray:
+    """Integer thresholds (C, steps) equivalent to t on integer inputs in [lo, hi] (IR values)."""
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim == 1:
+        t = t[None, :]
+    if np.isnan(t).any():
+        raise refuse(node, "NaN thresholds", "re-run the lowering")
+    if t.shape[0] == 1 and channels != 1:
+        t = np.repeat(t, channels, axis=0)
+    if t.shape[0] != channels:
+        raise refuse(node, f"thresholds of shape {t.shape} for {channels} channels", "re-run the lowering")
+    t = np.clip(np.ceil(t), lo, hi + 1)  # x >= T <=> x >= ceil(T); outside [lo, hi] the answer is constant
+    if enc is Enc.BIT:
+        t = np.clip(np.ceil((t + 1) / 2), 0, 2)
+    return t.astype(np.int64)
+
+
+# ---- the walk over the dataflow graph ------------------------------------------------------------
+
+class _Walk:
+    def __init__(self, model: ModelWrapper):
+        self.model = model
+        self.layers: list[Layer] = []
+        self.swg: Optional[tuple[str, ConvGeom]] = None
+        self.host_label_select: Optional[str] = None
+
+    @property
+    def cur(self) -> Layer:
+        return self.layers[-1]
+
+    def add(self, layer: Layer) -> None:
+        if self.swg is not None and not isinstance(layer, DenseLayer):
+            raise refuse(self.swg[0], f"a sliding-window generator feeding {layer.ir_nodes[0]}",
+                         "only SWG -> MVAU convolutions are supported (no depthwise or pooling windows)")
+        self.layers.append(layer)
+
+    # MVAU ----------------------------------------------------------------------------------------
+    def mvau(self, node, op) -> None:
+        name = node.name
+        if op.a("mem_mode") == "external" or op.a("runtime_writeable_weights"):
+            raise refuse(name, "external or runtime-writeable weights", "use mem_mode internal_embedded or "
+                         "internal_decoupled with runtime_writeable_weights=0 (hls4ml weights are constants)")
+        mw, mh, pe, simd = op.a("MW"), op.a("MH"), op.a("PE"), op.a("SIMD")
+        w = _int(_init(self.model, node, 1, "weight matrix"), name, "weights")
+        if w.shape != (mw, mh):
+            raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})", "re-run the lowering")
+        wdt = op.dt("weightDataType")
+        if w.min() < wdt.min() or w.max() > wdt.max():
+            raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
+        weight, bias, weight_t, lo, hi = self._dense_weights(node, op, w, wdt)
+        accum_t = value_type(op.dt("accDataType"), f"{name}: accDataType")
+        if not accum_t.covers(lo.min(), hi.max()):
+            raise refuse(name, f"accDataType {op.dt('accDataType').name} for the accumulator range "
+                               f"[{lo.min()}, {hi.max()}]", "widen accDataType (or re-run the accumulator "
+                               "minimization of the lowering)")
+        rf, strategy = reuse_and_strategy(name, mw, mh, pe, simd)
+        conv, shape = self._geometry(node, op, mw, mh)
+        if conv is None and self.swg is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
+            raise refuse(name, "an MVAU over several vectors without numInputVectors", "re-run the lowering")
+        swg, self.swg = self.swg, None
+        nodes = ((swg[0],) if swg else ()) + (name,)
+        dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
+                     reuse=rf, strategy=strategy, conv=conv, folding={"PE": pe, "SIMD": simd})
+        if op.a("noActivation"):
+            out = _tensor_type(op.dt("outputDataType"), name, "outputDataType")
+            if out.enc is Enc.BIT or not out.hw.covers(lo.min(), hi.max()):
+                raise refuse(name, f"outputDataType {out.dtype} for the accumulator range [{lo.min()}, {hi.max()}] "
+                                   "with noActivation=1", "set outputDataType to the accumulator type")
+            self.add(DenseLayer(name, nodes, out, shape, node.output[0], **dense))
+            return
+        acc = TensorType(op.dt("accDataType").name, accum_t, Enc.INT)
+        self.add(DenseLayer(f"{name}_acc", nodes, acc, shape, None, **dense))
+        t = _init(self.model, node, 2, "threshold matrix")
+        out, scale, out_bias = threshold_counts(op.dt("outputDataType"), t.shape[-1], op.a("ActVal"), name)
+        tm = threshold_matrix(t, mh, accum_t.lo, accum_t.hi, Enc.INT, name)
+        self.add(ThresholdLayer(name, (name,), out, shape, node.output[0], thresholds=tm,
+                                threshold_t=IntType.of_values(tm), out_scale=scale, out_bias=out_bias))
+
+    def _dense_weights(self, node, op, w: np.ndarray, wdt: DataType):
+        """(hw weights, hw bias, weight_t, acc lo, acc hi): hw Dense output == the IR accumulator."""
+        inp, name = self.cur.out, node.name
+        if op.a("binaryXnorMode"):
+            if inp.enc is not Enc.BIT and inp.dtype != "BINARY":
+                raise refuse(name, f"binaryXnorMode=1 on a {inp.dtype} input", "feed it a BIPOLAR stream")
+            wpm = np.where(w > 0, 1, -1)  # the IR reads W > 0 as +1 (BIPOLAR or BINARY weights)
+            bias = (wpm < 0).sum(axis=0)
+            zeros = np.zeros(w.shape[1], dtype=np.int64)
+            return wpm, bias, IntType(2, True), zeros, zeros + w.shape[0]
+        if inp.enc is Enc.BIT:  # x = 2b - 1:  x·W = b·(2W) - colsum(W)
+            weight, bias = 2 * w, -w.sum(axis=0)
+            weight_t = IntType.covering(2 * int(wdt.min()), 2 * int(wdt.max()))
+            lo, hi = acc_bounds(w, -1, 1)
+        else:
+            weight, bias, weight_t = w, np.zeros(w.shape[1], dtype=np.int64), value_type(wdt, f"{name}: weights")
+            lo, hi = acc_bounds(w, inp.lo, inp.hi)
+        if weight_t == IntType(2, True) and (weight == -2).any():
+            weight_t = IntType(3, True)  # hls4ml's ap_int<2> product is 'weight_ternary' (assumes -1, 0, 1)
+        if weight_t == IntType(1, False) and inp.hw == IntType(1, False):
+            weight_t = IntType(2, False)  # hls4ml casts ap_uint<1> x ap_uint<1> Dense outputs as xnor popcounts
+        if max(abs(int(lo.min())), abs(int(hi.max()))).bit_length() > ACC_BITS_MAX:
+            raise refuse(name, "an accumulator wider than 62 bits", "narrow the weight or input datatypes")
+        return weight, bias, weight_t, lo, hi
+
+    def _geometry(self, node, op, mw: int, mh: int) -> tuple[Optional[ConvGeom], tuple[int, ...]]:
+        if self.swg is not None:
+            g = self.swg[1]
+            if mw != g.k * g.k * g.n_chan:
+                raise refuse(node.name, f"MW={mw} after {self.swg[0]} ({g.k}x{g.k}x{g.n_chan} windows)",
+                             "re-run the lowering")
+            return g, (g.out_h, g.out_w, mh)
+        vec = list(op.a("numInputVectors"))
+        if math.prod(vec) > 1:
+            if len(vec) != 3 or len(self.cur.shape) != 3:
+                raise refuse(node.name, f"an MVAU over numInputVectors={vec}", "only 2-D feature maps are supported")
+            h, w = vec[1], vec[2]
+            return ConvGeom(h, w, mw, 1, 1, h, w), (h, w, mh)
+        return None, self.cur.shape[:-1] + (mh,)
+
+    # other ops -----------------------------------------------------------------------------------
+    def thresholding(self, node, op) -> None:
+        inp, name = self.cur.out, node.name
+        t = _init(self.model, node, 1, "threshold matrix")
+        out, scale, out_bias = threshold_counts(op.dt("outputDataType"), t.shape[-1], op.a("ActVal"), name)
+        tm = threshold_matrix(t, op.a("NumChannels"), inp.lo, inp.hi, inp.enc, name)
+        self.add(ThresholdLayer(name, (name,), out, self.cur.shape, node.output[0], thresholds=tm,
+                                threshold_t=IntType.of_values(tm), out_scale=scale, out_bias=out_bias))
+
+    def swg_op(self, node, op) -> None:
+        if op.a("depthwise"):
+            raise refuse(node.name, "a depthwise sliding window (VVAU)", "use an ordinary convolution")
+        if len(self.cur.shape) != 3:
+            raise refuse(node.name, f"a sliding window over a tensor of shape {self.cur.shape}", "re-run the lowering")
+        (k, _), (ih, iw), (oh, ow), (s, _) = op.a("ConvKernelDim"), op.a("IFMDim"), op.a("OFMDim"), op.a("Stride")
+        self.swg = (node.name, ConvGeom(ih, iw, op.a("IFMChannels"), k, s, oh, ow))
+
+    def maxpool(self, node, op) -> None:
+        (h, w), (k, _), c = op.a("ImgDim"), op.a("PoolDim"), op.a("NumChannels")
+        self.add(PoolLayer(node.name, (node.name,), self.cur.out, (h // k, w // k, c), node.output[0], k=k))
+
+    def fmpadding(self, node, op) -> None:
+        (h, w), (top, left, bottom, right) = op.a("ImgDim"), op.a("Padding")
+        shape = (h + top + bottom, w + left + right, op.a("NumChannels"))
+        self.add(PadLayer(node.name, (node.name,), self.cur.out, shape, node.output[0],
+                          pads=(top, left, bottom, right)))
+
+
+HANDLERS: dict[str, Callable] = {"MVAU": _Walk.mvau, "Thresholding": _Walk.thresholding, "SWG": _Walk.swg_op,
+                                 "StreamingMaxPool": _Walk.maxpool, "FMPadding": _Walk.fmpadding}
+
+
+def plan_hls4ml(model: ModelWrapper) -> Plan:
+    """The typed hls4ml plan of a dataflow graph, or BackendRefusal naming the first node that
+    cannot be expressed exactly."""
+    from hw.emulator.values import node_order
+    from hw.ops.base import DOMAIN, OpError
+
+    g = model.graph
+    if len(g.input) != 1 or len(g.output) != 1:
+        raise BackendRefusal(f"the hls4ml backend needs one graph input and one output, got {len(g.input)} and "
+                             f"{len(g.output)}")
+    iname, oname = g.input[0].name, g.output[0].name
+    in_dt = model.get_tensor_datatype(iname)
+    walk = _Walk(model)
+    shape = tuple(int(d) for d in model.get_tensor_shape(iname))[1:]
+    port = re.sub(r"\W", "_", iname)  # the C++ port name of the top function
+    port = "in_" + port if port == "input" or port[0].isdigit() else port
+    walk.layers.append(InputLayer(port, (), _tensor_type(in_dt, iname, "graph input"), shape, iname))
+    tensor = iname
+    for node in node_order(model):
+        if node.domain != DOMAIN:
+            raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "lower the model first")
+        if walk.host_label_select is not None:
+            raise refuse(walk.host_label_select, f"a LabelSelect followed by {node.name}",
+                         "LabelSelect is supported only as the last node")
+        if not node.input or node.input[0] != tensor or len(node.output) != 1:
+            raise refuse(node.name, f"a {node.op_type} node off the single chain (branching graph)",
+                         "the hls4ml backend handles chains only; use --backend finn for branching graphs")
+        op = getCustomOp(node)
+        try:
+            op.validate()
+        except OpError as err:
+            raise BackendRefusal(str(err)) from None
+        tensor = node.output[0]
+        if node.op_type in PASSTHROUGH:
+            continue
+        if node.op_type == "LabelSelect":
+            walk.host_label_select = node.name
+            continue
+        handler = HANDLERS.get(node.op_type)
+        if handler is None:
+            raise refuse(node.name, f"the {node.op_type} op", "the hls4ml backend supports MVAU, Thresholding, "
+                         "SWG, StreamingMaxPool, FMPadding, LabelSelect (last), FIFO and DWC")
+        handler(walk, node, op)
+    if walk.swg is not None:
+        raise refuse(walk.swg[0], "a sliding-window generator at the end of the graph", "re-run the lowering")
+    if tensor != oname:
+        raise BackendRefusal(f"graph output {oname} is not produced by the node chain")
+    return Plan(walk.layers, walk.layers[0].out, walk.cur.out, walk.host_label_select, iname, oname)
