@@ -144,7 +144,8 @@ def _summary_rows(data: dict[str, Optional[dict]]) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     if m := data["metrics"]:
         rows += [("recipe", m.get("recipe")), ("accuracy", f"{m['accuracy']:.4f}"),
-                 ("float32 accuracy", m.get("float_accuracy")), ("BOPs", f"{m.get('bops', 0):.4g}"),
+                 ("float32 accuracy", f"{m['float_accuracy']:.4f}" if m.get("float_accuracy") is not None else "—"),
+                 ("BOPs", f"{m.get('bops', 0):.4g}"),
                  ("weight sparsity", f"{m.get('sparsity', 0):.3f}")]
     for stage in ("export", "lower", "emulate", "build"):
         if (d := data[stage]) and d.get("mismatches") is not None:
@@ -187,7 +188,9 @@ def write_report(run_dir: str | Path) -> Path:
     if svg := utilization_chart(data["estimate"]):
         parts += ["<h2>Resource utilization</h2>", svg]
     if e := data["estimate"]:
-        parts += ["<h2>Resources</h2>", _table([(k, f"{v:,.0f}") for k, v in e["total"].items()])]
+        note = " (FINN v0.10 formulas; FINN estimates no FF)" if e.get("cost_model") == "finn" else ""
+        parts += [f"<h2>Resources, {html.escape(str(e.get('cost_model')))} model{note}</h2>",
+                  _table([(k, f"{v:,.0f}") for k, v in e["total"].items()])]
     title = f"hil report: {(data['metrics'] or {}).get('recipe', run_dir.name)}"
     out = run_dir / REPORT
     write_text(out, PAGE.format(title=html.escape(title), body="\n".join(parts)))

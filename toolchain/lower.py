@@ -1,0 +1,310 @@
+"""`hil lower`: QONNX (from `hil export`) -> folded streaming dataflow graph (dataflow.onnx).
+
+    model = lower_model(ModelWrapper("model.onnx"), target_fps=100_000, part="xc7z020clg400-1")
+    result = lower_file("model.onnx", "dataflow.onnx", folding="folding.json")   # verified, atomic
+
+The passes (toolchain/passes/*.py, one family per file), in order: cleanup and checks; weight
+quantizers -> integer initializers; the input quantizer -> integer input stream; streamlining
+(scale Muls moved down) interleaved with activation chains -> exact thresholds, to a fixed point;
+channels-last; conversion to dataflow ops (SWG, StreamingMaxPool, MVAU, Thresholding); the output
+scale into metadata; residual forks/joins (DuplicateStreams, AddStreams); optional LabelSelect; bit
+widths; names; folding; DWC and FIFO insertion; every op validated.
+
+Metadata written: "hil_io" (JSON: input_scale, input_dtype, output_scale, output_bias,
+output_kind), "hil_source" (source path relative to the dataflow file), "hil_part",
+"hil_clock_ns", "hil_quantizers" (JSON: thresholded node -> its source quantizer and chain), and
+"hil_layout" ("NHWC" once the conv path is channels-last).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from toolchain.errors import UserError
+
+FoldingArg = Union[str, Path, dict, None]
+DEFAULT_SAMPLES = 500
+
+
+def _front_passes():
+    from toolchain.passes.streamline import (CollapseScalarMul, MoveScalarMulPastLinear, MoveScalarMulPastShape,
+                                             PassThroughTypes, RemoveUnitMul)
+    from toolchain.passes.residual import MoveScalarMulPastAdd, SplitForkedMul
+    from toolchain.passes.thresholds import ActivationToThresholds
+
+    return [PassThroughTypes(), RemoveUnitMul(), CollapseScalarMul(), SplitForkedMul(), MoveScalarMulPastShape(),
+            MoveScalarMulPastLinear(), MoveScalarMulPastAdd(), ActivationToThresholds()]
+
+
+def front_steps() -> list:
+    """QONNX -> integer graph (MatMul/Conv on integer weights, MultiThreshold, MaxPool, Reshape),
+    still NCHW and executable by qonnx."""
+    from toolchain.passes.common import FixedPoint
+    from toolchain.passes.inputs import InputQuantToStream
+    from toolchain.passes.weights import FoldConstQuant, FoldWeightQuant
+
+    return [FoldConstQuant(), FoldWeightQuant(), InputQuantToStream(), FixedPoint(_front_passes())]
+
+
+def convert_steps(label_select: bool = False) -> list:
+    """Integer graph -> dataflow ops, channels-last, the output mapping in hil_io."""
+    from toolchain.passes.channels_last import ToChannelsLast
+    from toolchain.passes.convert import (Im2ColToSWG, MatMulToMVAU, MaxPoolToStreaming, RemoveFlatten,
+                                          ThresholdsToThresholding)
+    from toolchain.passes.output import AbsorbOutputAffine, InsertLabelSelect
+    from toolchain.passes.residual import AddToAddStreams, InsertDuplicateStreams
+
+    steps = [ToChannelsLast(), Im2ColToSWG(), MaxPoolToStreaming(), MatMulToMVAU(), ThresholdsToThresholding(),
+             AddToAddStreams(), RemoveFlatten(), InsertDuplicateStreams(), AbsorbOutputAffine()]
+    return steps + ([InsertLabelSelect()] if label_select else [])
+
+
+def prepare(model):
+    """qonnx cleanup and the checks that refuse unsupported models early."""
+    from toolchain.passes.cleanup import CheckSupported, Tidy
+
+    model.transform(CheckSupported(), make_deepcopy=False, cleanup=False)
+    return model.transform(Tidy())
+
+
+def to_dataflow(model, label_select: bool = False):
+    """The unfolded dataflow graph (PE = SIMD = 1), without FIFOs or DWCs."""
+    from toolchain.passes.bitwidth import InferBitWidths
+    from toolchain.passes.naming import NameNodes
+    from toolchain.passes.output import CheckAllDataflow, CollectProvenance
+
+    model = prepare(model)
+    steps = front_steps() + convert_steps(label_select)
+    for step in steps + [CheckAllDataflow(), InferBitWidths(), NameNodes(), CollectProvenance()]:
+        model = model.transform(step)
+    return model
+
+
+def _folding_config(folding: FoldingArg):
+    from toolchain.passes.folding import FoldingConfig
+
+    if folding is None:
+        return None
+    if isinstance(folding, dict):
+        return FoldingConfig.parse(folding)
+    return FoldingConfig.load(folding)
+
+
+def _fold(model, config, target_fps: Optional[float], clock_ns: float, part: Optional[str]):
+    """Folding of the compute ops: a config (without its FIFO/DWC entries, which exist only after
+    insertion) or FINN's SetFolding for a target frame rate; PE = SIMD = 1 otherwise."""
+    from toolchain.passes.folding import ApplyFolding, FoldingConfig, SetFolding, target_cycles
+
+    if config is not None:
+        pre = {k: v for k, v in config.nodes.items() if not k.startswith(("FIFO_", "DWC_"))}
+        return model.transform(ApplyFolding(FoldingConfig(nodes=pre, defaults=config.defaults)))
+    if target_fps is not None:
+        device = _device(part) if part else None
+        return model.transform(SetFolding(target_cycles(target_fps, clock_ns), device=device))
+    return model
+
+
+def _device(part: str):
+    from hw.devices import UnknownDeviceError, get_device
+
+    try:
+        return get_device(part)
+    except UnknownDeviceError as err:
+        raise UserError(str(err)) from None
+
+
+def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = 10.0,
+                part: Optional[str] = None, label_select: bool = False, source: Optional[str] = None):
+    """QONNX ModelWrapper -> dataflow ModelWrapper (folded, with DWCs and FIFOs, metadata set)."""
+    _check_options(folding, target_fps, clock_ns, part)
+    model = to_dataflow(model, label_select=label_select)
+    model = fold_dataflow(model, folding=folding, target_fps=target_fps, clock_ns=clock_ns, part=part)
+    if source is not None:
+        model.set_metadata_prop("hil_source", str(source))
+    return model
+
+
+def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = 10.0,
+                  part: Optional[str] = None):
+    """(Re)fold a dataflow graph: its DWCs and FIFOs are removed, the folding config (or FINN
+    SetFolding for target_fps) applied, DWCs and FIFOs inserted for the new stream widths, the
+    config applied again for FIFO_i/DWC_i entries, every op validated, metadata completed."""
+    from toolchain.passes.common import get_io, update_io
+    from toolchain.passes.folding import ApplyFolding
+    from toolchain.passes.infrastructure import InsertDWC, InsertFIFO, RemoveInfrastructure
+    from toolchain.passes.naming import NameNodes
+    from toolchain.passes.output import ValidateDataflow
+
+    _check_options(folding, target_fps, clock_ns, part)
+    config = _folding_config(folding)
+    model = model.transform(RemoveInfrastructure()).transform(NameNodes())
+    model = _fold(model, config, target_fps, clock_ns, part)
+    model = model.transform(InsertDWC()).transform(InsertFIFO()).transform(NameNodes())
+    if config is not None:  # again, now that FIFO_i / DWC_i exist (idempotent for the others)
+        model = model.transform(ApplyFolding(config))
+    model.transform(ValidateDataflow())
+    _set_opsets(model)
+    io = get_io(model)
+    update_io(model, output_scale=io.get("output_scale", 1.0), output_bias=io.get("output_bias", 0.0),
+              output_kind=io.get("output_kind", "values"))
+    if part:
+        model.set_metadata_prop("hil_part", part)
+    model.set_metadata_prop("hil_clock_ns", repr(float(clock_ns)))
+    return model
+
+
+def _check_options(folding, target_fps, clock_ns: float, part: Optional[str]) -> None:
+    if folding is not None and target_fps is not None:
+        raise UserError("give either a folding config or a target fps, not both")
+    if clock_ns <= 0:
+        raise UserError(f"clock period must be positive, got {clock_ns} ns")
+    if part:
+        _device(part)
+
+
+def _set_opsets(model) -> None:
+    """Opset imports: ONNX and our domain only (onnx.checker needs every used domain declared)."""
+    from onnx import helper
+
+    from hw.ops.base import DOMAIN
+
+    used = {n.domain for n in model.graph.node}
+    keep = [o for o in model.model.opset_import if o.domain in used | {""}]
+    del model.model.opset_import[:]
+    model.model.opset_import.extend(keep)
+    if DOMAIN in used and not any(o.domain == DOMAIN for o in keep):
+        model.model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+
+
+# ---- verification ------------------------------------------------------------------------------
+
+def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
+    """The dataflow's integer input for float inputs x of the source model: the source's own input
+    quantizer (qonnx execution), divided by its scale, in the dataflow's layout."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from toolchain.passes.inputs import input_quantizer
+
+    q = input_quantizer(source)
+    context = {t: source.get_initializer(t) for t in q.input[1:]}
+    context[q.input[0]] = np.asarray(x, dtype=np.float32)
+    getCustomOp(q).execute_node(context, source.graph)
+    xi = context[q.output[0]].astype(np.float64) / source.get_initializer(q.input[1]).astype(np.float64)
+    df_shape = dataflow.get_tensor_shape(dataflow.graph.input[0].name)
+    if xi.ndim == 4 and list(xi.shape[1:]) != list(df_shape[1:]):
+        xi = xi.transpose(0, 2, 3, 1)
+    return xi.astype(np.float32)
+
+
+def grid_inputs(source, n: int, seed: int = 0) -> np.ndarray:
+    """Random inputs on the source's input grid (integers of the input quantizer times its scale)."""
+    from toolchain.passes.inputs import input_quantizer
+    from toolchain.passes.weights import quantizer_params
+
+    q = input_quantizer(source)
+    scale, dt = quantizer_params(source, q)
+    shape = source.get_tensor_shape(source.graph.input[0].name)[1:]
+    rng = np.random.default_rng(seed)
+    if dt.name == "BIPOLAR":
+        xi = rng.choice([-1.0, 1.0], size=(n, *shape))
+    else:
+        xi = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float64)
+    return (xi * float(scale.ravel()[0])).astype(np.float32)
+
+
+def _chunk(model) -> int:
+    """Samples per execution chunk, keeping the largest intermediate tensor near 2^24 elements."""
+    biggest = max((int(np.prod(model.get_tensor_shape(vi.name) or [1])) for vi in model.graph.value_info), default=1)
+    return int(max(1, min(512, 2**24 // max(biggest, 1))))
+
+
+def _unannotated(model):
+    """A copy without DataType annotations: qonnx execute_onnx then runs the ops' own exact
+    arithmetic without its sanitize_quant_values pass (which would round, and which iterates over
+    every element in Python)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    copy = ModelWrapper(model.model.__deepcopy__())
+    del copy.graph.quantization_annotation[:]
+    return copy
+
+
+def verify(source, dataflow, x: np.ndarray) -> dict:
+    """Execute both graphs with qonnx (execute_onnx) and compare every sample exactly:
+    values: float32(y_int·output_scale + output_bias) == y_source; labels: y_int == argmax(y_source)
+    (lower index on ties, as ONNX TopK and LabelSelect)."""
+    from toolchain.export import run_qonnx
+    from toolchain.passes.common import get_io
+
+    io = get_io(dataflow)
+    y_src = run_qonnx(source, np.asarray(x, dtype=np.float32))
+    y_int = run_qonnx(_unannotated(dataflow), stream_inputs(source, dataflow, x), chunk=_chunk(dataflow))
+    n = len(y_src)
+    ys = y_src.reshape(n, -1)
+    yi = y_int.reshape(n, -1).astype(np.float64)
+    if io.get("output_kind") == "labels":
+        want = np.argmax(ys, axis=1)[:, None].astype(np.float64)
+        bad = (yi != want).any(axis=1)
+    else:
+        got = (yi * io.get("output_scale", 1.0) + io.get("output_bias", 0.0)).astype(np.float32)
+        if got.shape != ys.shape:
+            raise UserError(f"dataflow output shape {y_int.shape} does not match the source's {y_src.shape}")
+        bad = (got != ys).any(axis=1)
+    return {"samples": int(n), "mismatches": int(bad.sum())}
+
+
+def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional[np.ndarray] = None,
+               recipe: Optional[str] = None, samples: int = DEFAULT_SAMPLES, seed: int = 0, **options) -> dict:
+    """Lower `src`, verify dataflow ≡ QONNX on `inputs` (else the recipe's data, else random inputs
+    on the input grid), and write `out` atomically only if every sample matches."""
+    from toolchain.fileio import atomic_path
+    from toolchain.onnxio import load_model
+
+    src, out = Path(src), Path(out)
+    if out.suffix != ".onnx":
+        raise UserError(f"output must be an .onnx file, got {out}")
+    if samples < 1:
+        raise UserError(f"samples must be >= 1, got {samples}")
+    source = load_model(src)
+    t0 = time.perf_counter()
+    rel = os.path.relpath(src.resolve(), out.resolve().parent)
+    dataflow = lower_model(source, source=rel, **options)
+    t1 = time.perf_counter()
+    x = _verification_inputs(source, inputs, recipe, samples, seed)
+    result = verify(source, dataflow, x)
+    result.update(model=str(out), source=str(src), io=_io(dataflow),
+                  nodes=dict(Counter(n.op_type for n in dataflow.graph.node)),
+                  lower_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))
+    if result["mismatches"]:
+        raise UserError(f"lowering of {src} is not bit-exact: {result['mismatches']} of {result['samples']} samples "
+                        "differ from the QONNX model; no file written")
+    with atomic_path(out) as tmp:
+        dataflow.save(str(tmp))
+    return result
+
+
+def _io(model) -> dict:
+    from toolchain.passes.common import get_io
+
+    return get_io(model)
+
+
+def _verification_inputs(source, inputs, recipe, samples: int, seed: int) -> np.ndarray:
+    if inputs is not None:
+        x = np.asarray(inputs, dtype=np.float32)
+        shape = source.get_tensor_shape(source.graph.input[0].name)
+        if x.ndim < 1 or list(x.shape[1:]) != list(shape[1:]):
+            raise UserError(f"inputs have shape {x.shape}; expected (N, {', '.join(map(str, shape[1:]))})")
+        return x
+    if recipe is not None:
+        from toolchain.export import verification_inputs
+        from toolchain.zoo import load_recipe
+
+        return verification_inputs(load_recipe(recipe), samples, seed)
+    return grid_inputs(source, samples, seed)
