@@ -32,21 +32,13 @@ def is_dataflow(model) -> bool:
 
 
 def to_dataflow(model, folding=None):
-    """A dataflow model: QONNX graphs are lowered first (toolchain.lower), then the folding applied."""
-    from toolchain.passes.folding import ApplyFolding
+    """A dataflow model: QONNX graphs are lowered first; a folding refolds the graph, so that the
+    DWCs and FIFOs are re-derived for the new stream widths (toolchain.lower)."""
+    from toolchain.lower import fold_dataflow, lower_model
 
     if not is_dataflow(model):
-        try:
-            from toolchain.lower import lower_model  # the lowering passes (QONNX -> hw.ops)
-        except ModuleNotFoundError as err:
-            if err.name != "toolchain.lower":
-                raise
-            raise UserError("this is a QONNX model and the lowering (toolchain.lower) is not available; "
-                            "pass a dataflow.onnx from `hil lower`") from None
-        model = lower_model(model)
-    if folding is not None:
-        model = model.transform(ApplyFolding(folding))
-    return model
+        return lower_model(model, folding=folding)
+    return model if folding is None else fold_dataflow(model, folding=folding)
 
 
 def dataflow_performance(names: list[str], cycles: dict[str, int], preds: dict[str, list[str]]) -> dict:

@@ -123,6 +123,11 @@ class MVAU(HWOp):
     def execute(self, inputs):
         x, w = inputs[0], inputs[1]
         mw, mh = self.a("MW"), self.a("MH")
+        per_sample = self._vec()[1:] + (mw,)
+        if x.shape[1:] != per_sample and x[:1].size == int(np.prod(per_sample)):
+            # a flattened feature map feeds a dense layer: FINN's cppsim reads the stream in
+            # (numInputVectors, MW) order whatever the tensor's shape
+            x = x.reshape((len(x),) + per_sample)
         if x.shape[-1] != mw or tuple(w.shape) != (mw, mh):
             raise self.err(f"expected x[..., {mw}] and W ({mw}, {mh}), got {x.shape} and {w.shape}")
         if self.a("binaryXnorMode"):

@@ -141,3 +141,11 @@ def test_execute_onnx_runs_graph_of_mvau_and_thresholding():
     ref = ref_mvau(ref_mvau(h, w0, t0), w1)
     assert np.array_equal(y, ref)
     assert [n.name for n in model.graph.node] == ["Thresholding_0", "MVAU_0", "MVAU_1"]
+
+
+def test_flattened_feature_map_is_read_in_stream_order():
+    # a dense layer after a (2, 2, 2) feature map: MW = 8, the stream carries the map pixel by pixel
+    op = mvau(noActivation=1, outputDataType="INT32")
+    x, w = rand("INT4", (5, 2, 2, 2)), rand("INT3", (8, 6))
+    (y,) = op.execute([x, w])
+    assert np.array_equal(y, ref_mvau(x.reshape(5, 8), w))
