@@ -66,3 +66,14 @@ def test_csim_matches_emulator(recipe, folding, sources, tmp_path):
     assert csim["mismatches"] == 0
     assert csim["per_layer"] and all(v == 0 for v in csim["per_layer"].values()), csim["per_layer"]
     print(f"{recipe} {folding}: {csim['mismatches']} mismatches / {csim['samples']}, g++ {csim['compile_seconds']} s")
+
+
+@pytest.mark.slow
+def test_csim_matches_emulator_at_a_setfolding_reuse_factor(sources, tmp_path):
+    """FINN's SetFolding picks reuse factors hls4ml's Resource strategy rejects (digits-mlp at 1 Mfps: the
+    32x10 classifier gets RF 80); such layers use the Latency strategy at the same RF, still exact."""
+    model = lower_model(load_model(sources["digits-mlp"]), target_fps=1_000_000, clock_ns=10.0)
+    result = build_hls4ml(model, tmp_path / "prj", csim=SAMPLES)
+    strategies = {layer["strategy"] for layer in result["layers"] if "reuse_factor" in layer}
+    assert {"Latency", "Resource"} <= strategies
+    assert result["csim"]["mismatches"] == 0 and result["csim"]["samples"] == SAMPLES

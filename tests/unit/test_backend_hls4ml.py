@@ -89,14 +89,14 @@ def test_vivado_backend_is_selectable(mlp_file, tmp_path):
 
 
 def test_refused_construct_exits_2_and_writes_nothing(tmp_path):
-    model = linear_model([_mvau(32, 10, "UINT4", "INT12", "INT12", SIMD=4)])  # reuse factor 80: no valid Resource
+    model = linear_model([_mvau(32, 10, "UINT4", "INT12", "INT12", runtime_writeable_weights=1)])
     path = tmp_path / "bad.onnx"
     model.save(str(path))
     prj = tmp_path / "prj"
     result = run_cli("build", str(path), "--backend", "hls4ml", "-o", str(prj))
     assert result.returncode == 2
     err = result.stderr.strip()
-    assert len(err.splitlines()) == 1 and "MVAU_0" in err and "PE=" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and "MVAU_0" in err and "runtime-writeable" in err and "Traceback" not in err
     assert not prj.exists() and not list(tmp_path.glob(".prj*"))
 
 
@@ -118,3 +118,11 @@ def _load(path):
     from toolchain.onnxio import load_model
 
     return load_model(path)
+
+
+def test_reuse_factor_without_a_valid_resource_rf_uses_latency_strategy(tmp_path):
+    from toolchain.backends.reuse import reuse_and_strategy
+
+    assert reuse_and_strategy("MVAU_0", 32, 10, pe=1, simd=4) == (80, "Latency")  # FINN SetFolding's kind of RF
+    assert reuse_and_strategy("MVAU_0", 32, 10, pe=1, simd=1) == (320, "Resource")
+    assert reuse_and_strategy("MVAU_0", 32, 10, pe=10, simd=32) == (1, "Latency")

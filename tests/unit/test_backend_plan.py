@@ -10,7 +10,7 @@ from qonnx.core.datatype import DataType
 from hw.emulator.values import execute_dataflow
 from hw.ops.graph import NodeSpec, linear_model
 from toolchain.backends.plan import BackendRefusal, DenseLayer, PadLayer, PoolLayer, ThresholdLayer, plan_hls4ml
-from toolchain.backends.reuse import closest_foldings, resource_rf_valid
+from toolchain.backends.reuse import resource_rf_valid
 from toolchain.backends.precision import Enc, IntType, stream_type
 
 RNG = np.random.default_rng(0)
@@ -164,12 +164,11 @@ def test_label_select_runs_on_the_host():
 
 # ---- refusals ----------------------------------------------------------------------------------------
 
-def test_reuse_factor_rule_and_suggestions():
+def test_reuse_factor_rule_and_strategy():
     assert resource_rf_valid(16, 64, 1024) and resource_rf_valid(32, 5, 160) and not resource_rf_valid(32, 5, 80)
-    for pe, simd, rf in closest_foldings(32, 10, 80):
-        assert 10 % pe == 0 and 32 % simd == 0 and rf == (32 // simd) * (10 // pe) and resource_rf_valid(32, 10, rf)
-    with pytest.raises(BackendRefusal, match=r"MVAU_0: the folding PE=1, SIMD=4 .*PE=\d+ SIMD=\d+"):
-        plan_hls4ml(linear_model([mvau(32, 10, "UINT4", "INT4", "INT16", "INT16", simd=4)]))
+    plan = plan_hls4ml(linear_model([mvau(32, 10, "UINT4", "INT4", "INT16", "INT16", simd=4)]))
+    layer = next(l for l in plan.layers if l.name == "MVAU_0")
+    assert (layer.reuse, layer.strategy) == (80, "Latency")  # no valid Resource RF: Latency, same RF
 
 
 @pytest.mark.parametrize("spec, match", [
