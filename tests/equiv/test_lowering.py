@@ -55,8 +55,10 @@ def test_cnv_w1a1_lowers_to_finns_node_sequence(exports):
     model = load_model(out)
     nodes = _compute_nodes(model)
     conv = ["SWG", "MVAU"]
-    assert [n.op_type for n in nodes] == (conv * 2 + ["StreamingMaxPool"] + conv * 2 + ["StreamingMaxPool"] + conv * 2
-                                          + ["MVAU"] * 3 + ["LabelSelect"])
+    # raw UINT8 pixels in: x/255, 2x-1 and the 8-bit input quantizer are FINN's Thresholding_Batch_0
+    assert [n.op_type for n in nodes] == (["Thresholding"] + conv * 2 + ["StreamingMaxPool"] + conv * 2
+                                          + ["StreamingMaxPool"] + conv * 2 + ["MVAU"] * 3 + ["LabelSelect"])
+    assert nodes[0].name == "Thresholding_0" and getCustomOp(nodes[0]).get_nodeattr("inputDataType") == "UINT8"
     mvaus = [getCustomOp(n) for n in nodes if n.op_type == "MVAU"]
     # every MVAU but the classifier carries BatchNorm + sign as one threshold per channel, bipolar out
     for op in mvaus[:-1]:

@@ -45,3 +45,17 @@ def test_cifar_is_refused_not_downloaded():
 def test_random_inputs_follow_the_input_kind():
     x = random_inputs(load_recipe("cybsec-mlp"), 10)
     assert x.shape == (10, 600) and set(np.unique(x)) <= {-1.0, 1.0}
+
+
+def test_pixel_recipes_get_raw_pixels():
+    pixels = load_dataset(load_recipe("tfc-w1a1"))  # architecture.input_kind: uint8
+    unit = load_dataset(load_recipe("mnist-mlp"))  # same data set, float input in [0, 1]
+    assert pixels.x_train.min() == 0.0 and pixels.x_train.max() == 255.0
+    assert np.array_equal(pixels.x_test, np.round(pixels.x_test))
+    assert unit.x_train.max() == 1.0
+    np.testing.assert_array_equal(unit.x_test, (pixels.x_test.astype(np.float64) / 255.0).astype(np.float32))
+
+
+def test_random_inputs_of_a_pixel_recipe_are_pixels():
+    x = random_inputs(load_recipe("cnv-w1a1"), 4)
+    assert x.shape == (4, 3, 32, 32) and x.min() >= 0 and x.max() <= 255 and np.array_equal(x, np.round(x))

@@ -53,3 +53,13 @@ def test_recipe_file_errors_are_one_line(tmp_path):
     bad.write_text("quant: {weight_bits: 0}\n")
     with pytest.raises(UserError):
         load_recipe(str(bad))
+
+
+def test_pixel_input_needs_a_pixel_data_set(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndataset: {name: digits}\narchitecture: {input_shape: [64], input_kind: uint8, "
+                   "layers: [{type: dense, units: 10}]}\n")
+    with pytest.raises(UserError, match="input_kind uint8 needs a data set of 8-bit pixels"):
+        load_recipe(str(bad))
+    assert load_recipe("tfc-w1a1").architecture.input_kind.value == "uint8"
+    assert load_recipe("cnv-w1a1").architecture.input_kind.value == "uint8"

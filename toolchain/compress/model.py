@@ -4,6 +4,10 @@ The quantizers follow the bit-exact recipe (reference/hls4ml.md §5): power-of-t
 zero-point 0, round-half-even, integer biases on the accumulator grid (Int32Bias). Binary weights and
 activations use Brevitas' bipolar quantizers (BipolarQuant in QONNX); 2-bit weights are narrow-range,
 i.e. ternary {-s, 0, s}.
+
+A recipe with `input_kind: uint8` reads raw pixels 0..255 and preprocesses them in its forward as
+brevitas_examples/bnn_pynq FC.py / CNV.py (with FINN's ToTensor ÷255 in front): x/255, then 2x-1,
+then its input quantizer (bipolar for input_bits 1, else signed input_bits, Q1.7 for 8 bits as CNV).
 """
 
 from __future__ import annotations
@@ -62,6 +66,22 @@ def _quantizers():
                 bin_act=SignedBinaryActPerTensorConst, bin_weight=BipolarWeight)
 
 
+class PixelPreprocess(nn.Module):
+    """Pixels 0..255 -> [-1, 1]: x/255 (FINN's ToTensor, finn/util/pytorch.py) then 2x-1 (bnn_pynq
+    FC.forward / CNV.forward). Float32 ops that the ONNX export reproduces exactly (Div, Mul, Sub)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x / 255.0
+        return 2.0 * x - 1.0
+
+
+def _input_quantizer_kind(kind: InputKind, bits: int) -> InputKind:
+    """The quantizer behind the pixels of a uint8 input: bipolar for 1 bit, else signed integer."""
+    if kind is InputKind.UINT8:
+        return InputKind.BIPOLAR if bits == 1 else InputKind.INT
+    return kind
+
+
 class _QuantLayers:
     """Factory of Brevitas layers with the project's quantizers."""
 
@@ -89,7 +109,7 @@ class _QuantLayers:
         return self.qnn.QuantReLU(act_quant=self.q["uint_act"], bit_width=bits, return_quant_tensor=True)
 
     def input(self, kind: InputKind, bits: int) -> nn.Module:
-        if kind is InputKind.BIPOLAR:
+        if _input_quantizer_kind(kind, bits) is InputKind.BIPOLAR:
             return self.qnn.QuantIdentity(act_quant=self.q["bin_act"], return_quant_tensor=True)
         return self.qnn.QuantIdentity(act_quant=self.q["int_act"], bit_width=bits, return_quant_tensor=True)
 
@@ -132,7 +152,8 @@ def build_model(recipe: Recipe, quantized: bool = True) -> QuantNet:
     make = _QuantLayers() if quantized else _FloatLayers()
     bits = layer_bits(recipe)
     shape = list(arch.input_shape)  # running (C, H, W) or (F,)
-    modules: list[nn.Module] = [make.input(arch.input_kind, arch.input_bits)]
+    modules: list[nn.Module] = [PixelPreprocess()] if arch.input_kind is InputKind.UINT8 else []
+    modules.append(make.input(arch.input_kind, arch.input_bits))
     last = len(arch.layers) - 1
     for i, (layer, b) in enumerate(zip(arch.layers, bits)):
         hidden = i != last

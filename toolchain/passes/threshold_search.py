@@ -12,9 +12,11 @@ binary search over the integer range [lo_c, hi_c], evaluating the chain with qon
 that executes the source model — instead of a formula such as FINN's T = s/2 + s·t, which is
 half-up and so wrong at the round-half-even ties that power-of-two scales make real.
 
-The result is then checked: at every threshold and the integer below it in the full spatial shape
-(position independence), and against the chain on every integer of the range when the range is
-small, else on a random sample. A chain that disagrees is refused (it would not be monotone).
+The result is then checked: on every integer of the range at every spatial position when that is
+small (8-bit pixels of an integer graph input: 256 values); else at every threshold and the integer
+below it in the full spatial shape (position independence), and against the chain on every integer
+of the range when the range is small, else on a random sample. A chain that disagrees is refused
+(it would not be monotone).
 """
 
 from __future__ import annotations
@@ -116,26 +118,42 @@ def count(a: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 def verify(chain: Chain, thresholds: np.ndarray, lo: np.ndarray, hi: np.ndarray, sign: np.ndarray,
            seed: int = 0) -> None:
-    """UserError unless the thresholds reproduce the chain (see the module docstring)."""
+    """UserError unless the thresholds reproduce the chain (see the module docstring). A small range
+    (e.g. the 8-bit pixels of an integer graph input) is checked on every integer at every spatial
+    position."""
     c = chain.channels
+    width = hi - lo + 1
+    n_every = int(width.max()) * c  # every integer of the range, per channel
+
+    def every() -> np.ndarray:
+        return np.minimum(lo[None, :] + np.arange(int(width.max()))[:, None], hi[None, :])
+
+    if n_every * int(np.prod(chain.spatial)) <= EXHAUSTIVE_BUDGET:
+        pts = every()
+        _compare(chain, _levels_everywhere(chain, sign[None, :] * pts), count(pts, thresholds))
+        return
     # the steps and the integers below them, in the real spatial shape
     pts = np.clip(np.concatenate([thresholds, thresholds - 1], axis=1), lo[:, None], hi[:, None]).T
-    got = chain.level_index(sign[None, :] * pts, spatial=True)
-    want = count(pts, thresholds)
-    if chain.spatial:
-        if not (got == got[..., :1, :1]).all():
-            raise UserError(f"{chain.name}: the activation differs between spatial positions for the same "
-                            "accumulator value (float rounding depends on the position); cannot lower exactly")
-        got = got[..., 0, 0]
-    _compare(chain, got, want)
-    width = hi - lo + 1
-    if int(width.max()) * c <= EXHAUSTIVE_BUDGET:
-        offsets = np.arange(int(width.max()))[:, None]
+    _compare(chain, _levels_everywhere(chain, sign[None, :] * pts), count(pts, thresholds))
+    if n_every <= EXHAUSTIVE_BUDGET:
+        pts = every()
     else:
         rng = np.random.default_rng(seed)
         offsets = (rng.random((SAMPLES, c)) * width[None, :]).astype(np.int64)
-    pts = np.minimum(lo[None, :] + offsets, hi[None, :])
+        pts = np.minimum(lo[None, :] + offsets, hi[None, :])
     _compare(chain, chain.level_index(sign[None, :] * pts), count(pts, thresholds))
+
+
+def _levels_everywhere(chain: Chain, a: np.ndarray) -> np.ndarray:
+    """Level index of a (M, C) with every value broadcast over the source's spatial positions;
+    UserError if two positions disagree."""
+    got = chain.level_index(a, spatial=True)
+    if chain.spatial:
+        if not (got == got[..., :1, :1]).all():
+            raise UserError(f"{chain.name}: the activation differs between spatial positions for the same "
+                            "integer input (float rounding depends on the position); cannot lower exactly")
+        got = got[..., 0, 0]
+    return got
 
 
 def _compare(chain: Chain, got: np.ndarray, want: np.ndarray) -> None:
