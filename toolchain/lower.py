@@ -124,8 +124,12 @@ def _device(part: str):
 
 def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = 10.0,
                 part: Optional[str] = None, label_select: bool = False, source: Optional[str] = None):
-    """QONNX ModelWrapper -> dataflow ModelWrapper (folded, with DWCs and FIFOs, metadata set)."""
+    """QONNX ModelWrapper -> dataflow ModelWrapper (folded, with DWCs and FIFOs, metadata set).
+    A folding config that addresses a LabelSelect node (FINN's BNN-PYNQ configs do) implies
+    label_select: the graph then ends in the top-1 LabelSelect it folds."""
     _check_options(folding, target_fps, clock_ns, part)
+    config = _folding_config(folding)
+    label_select = label_select or (config is not None and any(n.startswith("LabelSelect_") for n in config.nodes))
     model = to_dataflow(model, label_select=label_select)
     model = fold_dataflow(model, folding=folding, target_fps=target_fps, clock_ns=clock_ns, part=part)
     if source is not None:
