@@ -3,8 +3,10 @@
     result = build_finn(dataflow_model, "handoff/", source="model.onnx")
 
 Writes, atomically, into the folder:
-* model.onnx -- the source QONNX, cleaned up, its input quantizer replaced by an integer input
-  (the dataflow's input contract, "hil_io" input_scale) so FINN builds the same partition we emulate;
+* model.onnx -- the source QONNX, cleaned up, with the dataflow's integer input contract ("hil_io"):
+  a float input's quantizer is replaced by an integer input (x / input_scale); a raw UINT8 pixel input
+  (tfc-w1a1, cnv-w1a1) keeps its preprocessing and quantizer, which FINN turns into the input
+  Thresholding itself, as in its own BNN-PYNQ flow. Either way FINN builds the partition we emulate;
 * folding_config.json -- FINN format (reference/finn.md §1.6), keys are FINN's node names after
   specialization (MVAU_hls_0, ConvolutionInputGenerator_hls_0, ...): PE/SIMD, memory attributes, and
   the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
@@ -124,7 +126,8 @@ def size_fifos_with_emulator(model: ModelWrapper, dma_bits: Optional[int]) -> di
 
 
 def finn_ready_qonnx(source: ModelWrapper) -> ModelWrapper:
-    """The source QONNX for FINN: cleaned up, integer input stream (our InputQuantToStream)."""
+    """The source QONNX for FINN: cleaned up, integer input stream (our InputQuantToStream; an input
+    that is already an integer stream keeps its quantizer for FINN's input Thresholding)."""
     from qonnx.util.cleanup import cleanup_model
 
     from toolchain.passes.inputs import InputQuantToStream
