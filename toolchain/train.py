@@ -66,13 +66,13 @@ def inference_cost_of(model, recipe: Recipe) -> dict:
 def untrained_model(source: str, seed: int = 0):
     """A recipe's quantized random init, activation ranges calibrated on its data (or random inputs)."""
     from toolchain.compress.model import build_model
-    from toolchain.compress.qat import calibrate
+    from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
     from toolchain.export import verification_inputs
 
     recipe = load_recipe(source)
     _seed(seed)
     model = build_model(recipe)
-    calibrate(model, verification_inputs(recipe, 512, seed), seed=seed)
+    calibrate_activations(model, verification_inputs(recipe, 512, seed), CalibrationConfig(seed=seed))
     return recipe, model
 
 
@@ -115,7 +115,8 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
                  act_bits: Optional[int] = None, prune: Optional[str] = None, seed: Optional[int] = None,
                  float_baseline: bool = True) -> dict:
     from toolchain.compress.model import build_model
-    from toolchain.compress.qat import calibrate, evaluate, fit
+    from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
+    from toolchain.compress.qat import evaluate, fit
     from toolchain.data import load_dataset
 
     recipe = with_overrides(load_recipe(recipe_name), weight_bits=weight_bits, act_bits=act_bits,
@@ -132,24 +133,25 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     bip = recipe.architecture.bipolar_output
     _seed(recipe.training.seed)
     model = build_model(recipe)
-    calibrate(model, split.x_train, seed=recipe.training.seed)
+    calibrate_activations(model, split.x_train, CalibrationConfig(seed=recipe.training.seed))  # statistics-based
     extra: dict = {}
+    dense_recipe = recipe  # the unpruned original: float baseline and float BOPs refer to it
     if pruning is None:
         fit(model, split.x_train, split.y_train, recipe.training, bip, description=f"QAT {recipe.name}")
     else:
         from toolchain.compress.pruning import run_pruning
 
         # channel pruning removes channels physically: the result has a narrower recipe of its own
-        model, recipe, extra = run_pruning(pruning, model, recipe, split)
+        model, recipe, extra = run_pruning(pruning, model, dense_recipe, split)
     metrics = {"recipe": recipe.name, "weight_bits": recipe.quant.weight_bits, "act_bits": recipe.quant.act_bits,
                "prune": recipe.prune, "seed": recipe.training.seed, "epochs": recipe.training.epochs,
                "accuracy": evaluate(model, split.x_test, split.y_test, bip),
                "synthetic_data": split.synthetic}
     if float_baseline:
-        metrics["float_accuracy"] = train_float_baseline(recipe, split)
-    cost = inference_cost_of(model, recipe)
-    metrics["bops"] = float(cost["total_bops"])
-    metrics["macs"] = float(cost["total_macs"])
+        metrics["float_accuracy"] = train_float_baseline(dense_recipe, split)
+    from toolchain.compress.footprint import footprint
+
+    metrics.update(footprint(model, recipe, dense_recipe, metrics["accuracy"]))  # bops, macs, memory, float_bops
     metrics.update(weight_stats(model, recipe))
     metrics.update(extra)
     save_run(out, recipe, model, metrics)
