@@ -6,6 +6,7 @@ pruning and the layerwise channel-pruning schedule.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -56,6 +57,18 @@ def calibrate(model: QuantNet, x: np.ndarray, batches: int = 8, batch: int = 128
     model.eval()
 
 
+@contextmanager
+def one_thread():
+    """Train on one thread: the zoo's layers are small, and two torch threads contending for two
+    cores with anything else ran ten times slower than one (measured on the 2-core machines)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def fit(model: QuantNet, x: np.ndarray, y: np.ndarray, training: Training, bipolar_output: bool,
         callbacks: Sequence[TrainCallback] = (), epochs: int | None = None, lr: float | None = None,
         description: str = "training", progress: bool = True) -> None:
@@ -68,7 +81,7 @@ def fit(model: QuantNet, x: np.ndarray, y: np.ndarray, training: Training, bipol
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     step = 0
-    with Progress(transient=True, disable=not progress) as bar:
+    with one_thread(), Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task(description, total=epochs)
         for epoch in range(epochs):
             model.train()
