@@ -7,11 +7,11 @@ import math
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.ops.base import ChannelStreamOp
 from hw.schedule import TokenSchedule
 
 
-class AddStreams(HWOp):
+class AddStreams(ChannelStreamOp):
     ATTRS = {
         "NumChannels": ("i", True, 0),
         "PE": ("i", True, 0),
@@ -20,9 +20,6 @@ class AddStreams(HWOp):
         "numInputVectors": ("ints", False, [1]),
         "inFIFODepths": ("ints", False, [2, 2]),
     }
-
-    def _vec(self):
-        return tuple(self.a("numInputVectors"))
 
     def n_stream_inputs(self) -> int:
         return 2
@@ -50,24 +47,9 @@ class AddStreams(HWOp):
             bits += 1
         return DataType[f"INT{bits}"]
 
-    def normal_input_shape(self, i: int = 0):
-        return self._vec() + (self.a("NumChannels"),)
-
-    normal_output_shape = normal_input_shape
-
-    def folded_input_shape(self, i: int = 0):
-        pe = self.a("PE")
-        return self._vec() + (self.a("NumChannels") // pe, pe)
-
-    folded_output_shape = folded_input_shape
-
-    def fold_targets(self) -> dict[str, int]:
-        return {"PE": self.a("NumChannels")}
-
-    def legal_folding(self):
-        bits = max(self.input_datatype(0).bitwidth(), self.input_datatype(1).bitwidth(),
+    def element_bits(self) -> int:
+        return max(self.input_datatype(0).bitwidth(), self.input_datatype(1).bitwidth(),
                    self.output_datatype().bitwidth())
-        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * bits <= AP_INT_MAX_W]}
 
     def problems(self) -> list[str]:
         out = super().problems()

@@ -202,6 +202,38 @@ class HWOp(CustomOp):
         return Resources()
 
 
+class ChannelStreamOp(HWOp):
+    """An op that streams (numInputVectors, NumChannels) tensors PE channels per word and keeps their
+    shape (AddStreams, DuplicateStreams): shapes, folding target and legal PE values live here once."""
+
+    def _vec(self) -> tuple[int, ...]:
+        return tuple(self.a("numInputVectors"))
+
+    def normal_input_shape(self, i: int = 0):
+        return self._vec() + (self.a("NumChannels"),)
+
+    def normal_output_shape(self, o: int = 0):
+        return self.normal_input_shape()
+
+    def folded_input_shape(self, i: int = 0):
+        pe = self.a("PE")
+        return self._vec() + (self.a("NumChannels") // pe, pe)
+
+    def folded_output_shape(self, o: int = 0):
+        return self.folded_input_shape()
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"PE": self.a("NumChannels")}
+
+    def element_bits(self) -> int:
+        """The widest element on any of the op's streams (bounds PE by the stream width limit)."""
+        raise NotImplementedError
+
+    def legal_folding(self):
+        bits = self.element_bits()
+        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * bits <= AP_INT_MAX_W]}
+
+
 def divisors(n: int) -> list[int]:
     """Sorted divisors of n."""
     small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]

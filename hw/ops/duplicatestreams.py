@@ -7,11 +7,11 @@ import math
 
 import numpy as np
 
-from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.ops.base import ChannelStreamOp
 from hw.schedule import TokenSchedule
 
 
-class DuplicateStreams(HWOp):
+class DuplicateStreams(ChannelStreamOp):
     ATTRS = {
         "NumChannels": ("i", True, 0),
         "PE": ("i", True, 0),
@@ -21,32 +21,14 @@ class DuplicateStreams(HWOp):
         "outFIFODepths": ("ints", False, [2, 2]),
     }
 
-    def _vec(self):
-        return tuple(self.a("numInputVectors"))
-
     def n_stream_outputs(self) -> int:
         return self.a("NumOutputStreams")
 
     def output_datatype(self, o: int = 0):
         return self.dt("inputDataType")
 
-    def normal_input_shape(self, i: int = 0):
-        return self._vec() + (self.a("NumChannels"),)
-
-    normal_output_shape = normal_input_shape
-
-    def folded_input_shape(self, i: int = 0):
-        pe = self.a("PE")
-        return self._vec() + (self.a("NumChannels") // pe, pe)
-
-    folded_output_shape = folded_input_shape
-
-    def fold_targets(self) -> dict[str, int]:
-        return {"PE": self.a("NumChannels")}
-
-    def legal_folding(self):
-        bits = self.dt("inputDataType").bitwidth()
-        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * bits <= AP_INT_MAX_W]}
+    def element_bits(self) -> int:
+        return self.dt("inputDataType").bitwidth()
 
     def problems(self) -> list[str]:
         out = super().problems()
