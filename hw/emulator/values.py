@@ -5,9 +5,21 @@ topological order, in plain numpy (no onnxruntime, no per-sample loop).
 
 Values are kept as the ops return them (float64 or int64, exact); nothing is rounded to float32.
 `build_timing_graph` (the same model as the timing engine's graph) is re-exported here.
+
+BLAS runs single-threaded while the nodes execute. The products are many and mid-sized (a conv MVAU
+is one GEMM per feature-map row), and a multi-threaded OpenBLAS spin-waits for its threads at every
+call: on a machine whose cores are busy (other jobs, DSE worker processes) that made the values 5-100x
+slower (CNV MVAU_1's product for 64 frames on 2 cores: 0.08 s idle, 7.5 to 57 s with both cores busy;
+single-threaded 0.1 s idle, 0.5 s busy).
+Exact integer sums do not depend on the summation order, so the results are the same.
+
+A large batch runs in chunks of frames, so that no tensor of a chunk holds more than `max_values`
+values (a CNV im2col of 1,000 frames would otherwise take several GiB of float64).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
@@ -17,6 +29,8 @@ from hw.emulator.graph import TimingGraphError
 from hw.emulator.model_graph import _check_domain, apply_fifo_depths, build_timing_graph
 
 __all__ = ["execute_dataflow", "build_timing_graph", "apply_fifo_depths", "node_order"]
+
+MAX_CHUNK_VALUES = 1 << 24  # values of the largest tensor per chunk (128 MiB of float64)
 
 
 def node_order(model: ModelWrapper) -> list:
@@ -34,8 +48,34 @@ def node_order(model: ModelWrapper) -> list:
     return order
 
 
-def execute_dataflow(model: ModelWrapper, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def frame_values(model: ModelWrapper) -> int:
+    """Values per frame of the model's largest annotated tensor (batch axis dropped)."""
+    g = model.graph
+    infos = list(g.input) + list(g.value_info) + list(g.output)  # a tensor may be in two of these
+    shapes = [[d.dim_value for d in v.type.tensor_type.shape.dim] for v in infos]
+    return max((int(np.prod(s[1:])) for s in shapes if s), default=1)
+
+
+def execute_dataflow(model: ModelWrapper, inputs: dict[str, np.ndarray],
+                     max_values: int = MAX_CHUNK_VALUES) -> dict[str, np.ndarray]:
     """Run every node's execute over the batch; returns the graph outputs by name."""
+    n = min((len(v) for v in inputs.values()), default=0)
+    step = max(1, max_values // max(frame_values(model), 1))
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if n <= step:
+            return _execute(model, inputs)
+        parts = [_execute(model, {k: v[i:i + step] for k, v in inputs.items()}) for i in range(0, n, step)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def _execute(model: ModelWrapper, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     _check_domain(model)
     missing = [i.name for i in model.graph.input if i.name not in inputs and model.get_initializer(i.name) is None]
     if missing:
