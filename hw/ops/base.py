@@ -248,11 +248,12 @@ def int_bound(*dtypes: DataType) -> int:
 def exact_matmul(x: np.ndarray, w: np.ndarray, bound: int) -> np.ndarray:
     """x @ w over the last axis, exact: float64 (BLAS) when every partial sum stays below 2^53,
     int64 otherwise. `bound` bounds |x_i·w_ij| summed over i."""
-    if bound < F64_EXACT:
-        return np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64)
     if bound >= 2**63:
         raise OverflowError(f"accumulator bound {bound} exceeds int64")
-    return np.asarray(x, dtype=np.int64) @ np.asarray(w, dtype=np.int64)
+    dtype = np.float64 if bound < F64_EXACT else np.int64
+    x = np.asarray(x)
+    flat = x.reshape(-1, x.shape[-1]).astype(dtype)  # one GEMM, not one per feature-map row
+    return (flat @ np.asarray(w, dtype=dtype)).reshape(x.shape[:-1] + (w.shape[1],))
 
 
 def apply_thresholds(acc: np.ndarray, thr: np.ndarray, odt: DataType, act_val: int) -> np.ndarray:
@@ -264,14 +265,10 @@ def apply_thresholds(acc: np.ndarray, thr: np.ndarray, odt: DataType, act_val: i
         thr = thr[None, :]
     if thr.shape[0] == 1 and channels != 1:
         thr = np.repeat(thr, channels, axis=0)
-    flat = acc.reshape(-1, channels)
-    count = np.empty(flat.shape, dtype=np.float64)
-    if thr.shape[1] <= 8:  # few steps: a broadcast compare is fastest
-        count[:] = (flat[:, :, None] >= thr[None, :, :]).sum(axis=-1)
-    else:  # many steps: sort each channel's thresholds, count with a binary search (exact)
-        for c in range(channels):
-            count[:, c] = np.searchsorted(np.sort(thr[c]), flat[:, c], side="right")
-    count = count.reshape(acc.shape)
+    from hw.ops._threshold_kernel import threshold_counts
+
+    flat = np.ascontiguousarray(acc.reshape(-1, channels), dtype=np.float64)
+    count = threshold_counts(flat, np.ascontiguousarray(thr)).reshape(acc.shape)
     if odt == DataType["BIPOLAR"]:
         return 2.0 * count - 1.0
     return count + act_val

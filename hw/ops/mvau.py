@@ -133,7 +133,8 @@ class MVAU(HWOp):
         if self.a("binaryXnorMode"):
             xb = (x > 0).astype(np.float64)
             wb = (w > 0).astype(np.float64)
-            acc = 2.0 * (xb @ wb) + mw - xb.sum(axis=-1, keepdims=True) - wb.sum(axis=0)
+            matches = exact_matmul(xb, wb, mw)  # popcount of x AND w: one GEMM over all rows
+            acc = 2.0 * matches + mw - xb.sum(axis=-1, keepdims=True) - wb.sum(axis=0)
         else:
             bound = mw * int_bound(self.dt("inputDataType")) * int_bound(self.dt("weightDataType"))
             acc = exact_matmul(x, w, bound)
