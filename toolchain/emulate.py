@@ -99,8 +99,11 @@ def _shape(model, name: str) -> tuple[int, ...]:
     return tuple(int(d) for d in model.get_tensor_shape(name))
 
 
-def _to_dataflow_layout(x: np.ndarray, src_shape: tuple[int, ...], df_shape: tuple[int, ...]) -> np.ndarray:
-    if x.shape[1:] == df_shape[1:]:
+def _to_dataflow_layout(x: np.ndarray, src_shape: tuple[int, ...], df_shape: tuple[int, ...],
+                        nhwc: bool = False) -> np.ndarray:
+    """Source-layout inputs in the dataflow's layout; `nhwc` (metadata hil_layout) says the lowering
+    moved channels last, which the shapes alone cannot tell when C == H == W."""
+    if x.shape[1:] == df_shape[1:] and not (nhwc and x.ndim == 4 and x.shape[1:] == tuple(src_shape[1:])):
         return x
     if len(src_shape) == 4 and x.shape[1:] == src_shape[1:] and df_shape[1:] == (src_shape[2], src_shape[3], src_shape[1]):
         return x.transpose(0, 2, 3, 1)
@@ -111,7 +114,7 @@ def _integer_inputs(model, x: np.ndarray, io: IOMap, src_shape: tuple[int, ...])
     from qonnx.core.datatype import DataType
 
     iname = model.graph.input[0].name
-    x = _to_dataflow_layout(x, src_shape, _shape(model, iname))
+    x = _to_dataflow_layout(x, src_shape, _shape(model, iname), model.get_metadata_prop("hil_layout") == "NHWC")
     xi = x.astype(np.float64) / io.input_scale
     if not np.array_equal(xi, np.round(xi)):
         bad = int(np.flatnonzero((xi != np.round(xi)).reshape(len(xi), -1).any(axis=1))[0])
