@@ -12,11 +12,11 @@ import numpy as np
 
 from hw.cost import finn as fc
 from hw.cost.resources import Resources
-from hw.ops.base import AP_INT_MAX_W, HWOp, apply_thresholds, divisors
+from hw.ops.base import AP_INT_MAX_W, ChannelStreamOp, apply_thresholds
 from hw.schedule import TokenSchedule, streaming
 
 
-class Thresholding(HWOp):
+class Thresholding(ChannelStreamOp):
     ATTRS = {
         "NumChannels": ("i", True, 0),
         "PE": ("i", False, 1),
@@ -30,25 +30,6 @@ class Thresholding(HWOp):
         "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled"}),
         "runtime_writeable_weights": ("i", False, 0, {0, 1}),
     }
-
-    def _vec(self) -> tuple[int, ...]:
-        return tuple(self.a("numInputVectors"))
-
-    def normal_input_shape(self, i: int = 0):
-        return self._vec() + (self.a("NumChannels"),)
-
-    def normal_output_shape(self, o: int = 0):
-        return self.normal_input_shape()
-
-    def folded_input_shape(self, i: int = 0):
-        pe = self.a("PE")
-        return self._vec() + (self.a("NumChannels") // pe, pe)
-
-    def folded_output_shape(self, o: int = 0):
-        return self.folded_input_shape()
-
-    def fold_targets(self) -> dict[str, int]:
-        return {"PE": self.a("NumChannels")}
 
     def weightstream_width(self) -> int:
         """hls/thresholding_hls.py: PE·threshold bits·numSteps in internal_decoupled mode."""
@@ -68,9 +49,9 @@ class Thresholding(HWOp):
             out.append(f"stream width {width} bits exceeds the HLS limit of {AP_INT_MAX_W} (PE={self.a('PE')})")
         return out
 
-    def legal_folding(self) -> dict[str, list[int]]:
-        per_pe = max(self.instream_width(), self.outstream_width(), self.weightstream_width()) // self.a("PE")
-        return {"PE": [p for p in divisors(self.a("NumChannels")) if p * per_pe <= AP_INT_MAX_W]}
+    def element_bits(self) -> int:
+        """Bits per PE lane on the widest stream, the decoupled threshold stream included."""
+        return max(self.instream_width(), self.outstream_width(), self.weightstream_width()) // self.a("PE")
 
     def tmem(self) -> int:
         return self.a("NumChannels") // self.a("PE")
