@@ -48,7 +48,8 @@ def train(
 
     metrics = train_recipe(recipe, out, epochs=epochs, weight_bits=weight_bits, act_bits=act_bits,
                            prune=prune, seed=seed, float_baseline=not no_float_baseline)
-    emit(metrics, as_json, f"accuracy {metrics['accuracy']:.4f} (float {metrics.get('float_accuracy', float('nan')):.4f}), "
+    baseline = f" (float {metrics['float_accuracy']:.4f})" if metrics.get("float_accuracy") is not None else ""
+    emit(metrics, as_json, f"accuracy {metrics['accuracy']:.4f}{baseline}, "
                            f"{metrics['bops']:.3g} BOPs, sparsity {metrics['sparsity']:.3f} -> {out}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -49,18 +48,6 @@ def weight_stats(model, recipe: Recipe) -> dict:
         total_bits += w.size * b.weight
         zeros, count = zeros + z, count + w.size
     return {"weight_bits_total": int(total_bits), "sparsity": zeros / count, "layers": layers}
-
-
-def inference_cost_of(model, recipe: Recipe) -> dict:
-    """qonnx inference_cost of the exported model (discounting sparsity)."""
-    from qonnx.util.inference_cost import inference_cost
-
-    from toolchain.export import to_qonnx
-
-    with tempfile.TemporaryDirectory() as tmp:
-        qmodel = to_qonnx(model, tuple(recipe.architecture.input_shape), Path(tmp) / "model.onnx")
-        cost = inference_cost(qmodel, discount_sparsity=True)
-    return cost.get("total_cost", cost)
 
 
 def untrained_model(source: str, seed: int = 0):

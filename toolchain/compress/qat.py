@@ -45,18 +45,6 @@ def evaluate(model: QuantNet, x: np.ndarray, y: np.ndarray, bipolar_output: bool
     return accuracy(predict(model, x), y, bipolar_output)
 
 
-def calibrate(model: QuantNet, x: np.ndarray, batches: int = 8, batch: int = 128, seed: int = 0) -> None:
-    """Statistics-based initialization of the activation quantizers (and BatchNorm running stats):
-    forward passes in train mode without gradient steps."""
-    rng = np.random.default_rng(seed)
-    model.train()
-    with torch.no_grad():
-        for _ in range(batches):
-            idx = rng.choice(len(x), size=min(batch, len(x)), replace=False)
-            model(torch.from_numpy(x[idx]))
-    model.eval()
-
-
 @contextmanager
 def one_thread():
     """Train on one thread: the zoo's layers are small, and two torch threads contending for two
