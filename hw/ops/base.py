@@ -18,7 +18,7 @@ from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
 from hw.cost.resources import CostModel, Resources
-from hw.schedule import TokenSchedule
+from hw.schedule import TokenSchedule, streaming
 
 DOMAIN = "hw.ops"
 F64_EXACT = 2**53  # integers below this are exact in float64
@@ -200,6 +200,35 @@ class HWOp(CustomOp):
     def finn_resources(self, device=None) -> Resources:
         """FINN v0.10 res_estimation; ops FINN does not estimate cost nothing (reference/finn.md §3.5)."""
         return Resources()
+
+
+class SameTypeOp(HWOp):
+    """An op whose every stream carries the one datatype of its `dataType` attribute (DWC, FIFO,
+    StreamingMaxPool)."""
+
+    def input_datatype(self, i: int = 0):
+        return self.dt("dataType")
+
+    def output_datatype(self, o: int = 0):
+        return self.dt("dataType")
+
+    def sync_input_datatype(self, i, actual) -> None:
+        if actual is not None and actual != self.dt("dataType"):
+            self.set_nodeattr("dataType", actual.name)
+
+
+class PassThroughOp(SameTypeOp):
+    """Stream infrastructure that moves words without changing values (DWC, FIFO): FINN gives it no
+    get_exp_cycles (hwcustomop.py default 0); its schedule moves max(in, out) words at II=1."""
+
+    def execute(self, inputs):
+        return [inputs[0]]
+
+    def cycles(self) -> int:
+        return 0
+
+    def token_schedule(self) -> TokenSchedule:
+        return streaming(self.words_in(), self.words_out())
 
 
 class ChannelStreamOp(HWOp):

@@ -5,27 +5,16 @@ from __future__ import annotations
 
 from hw.cost import finn as fc
 from hw.cost.resources import Resources
-from hw.ops.base import HWOp
-from hw.schedule import TokenSchedule, streaming
+from hw.ops.base import PassThroughOp
 
 
-class DWC(HWOp):
+class DWC(PassThroughOp):
     ATTRS = {
         "shape": ("ints", True, []),  # normal tensor shape, e.g. [1, 64] or [1, H, W, C]
         "inWidth": ("i", True, 0),
         "outWidth": ("i", True, 0),
         "dataType": ("s", True, ""),
     }
-
-    def input_datatype(self, i: int = 0):
-        return self.dt("dataType")
-
-    def output_datatype(self, o: int = 0):
-        return self.dt("dataType")
-
-    def sync_input_datatype(self, i, actual) -> None:
-        if actual is not None and actual != self.dt("dataType"):
-            self.set_nodeattr("dataType", actual.name)
 
     def normal_input_shape(self, i: int = 0):
         return tuple(self.a("shape"))
@@ -58,17 +47,6 @@ class DWC(HWOp):
             if width < bits or width % bits or ch % (width // bits):
                 out.append(f"{attr}={width} must be a multiple of {bits} bits whose element count divides {ch} channels")
         return out
-
-    def execute(self, inputs):
-        return [inputs[0]]
-
-    def cycles(self) -> int:
-        """FINN gives DWCs no get_exp_cycles (hwcustomop.py default 0)."""
-        return 0
-
-    def token_schedule(self) -> TokenSchedule:
-        """II=1, max(#in words, #out words) firings with the smaller side spread evenly."""
-        return streaming(self.words_in(), self.words_out())
 
     def finn_resources(self, device=None) -> Resources:
         return Resources(LUT=fc.dwc_lut(self.a("inWidth"), self.a("outWidth")))

@@ -1,14 +1,14 @@
-"""FIFO: a bounded stream buffer (FINN streamingfifo.py; StreamingFIFO_rtl). Values pass through."""
+"""FIFO: a bounded stream buffer (FINN streamingfifo.py; StreamingFIFO_rtl). Values pass through, one
+word per firing; the buffering itself is the edge's capacity (`depth`)."""
 
 from __future__ import annotations
 
 from hw.cost import finn as fc
 from hw.cost.resources import Resources
-from hw.ops.base import HWOp
-from hw.schedule import TokenSchedule, streaming
+from hw.ops.base import PassThroughOp
 
 
-class FIFO(HWOp):
+class FIFO(PassThroughOp):
     ATTRS = {
         "depth": ("i", True, 2),
         "shape": ("ints", True, []),  # folded shape, e.g. [1, 32, 2]: 32 words of 2 elements
@@ -17,16 +17,6 @@ class FIFO(HWOp):
         "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
         "depth_monitor": ("i", False, 0, {0, 1}),
     }
-
-    def input_datatype(self, i: int = 0):
-        return self.dt("dataType")
-
-    def output_datatype(self, o: int = 0):
-        return self.dt("dataType")
-
-    def sync_input_datatype(self, i, actual) -> None:
-        if actual is not None and actual != self.dt("dataType"):
-            self.set_nodeattr("dataType", actual.name)
 
     def folded_input_shape(self, i: int = 0):
         return tuple(self.a("shape"))
@@ -46,16 +36,6 @@ class FIFO(HWOp):
         if self.a("impl_style") == "vivado" and not 16 <= fc.fifo_adjusted_depth(self.a("depth"), "vivado") <= 32768:
             out.append(f"depth={self.a('depth')} is outside the Vivado FIFO range 16..32768")
         return out
-
-    def execute(self, inputs):
-        return [inputs[0]]
-
-    def cycles(self) -> int:
-        return 0
-
-    def token_schedule(self) -> TokenSchedule:
-        """One word through per firing; the buffering itself is the edge's capacity (`depth`)."""
-        return streaming(self.words_in(), self.words_out())
 
     def finn_resources(self, device=None) -> Resources:
         depth = fc.fifo_adjusted_depth(self.a("depth"), self.a("impl_style"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.ops.base import AP_INT_MAX_W, HWOp
+from hw.ops.base import AP_INT_MAX_W, SameTypeOp
 from hw.schedule import TokenSchedule
 
 
-class StreamingMaxPool(HWOp):
+class StreamingMaxPool(SameTypeOp):
     ATTRS = {
         "ImgDim": ("ints", True, []),
         "PoolDim": ("ints", True, []),
@@ -18,16 +18,6 @@ class StreamingMaxPool(HWOp):
         "CeilMode": ("i", False, 0, {0}),
         "dataType": ("s", True, ""),
     }
-
-    def input_datatype(self, i: int = 0):
-        return self.dt("dataType")
-
-    def output_datatype(self, o: int = 0):
-        return self.dt("dataType")
-
-    def sync_input_datatype(self, i, actual) -> None:
-        if actual is not None and actual != self.dt("dataType"):
-            self.set_nodeattr("dataType", actual.name)
 
     def normal_input_shape(self, i: int = 0):
         h, w = self.a("ImgDim")
