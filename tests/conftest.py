@@ -40,7 +40,9 @@ def jet_recipe(tmp_path: Path, jet_hlf_file: Path) -> Path:
     """The jet-mlp recipe pointed at the generated HLF file."""
     import yaml
 
-    data = yaml.safe_load((ROOT / "models" / "jet-mlp.yaml").read_text())
+    from toolchain.zoo import ZOO_DIR
+
+    data = yaml.safe_load((ZOO_DIR / "jet-mlp.yaml").read_text())
     data["dataset"]["path"] = str(jet_hlf_file)
     path = tmp_path / "jet-mlp.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -1,4 +1,4 @@
-"""Model-zoo recipes: typed, validated YAML (models/*.yaml)."""
+"""Model-zoo recipes: typed, validated YAML (toolchain/recipes/*.yaml)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from toolchain.errors import UserError
 
-ZOO_DIR = Path(__file__).resolve().parents[1] / "models"
+ZOO_DIR = Path(__file__).resolve().parent / "recipes"  # package data, so a wheel carries the zoo
 
 
 class Strict(BaseModel):
