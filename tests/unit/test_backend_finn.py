@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 from tests.conftest import run_cli
+from toolchain.emulate import emulate
 from toolchain.estimate import estimate
 from toolchain.lower import lower_file, lower_model
 from toolchain.onnxio import load_model
@@ -85,14 +87,37 @@ def test_finn_ready_qonnx_has_the_integer_input_contract(handoff):
 
 
 def test_folding_json_round_trips_to_the_same_estimate(handoff):
+    """The FINN-named folding_config.json, read back by `hil lower --folding`, gives the estimate of the
+    dataflow lowered from our own FOLDING dict (two different inputs to the folding pass)."""
     src, df, out, _ = handoff
-    relowered = lower_model(load_model(src), folding=str(out / "folding_config.json"))
-    again = estimate(relowered)
-    assert again == estimate(load_model(out / "dataflow.onnx"))
+    again = estimate(lower_model(load_model(src), folding=str(out / "folding_config.json")))
     original = estimate(load_model(df))
     compute = [row for row in original["layers"] if not row["name"].startswith(("FIFO", "DWC"))]
     assert [row for row in again["layers"] if not row["name"].startswith(("FIFO", "DWC"))] == compute
     assert again["network"] == original["network"]
+
+
+def test_handoff_dataflow_has_the_expected_folding_fifos_and_timing(handoff, tmp_path):
+    """The handed-off dataflow.onnx against values known without lowering anything: tiny_qonnx's shapes
+    (8 -> 16 -> 4), FOLDING, FINN's MVAU cycles (MW/SIMD)·(MH/PE) (matrixvectoractivation.py
+    get_exp_cycles, docs/finn.md §2.1), the emulator's FIFO depths reported by the build, and an emulated
+    interval equal to the slowest node once those depths are in place."""
+    _, _, out, result = handoff
+    model = load_model(out / "dataflow.onnx")
+    compute = {n.name: getCustomOp(n) for n in model.graph.node if n.op_type == "MVAU"}
+    want = {"MVAU_0": (8, 16, 4, 2, "internal_decoupled", 16), "MVAU_1": (16, 4, 2, 4, "internal_embedded", 8)}
+    got = {name: (*(op.get_nodeattr(a) for a in ("MW", "MH", "PE", "SIMD", "mem_mode")), op.cycles())
+           for name, op in compute.items()}
+    assert got == want
+    # FIFOs: one in front of each MVAU, with the depths the emulator chose (the graph's output edge keeps
+    # the default depth 2, for which no FIFO node is written at the graph's ends)
+    depths = result["fifo_sizing"]["depths"]
+    fifos = [n for n in model.graph.node if n.op_type == "FIFO"]
+    consumers = [model.find_consumer(f.output[0]).name for f in fifos]
+    assert consumers == ["MVAU_0", "MVAU_1"]
+    assert [getCustomOp(f).get_nodeattr("depth") for f in fifos] == [depths["global_in->MVAU_0"], depths["FIFO_0"]]
+    run = emulate(out / "dataflow.onnx", frames=4)
+    assert run["deadlock"] is False and run["interval_cycles"] == 16.0
 
 
 def test_handoff_needs_the_source_qonnx(tmp_path):
