@@ -1,5 +1,5 @@
-"""Resource estimates against every calibration point of reference/hls4ml.md §4, and FINN's
-folding-tutorial numbers (reference/finn.md §5.2) reproduced by the finn cost model. Prints tables.
+"""Resource estimates against every calibration point of docs/hls4ml.md §4, and FINN's
+folding-tutorial numbers (docs/finn.md §5.2) reproduced by the finn cost model. Prints tables.
 
     .venv/bin/python scripts/bench_estimates.py [--seeds 5] [--fit]
 
@@ -31,7 +31,7 @@ from hw.cost.hls4ml_dense import DenseConfig, IOType, hls4ml_dense  # noqa: E402
 
 JET = [("fc1", 16, 64), ("fc2", 64, 32), ("fc3", 32, 32), ("output", 32, 5)]
 T = "hls4ml-tutorial@c6b63d3"
-# (layer, metric) -> target; reference/hls4ml.md §4.1, Vitis HLS 2024.1, xcu250, 5 ns, fixed<16,6>, RF 1
+# (layer, metric) -> target; docs/hls4ml.md §4.1, Vitis HLS 2024.1, xcu250, 5 ns, fixed<16,6>, RF 1
 V1 = {("fc1", "DSP"): 461, ("fc2", "DSP"): 583, ("fc3", "DSP"): 347, ("output", "DSP"): 106,
       ("fc1", "LUT"): 26175, ("fc2", "LUT"): 44224, ("fc3", "LUT"): 21554, ("output", "LUT"): 4182,
       ("fc1", "FF"): 993, ("fc2", "FF"): 2891, ("fc3", "FF"): 1354, ("output", "FF"): 306}
@@ -150,7 +150,7 @@ def hls4ml_points(seeds: int) -> None:
         note = "target = whole design incl. ELU table + IO; Dense only estimated"
         row(f"CI Vitis {io.value}", "Dense(1->2)+ELU LUT", lut, None, note=f"{note} ({_fmt_est([r.LUT for r in est])})")
         row(f"CI Vitis {io.value}", "Dense(1->2)+ELU FF", ff, None, note=f"{note} ({_fmt_est([r.FF for r in est])})")
-    print_table(f"hls4ml calibration points (reference/hls4ml.md §4; V1/V2 = {T}, Vitis HLS 2024.1, xcu250, 5 ns, "
+    print_table(f"hls4ml calibration points (docs/hls4ml.md §4; V1/V2 = {T}, Vitis HLS 2024.1, xcu250, 5 ns, "
                 f"fixed<16,6>; CI = {CI}, Vitis = 2024.1).\nerr = (estimate - target) / target; finn = FINN v0.10 HLS "
                 "MVAU formulas for the same layer at SIMD = n_in, PE = n_out / RF")
 
@@ -179,7 +179,7 @@ def finn_tutorial_points() -> None:
             row(src, f"{node.name} cycles, {fold}", cycles, None, op.cycles())
             row(src, f"{node.name} BRAM_18K", bram, None, finn.BRAM_18K, f"calibrated {cal.BRAM_18K:.0f}")
             row(src, f"{node.name} LUT", lut, None, finn.LUT, f"calibrated {cal.LUT:.0f} (FF {cal.FF:.0f})")
-    print_table("FINN folding tutorial (reference/finn.md §5.2, notebooks/advanced/3_folding.ipynb@74918647c): the finn "
+    print_table("FINN folding tutorial (docs/finn.md §5.2, notebooks/advanced/3_folding.ipynb@74918647c): the finn "
                 "cost model must be exact; calibrated figures for comparison")
 
 
