@@ -23,4 +23,4 @@ test: $(STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:
-	rm -rf $(VENV) runs build
+	rm -rf $(VENV) runs build dist
