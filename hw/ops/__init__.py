@@ -39,12 +39,12 @@ def op_class(op_type: str) -> Optional[type[HWOp]]:
     return custom_op.get(op_type)
 
 
-def from_finn_op_type(finn_op_type: str) -> Optional[str]:
+def from_finn_op_type(finn_name: str) -> Optional[str]:
     """Our op type of a FINN op type (suffixes _hls/_rtl/_Batch already stripped), e.g.
     ConvolutionInputGenerator -> SWG; our own op types map to themselves."""
-    if finn_op_type in custom_op:
-        return finn_op_type
-    return next((name for name, cls in custom_op.items() if finn_op_type in cls.FINN_OP_TYPES), None)
+    if finn_name in custom_op:
+        return finn_name
+    return next((name for name, cls in custom_op.items() if finn_name in cls.FINN_OP_TYPES), None)
 
 
 def from_name_prefix(prefix: str) -> Optional[str]:

@@ -140,7 +140,8 @@ class SWG(HWOp):
         """No layer of its own: it makes the next MVAU a Conv2D (plan._Walk.sliding_window)."""
         if self.a("depthwise"):
             walk.refuse(node, "a depthwise sliding window (VVAU)", "use an ordinary convolution")
-        (k, _), (ih, iw), (oh, ow), (s, _) = self.a("ConvKernelDim"), self.a("IFMDim"), self.a("OFMDim"), self.a("Stride")
+        (k, _), (s, _) = self.a("ConvKernelDim"), self.a("Stride")
+        (ih, iw), (oh, ow) = self.a("IFMDim"), self.a("OFMDim")
         walk.sliding_window(node, walk.conv_geometry(ih, iw, self.a("IFMChannels"), k, s, oh, ow))
 
 

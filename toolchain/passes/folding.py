@@ -107,7 +107,8 @@ def _parse_defaults(raw: Any, source: str):
             for op in ops:
                 ours = our_op_type(str(op))
                 if ours is None:
-                    raise UserError(f"{source}: Defaults.{attr}: unknown op type '{op}'; known: {', '.join(sorted(custom_op))}")
+                    raise UserError(f"{source}: Defaults.{attr}: unknown op type '{op}'; "
+                                    f"known: {', '.join(sorted(custom_op))}")
                 mapped.add(custom_op[ours])
             out.append((attr, value, frozenset(mapped)))
     return out
