@@ -21,14 +21,16 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from hw.emulator.graph import DEFAULT_EDGE_CAPACITY, TimingEdge, TimingGraph, TimingGraphError, TimingNode
+from hw.ops import op_class
+from hw.ops.fifo import FIFO
 from hw.schedule import TokenSchedule
 
-FIFO_OPS = ("FIFO", "StreamingFIFO")
 DOMAIN = "hw.ops"
 
 
 def _is_fifo(node) -> bool:
-    return node.op_type in FIFO_OPS
+    """A FIFO node is an edge's capacity, not a timing node (the class fact: hw.ops.fifo.FIFO)."""
+    return node.domain == DOMAIN and op_class(node.op_type) is FIFO
 
 
 def _depth_attr(op, attr: str, port: int) -> int:

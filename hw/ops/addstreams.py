@@ -7,11 +7,18 @@ import math
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, streams
+from hw.cost.energy import Action, ActionCount
+from hw.cost.resources import Resources
 from hw.ops.base import ChannelStreamOp
 from hw.schedule import TokenSchedule
 
 
 class AddStreams(ChannelStreamOp):
+    FINN_NAME = "AddStreams"
+    FINN_OP_TYPES = ("AddStreams",)
+    FINN_CONFIG_ATTRS = ("PE",)
     ATTRS = {
         "NumChannels": ("i", True, 0),
         "PE": ("i", True, 0),
@@ -75,3 +82,11 @@ class AddStreams(ChannelStreamOp):
         """Each firing reads one word from both inputs and writes one word."""
         ones = np.ones((2, self.a("NumChannels") // self.a("PE")), bool)
         return TokenSchedule(reads=ones, writes=ones[:1], repeats=math.prod(self._vec()))
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """PE adders of the output width."""
+        return Resources(LUT=P.adders(self.a("PE") * self.output_datatype().bitwidth())) + streams(self)
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        return [ActionCount(Action.ADD, math.prod(self._vec()) * self.a("NumChannels"),
+                            (self.output_datatype().bitwidth(),), "adds")]

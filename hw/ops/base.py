@@ -1,22 +1,31 @@
 """HWOp: the base class of every dataflow op (the op API of the IR contract).
 
-A HWOp is a qonnx CustomOp in domain "hw.ops". Subclasses declare `ATTRS` (FINN v0.10 attribute
-names, `(type, required, default[, allowed])`), and implement `execute`, `normal_input_shape`,
-`normal_output_shape`, `folded_*_shape`, `cycles`, `token_schedule`, `legal_folding` and
-`finn_resources`. Everything generic (execution through qonnx, datatype inference, verification,
-the cost-model dispatch) lives here once.
+A HWOp is a qonnx CustomOp in domain "hw.ops". As FINN's HWCustomOp subclasses do
+(finn/custom_op/fpgadataflow/hwcustomop.py: get_exp_cycles, lut_estimation,
+minimize_accumulator_width on the op), one subclass in one file holds everything about its op:
+
+* facts: `ATTRS` (FINN v0.10 attribute names, `(type, required, default[, allowed])`), `FINN_NAME`,
+  `FINN_OP_TYPES`, `NAME_PREFIX`, `FINN_CONFIG_ATTRS`, `INFRASTRUCTURE`, `INIT_DTYPE_ATTRS`;
+* shapes, legal foldings and the folding walk (`set_folding`), bit-width inference
+  (`infer_bitwidths`), `execute`, `cycles`, `token_schedule`;
+* cost: `finn_resources`, `calibrated_resources(ctx)`, `energy_actions(ctx)`;
+* its hls4ml mapping (`hls4ml_layers(walk, node)`).
+
+Passes, cost models and backends call these methods; none branches on op-type strings. Everything
+generic (execution through qonnx, datatype inference, verification, the cost-model dispatch) lives
+here once. The registry is `hw.ops.custom_op`.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
+from hw.cost import calibrated
 from hw.cost.resources import CostModel, Resources
 from hw.schedule import TokenSchedule, streaming
 
@@ -38,8 +47,28 @@ class OpError(ValueError):
 
 class HWOp(CustomOp):
     ATTRS: ClassVar[dict[str, tuple]] = {}
-    # attributes that are folding parameters (PE, SIMD) -> the attribute they must divide
-    FOLD_ATTRS: ClassVar[tuple[str, ...]] = ()
+    # FINN's op type before specialization (what the FINN handoff names the node), or None when FINN
+    # has no such op (the handoff refuses it)
+    FINN_NAME: ClassVar[Optional[str]] = None
+    # FINN op types (with _hls/_rtl/_Batch stripped) a folding config may use for this op
+    FINN_OP_TYPES: ClassVar[tuple[str, ...]] = ()
+    # node-name prefix (MaxPool_0 for StreamingMaxPool); "" = the op type
+    NAME_PREFIX: ClassVar[str] = ""
+    # attributes the FINN handoff writes into folding_config.json (FINN v0.10 HLS variants)
+    FINN_CONFIG_ATTRS: ClassVar[tuple[str, ...]] = ()
+    # stream infrastructure (DWC, FIFO): inserted after folding, never configured or mapped
+    INFRASTRUCTURE: ClassVar[bool] = False
+    # initializer input position -> the attribute naming its datatype (hw.ops.graph.linear_model)
+    INIT_DTYPE_ATTRS: ClassVar[dict[int, str]] = {}
+
+    @classmethod
+    def op_type(cls) -> str:
+        """The op type this class is registered under in hw.ops.custom_op (its class name)."""
+        return cls.__name__
+
+    @classmethod
+    def name_prefix(cls) -> str:
+        return cls.NAME_PREFIX or cls.op_type()
 
     # ---- schema -------------------------------------------------------------------------------
     def get_nodeattr_types(self) -> dict[str, tuple]:
@@ -177,6 +206,17 @@ class HWOp(CustomOp):
         """Folding attribute -> sorted legal values (divisors, limited by the stream width)."""
         return {attr: divisors(total) for attr, total in self.fold_targets().items()}
 
+    def set_folding(self, target_cycles: int, mvau_wwidth_max: int = 36) -> None:
+        """FINN SetFolding (set_folding.py) for this op: each folding attribute walked from 1 up its
+        legal values until cycles < target (optimize_attribute_val). Ops without folding
+        attributes (StreamingMaxPool, DWC, FIFO) keep theirs; MVAU overrides (SIMD, then PE)."""
+        for attr, total in self.fold_targets().items():
+            walk_folding(self, attr, total, target_cycles)
+
+    def infer_bitwidths(self, model) -> None:
+        """FINN minimize_accumulator_width / minimize_weight_bit_width for this op, given its input
+        datatypes in `model` (InferBitWidths then calls infer_node_datatype). Default: nothing."""
+
     def cycles(self) -> int:
         """FINN v0.10 get_exp_cycles (0 where FINN gives the op no formula)."""
         return 0
@@ -184,22 +224,31 @@ class HWOp(CustomOp):
     def token_schedule(self) -> TokenSchedule:
         raise NotImplementedError
 
-    def resources(self, cost: CostModel, device=None) -> Resources:
+    def resources(self, cost: CostModel, device=None, model=None) -> Resources:
+        """The op's resources under a cost model. The calibrated model is weight-aware: ops with
+        initializers (MVAU, Thresholding) need `model`."""
         cost = CostModel(cost)
         if cost is CostModel.FINN:
             return self.finn_resources(device)
-        try:  # the calibrated model lives in hw/cost/calibrated.py: resources(op, device) -> Resources
-            calibrated = importlib.import_module("hw.cost.calibrated")
-        except ModuleNotFoundError as err:
-            if err.name != "hw.cost.calibrated":
-                raise
-            raise NotImplementedError(
-                f"{self.name}: the '{cost.value}' cost model is not implemented yet (hw/cost/calibrated.py)") from None
-        return calibrated.resources(self, device)
+        return calibrated.op_resources(self, model, device)
 
     def finn_resources(self, device=None) -> Resources:
-        """FINN v0.10 res_estimation; ops FINN does not estimate cost nothing (reference/finn.md §3.5)."""
+        """FINN v0.10 res_estimation; ops FINN does not estimate cost nothing (docs/finn.md §3.5)."""
         return Resources()
+
+    def calibrated_resources(self, ctx: calibrated.Context) -> Resources:
+        """The calibrated model (hw/cost/calibrated.py primitives) of this op."""
+        raise NotImplementedError(f"{self.name}: no calibrated resource model for {type(self).__name__}")
+
+    def energy_actions(self, ctx: calibrated.NodeContext) -> list:
+        """Energy per frame as hw.cost.energy.ActionCount list (Accelergy-style action counts)."""
+        raise NotImplementedError(f"{self.name}: no energy model for {type(self).__name__}")
+
+    # ---- hls4ml -------------------------------------------------------------------------------
+    def hls4ml_layers(self, walk, node) -> None:
+        """Append this op's hls4ml layers to `walk` (toolchain.backends.plan._Walk, whose builders
+        own hls4ml's layer vocabulary and typed precisions). Default: refused."""
+        walk.unsupported(node)
 
 
 class SameTypeOp(HWOp):
@@ -219,7 +268,13 @@ class SameTypeOp(HWOp):
 
 class PassThroughOp(SameTypeOp):
     """Stream infrastructure that moves words without changing values (DWC, FIFO): FINN gives it no
-    get_exp_cycles (hwcustomop.py default 0); its schedule moves max(in, out) words at II=1."""
+    get_exp_cycles (hwcustomop.py default 0); its schedule moves max(in, out) words at II=1. It is
+    inserted after folding (InsertDWC/InsertFIFO), FINN inserts its own, hls4ml makes its own streams."""
+
+    INFRASTRUCTURE = True
+
+    def hls4ml_layers(self, walk, node) -> None:
+        return None
 
     def execute(self, inputs):
         return [inputs[0]]
@@ -263,6 +318,18 @@ class ChannelStreamOp(HWOp):
         return {"PE": [p for p in divisors(self.a("NumChannels")) if p * bits <= AP_INT_MAX_W]}
 
 
+def walk_folding(op: HWOp, attr: str, max_val: int, target: int) -> None:
+    """FINN set_folding.py optimize_attribute_val: attr = 1, then divisors of max_val upwards until
+    cycles < target (restricted to values within the stream-width limit)."""
+    op.set_nodeattr(attr, 1)
+    for val in op.legal_folding()[attr]:
+        if max_val % val:
+            continue
+        op.set_nodeattr(attr, val)
+        if op.cycles() < target:
+            break
+
+
 def divisors(n: int) -> list[int]:
     """Sorted divisors of n."""
     small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
@@ -285,15 +352,55 @@ def exact_matmul(x: np.ndarray, w: np.ndarray, bound: int) -> np.ndarray:
     return (flat @ np.asarray(w, dtype=dtype)).reshape(x.shape[:-1] + (w.shape[1],))
 
 
-def apply_thresholds(acc: np.ndarray, thr: np.ndarray, odt: DataType, act_val: int) -> np.ndarray:
-    """out[..., c] = sum_k [acc[..., c] >= thr[c, k]] + act_val; BIPOLAR outputs map 0/1 to -1/+1
-    (FINN MultiThreshold + ActVal semantics). `thr` is (C, n_steps) or (1, n_steps) broadcast."""
-    channels = acc.shape[-1]
-    thr = np.asarray(thr, dtype=np.float64)
+def accumulator_range(w: np.ndarray, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """Per output column (lo, hi) of x @ w for every x in [lo, hi]^n: the one accumulator-range
+    derivation (qonnx calculate_matvec_accumulator_range before its min/max over columns). The
+    result has w's arithmetic with lo/hi: int64 for integer w and int bounds (exact), float else."""
+    a, b = w * lo, w * hi
+    return np.minimum(a, b).sum(axis=0), np.maximum(a, b).sum(axis=0)
+
+
+def dtype_for_range(lo: float, hi: float) -> DataType:
+    """Smallest INT/UINT (or BINARY) DataType holding every integer in [lo, hi] (FINN
+    minimize_accumulator_width: UINT ceil(log2(hi+1)), INT ceil(log2(max(-lo, 1+hi)) + 1))."""
+    lo, hi = int(lo), int(hi)
+    if lo >= 0:
+        return DataType["BINARY"] if hi <= 1 else DataType[f"UINT{max(hi, 1).bit_length()}"]
+    bits = max((-lo - 1).bit_length(), hi.bit_length(), 1) + 1
+    return DataType[f"INT{bits}"]
+
+
+def broadcast_thresholds(thr: np.ndarray, channels: int) -> np.ndarray:
+    """Thresholds as (C, n_steps): a (n_steps,) vector or a (1, n_steps) row shared by every channel
+    (FINN MultiThreshold broadcasting) repeated to `channels` rows; dtype unchanged."""
+    thr = np.asarray(thr)
     if thr.ndim == 1:
         thr = thr[None, :]
     if thr.shape[0] == 1 and channels != 1:
         thr = np.repeat(thr, channels, axis=0)
+    return thr
+
+
+def clip_thresholds(model, name: str, lo, hi) -> np.ndarray:
+    """Thresholds of initializer `name` clipped to [lo_c, hi_c + 1] per channel (FINN
+    RoundAndClipThresholds: a threshold below every reachable value always passes, one above never),
+    written back to the model as float32; returns them as float64."""
+    thr = np.asarray(model.get_initializer(name), dtype=np.float64)
+    thr = np.clip(thr, np.reshape(lo, (-1, 1)), np.reshape(hi, (-1, 1)) + 1)
+    model.set_initializer(name, thr.astype(np.float32))
+    return thr
+
+
+def threshold_output_dtype(odt: DataType, act_val: int, steps: int) -> DataType:
+    """Output type of a threshold activation: ActVal + [0, steps] in the smallest type (BIPOLAR stays)."""
+    return odt if odt == DataType["BIPOLAR"] else dtype_for_range(act_val, act_val + steps)
+
+
+def apply_thresholds(acc: np.ndarray, thr: np.ndarray, odt: DataType, act_val: int) -> np.ndarray:
+    """out[..., c] = sum_k [acc[..., c] >= thr[c, k]] + act_val; BIPOLAR outputs map 0/1 to -1/+1
+    (FINN MultiThreshold + ActVal semantics). `thr` is (C, n_steps) or (1, n_steps) broadcast."""
+    channels = acc.shape[-1]
+    thr = broadcast_thresholds(np.asarray(thr, dtype=np.float64), channels)
     from hw.ops._threshold_kernel import threshold_counts
 
     flat = np.ascontiguousarray(acc.reshape(-1, channels), dtype=np.float64)

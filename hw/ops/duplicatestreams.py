@@ -7,11 +7,16 @@ import math
 
 import numpy as np
 
+from hw.cost.calibrated import Context, NodeContext, streams
+from hw.cost.resources import Resources
 from hw.ops.base import ChannelStreamOp
 from hw.schedule import TokenSchedule
 
 
 class DuplicateStreams(ChannelStreamOp):
+    FINN_NAME = "DuplicateStreams"
+    FINN_OP_TYPES = ("DuplicateStreams",)
+    FINN_CONFIG_ATTRS = ("PE",)
     ATTRS = {
         "NumChannels": ("i", True, 0),
         "PE": ("i", True, 0),
@@ -57,3 +62,10 @@ class DuplicateStreams(ChannelStreamOp):
         return TokenSchedule(reads=np.ones((1, n), bool), writes=np.ones((self.a("NumOutputStreams"), n), bool),
                              repeats=math.prod(self._vec()))
 
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        # one valid/ready pair per output stream (assumed 2 LUT each)
+        return Resources(LUT=2 * self.a("NumOutputStreams")) + streams(self)
+
+    def energy_actions(self, ctx: NodeContext) -> list:
+        """Register moves only: no entry in the energy table (0)."""
+        return []

@@ -3,12 +3,18 @@ streamtools.h StreamingDataWidthConverter_Batch). Values pass through unchanged.
 
 from __future__ import annotations
 
+import math
+
 from hw.cost import finn as fc
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, streams
 from hw.cost.resources import Resources
 from hw.ops.base import PassThroughOp
 
 
 class DWC(PassThroughOp):
+    FINN_NAME = "StreamingDataWidthConverter"
+    FINN_OP_TYPES = ("StreamingDataWidthConverter",)
     ATTRS = {
         "shape": ("ints", True, []),  # normal tensor shape, e.g. [1, 64] or [1, H, W, C]
         "inWidth": ("i", True, 0),
@@ -50,3 +56,20 @@ class DWC(PassThroughOp):
 
     def finn_resources(self, device=None) -> Resources:
         return Resources(LUT=fc.dwc_lut(self.a("inWidth"), self.a("outWidth")))
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """A register of the wider word; in > out: an out-bit (in/out):1 mux; in < out: load enables.
+        Non-multiple widths go through lcm(in, out) (FINN's intermediate width)."""
+        win, wout = self.a("inWidth"), self.a("outWidth")
+        mid = math.lcm(win, wout)
+        lut, ff = 0.0, 0
+        for a, b in ((win, mid), (mid, wout)):
+            if a == b:
+                continue
+            lut += P.mux(a // b, b) if a > b else P.mux(2, b)
+            ff += max(a, b)
+        return Resources(LUT=lut, FF=ff) + streams(self, Resources(), mid // min(win, wout))
+
+    def energy_actions(self, ctx: NodeContext) -> list:
+        """Register moves only: no entry in the energy table (0)."""
+        return []

@@ -4,11 +4,18 @@ word per firing; the buffering itself is the edge's capacity (`depth`)."""
 from __future__ import annotations
 
 from hw.cost import finn as fc
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext
+from hw.cost.energy import Action, ActionCount
 from hw.cost.resources import Resources
 from hw.ops.base import PassThroughOp
 
+QSRL_MAX_DEPTH = 256  # FINN streamingfifo: Q_srl "efficient for depth 2...256" (max_qsrl_depth)
+
 
 class FIFO(PassThroughOp):
+    FINN_NAME = "StreamingFIFO"
+    FINN_OP_TYPES = ("StreamingFIFO",)
     ATTRS = {
         "depth": ("i", True, 2),
         "shape": ("ints", True, []),  # folded shape, e.g. [1, 32, 2]: 32 words of 2 elements
@@ -41,3 +48,21 @@ class FIFO(PassThroughOp):
         depth = fc.fifo_adjusted_depth(self.a("depth"), self.a("impl_style"))
         lut, bram, uram = fc.fifo_resources(depth, self.instream_width(), self.a("impl_style"), self.a("ram_style"))
         return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """Q_srl (impl_style rtl) is shift registers; a Vivado FIFO follows ram_style, auto choosing SRL
+        up to QSRL_MAX_DEPTH and BRAM beyond. Plus the occupancy counter and handshake."""
+        depth = fc.fifo_adjusted_depth(self.a("depth"), self.a("impl_style"))
+        style = self.a("ram_style")
+        if self.a("impl_style") == "rtl":
+            style = "srl"
+        elif style == "auto":
+            style = "srl" if depth <= QSRL_MAX_DEPTH else "block"
+        ctrl = P.counter(depth)  # occupancy counter (Q_srl's SRL address)
+        full_empty = Resources(LUT=P.clog2(depth) + 2, FF=2)  # full/empty compares and flags (assumed)
+        return P.memory(self.instream_width(), depth, style) + ctrl + full_empty
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        width = self.instream_width()
+        return [ActionCount(Action.SRAM, self.words_in(), (width,), "FIFO writes"),
+                ActionCount(Action.SRAM, self.words_out(), (width,), "FIFO reads")]

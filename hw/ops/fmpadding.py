@@ -7,11 +7,17 @@ import math
 
 import numpy as np
 
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, scaled, streams
+from hw.cost.resources import Resources
 from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
 from hw.schedule import TokenSchedule
 
 
 class FMPadding(HWOp):
+    FINN_NAME = "FMPadding"
+    FINN_OP_TYPES = ("FMPadding",)
+    FINN_CONFIG_ATTRS = ("SIMD",)
     ATTRS = {
         "ImgDim": ("ints", True, []),
         "Padding": ("ints", True, []),
@@ -79,3 +85,17 @@ class FMPadding(HWOp):
         reads = np.repeat(inside.ravel(), cf)
         return TokenSchedule(reads=reads[None, :], writes=np.ones((1, reads.size), bool),
                              repeats=math.prod([self.a("numInputVectors")]))
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """A 2:1 mux between the input word and zero; row and column counters."""
+        width = self.a("SIMD") * self.dt("inputDataType").bitwidth()
+        return Resources(LUT=P.mux(2, width)) + scaled(P.counter(max(self.a("ImgDim"))), 2) + streams(self)
+
+    def energy_actions(self, ctx: NodeContext) -> list:
+        """Register moves only: no entry in the energy table (0)."""
+        return []
+
+    def hls4ml_layers(self, walk, node) -> None:
+        """ZeroPadding2D."""
+        (h, w), (top, left, bottom, right) = self.a("ImgDim"), self.a("Padding")
+        walk.pad(node, (top, left, bottom, right), (h + top + bottom, w + left + right, self.a("NumChannels")))

@@ -11,16 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from onnx import TensorProto, helper
-from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
+from hw.ops import name_prefix
 from hw.ops.base import DOMAIN, make_hw_node
-
-# node input position -> the attribute naming the initializer's datatype
-INIT_DTYPE_ATTR = {("MVAU", 1): "weightDataType", ("MVAU", 2): "accDataType",
-                   ("Thresholding", 1): "inputDataType"}
 
 
 @dataclass
@@ -37,7 +33,7 @@ def linear_model(specs: list[NodeSpec], name: str = "dataflow") -> ModelWrapper:
     for k, spec in enumerate(specs):
         idx = counts.get(spec.op_type, 0)
         counts[spec.op_type] = idx + 1
-        node_name = f"{_short(spec.op_type)}_{idx}"
+        node_name = f"{name_prefix(spec.op_type)}_{idx}"
         out = "global_out" if k == len(specs) - 1 else f"{node_name}_out"
         init_names = [f"{node_name}_param{j}" for j in range(len(spec.inits))]
         node = make_hw_node(spec.op_type, [prev] + init_names, [out], node_name, **spec.attrs)
@@ -47,7 +43,7 @@ def linear_model(specs: list[NodeSpec], name: str = "dataflow") -> ModelWrapper:
             dtypes[prev] = op.input_datatype()
         for j, (nm, arr) in enumerate(zip(init_names, spec.inits)):
             inits.append((nm, np.asarray(arr, dtype=np.float32)))
-            attr = INIT_DTYPE_ATTR.get((spec.op_type, j + 1))
+            attr = op.INIT_DTYPE_ATTRS.get(j + 1)
             if attr:
                 dtypes[nm] = op.dt(attr)
         vi = helper.make_tensor_value_info(out, TensorProto.FLOAT, list(op.normal_output_shape()))
@@ -71,12 +67,3 @@ def opset_imports():
     from qonnx.util.basic import get_preferred_onnx_opset
 
     return [make_opsetid("", get_preferred_onnx_opset()), make_opsetid(DOMAIN, 1)]
-
-
-def _short(op_type: str) -> str:
-    return {"StreamingMaxPool": "MaxPool", "StreamingDataWidthConverter": "DWC",
-            "StreamingFIFO": "FIFO"}.get(op_type, op_type)
-
-
-def dtype_name(dt: DataType | str) -> str:
-    return dt if isinstance(dt, str) else dt.name

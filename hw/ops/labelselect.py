@@ -12,11 +12,18 @@ import math
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, streams
+from hw.cost.energy import Action, ActionCount
+from hw.cost.resources import Resources
 from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
 from hw.schedule import TokenSchedule
 
 
 class LabelSelect(HWOp):
+    FINN_NAME = "LabelSelect"
+    FINN_OP_TYPES = ("LabelSelect",)
+    FINN_CONFIG_ATTRS = ("PE",)
     ATTRS = {
         "Labels": ("i", True, 0),
         "PE": ("i", True, 0),
@@ -88,3 +95,20 @@ class LabelSelect(HWOp):
     def legal_folding(self) -> dict[str, list[int]]:
         bits = self.dt("inputDataType").bitwidth()
         return {"PE": [p for p in divisors(self.a("Labels")) if p * bits <= AP_INT_MAX_W]}
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """A sorted list of K (value, label) registers; every input is compared with all K entries and
+        inserted through 2:1 muxes."""
+        k, pe = self.a("K"), self.a("PE")
+        vbits, lbits = self.dt("inputDataType").bitwidth(), self.output_datatype().bitwidth()
+        entry = vbits + lbits
+        lut = P.adders(pe * k * vbits) + pe * P.mux(2, k * entry)
+        return Resources(LUT=lut, FF=k * entry) + streams(self, extra_iterations=self.a("Labels"))
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        return [ActionCount(Action.ADD, math.prod(self._vec()) * self.a("Labels") * self.a("K"),
+                            (self.dt("inputDataType").bitwidth(),), "top-K compares")]
+
+    def hls4ml_layers(self, walk, node) -> None:
+        """hls4ml has no top-k layer: runs on the host on the hls4ml outputs (last node only)."""
+        walk.on_host(node)

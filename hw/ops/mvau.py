@@ -2,6 +2,10 @@
 
 acc = x @ W over the last axis (binaryXnorMode: number of positions where x == W), then optional
 thresholds: out[c] = sum_k [acc[c] >= T[c, k]] + ActVal (BIPOLAR outputs: 0/1 -> -1/+1).
+
+Everything about the op lives in this class: shapes, legal foldings and FINN's SIMD-then-PE folding
+walk, bit-width inference, execution, cycles and token schedule, FINN, calibrated and energy costs,
+and its hls4ml mapping (Dense/Conv2D, + HilThreshold with an activation).
 """
 
 from __future__ import annotations
@@ -12,12 +16,22 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from hw.cost import finn as fc
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, accumulator_bits, mvau_lanes, streams, thresholds_cost
+from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
-from hw.ops.base import AP_INT_MAX_W, HWOp, apply_thresholds, divisors, exact_matmul, int_bound
+from hw.ops.base import (AP_INT_MAX_W, HWOp, accumulator_range, apply_thresholds, broadcast_thresholds,
+                         clip_thresholds, divisors, dtype_for_range, exact_matmul, int_bound, threshold_output_dtype,
+                         walk_folding)
 from hw.schedule import TokenSchedule
 
 
 class MVAU(HWOp):
+    FINN_NAME = "MVAU"
+    FINN_OP_TYPES = ("MVAU", "MatrixVectorActivation")
+    FINN_CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
+                         "runtime_writeable_weights")
+    INIT_DTYPE_ATTRS = {1: "weightDataType", 2: "accDataType"}
     ATTRS = {
         "PE": ("i", True, 0),
         "SIMD": ("i", True, 0),
@@ -119,6 +133,52 @@ class MVAU(HWOp):
         return {"PE": [p for p in divisors(self.a("MH")) if width(p, simd) <= AP_INT_MAX_W],
                 "SIMD": [s for s in divisors(self.a("MW")) if width(pe, s) <= AP_INT_MAX_W]}
 
+    def set_folding(self, target_cycles: int, mvau_wwidth_max: int = 36) -> None:
+        """FINN set_folding.py for MVAU: SIMD walked up first (reverted once weight bits·SIMD exceeds
+        mvau_wwidth_max), then PE."""
+        self.set_nodeattr("PE", 1)
+        self.set_nodeattr("SIMD", 1)
+        wbits = self.dt("weightDataType").bitwidth()
+        for simd in self.legal_folding()["SIMD"]:
+            prev = self.a("SIMD")
+            self.set_nodeattr("SIMD", simd)
+            if self.cycles() < target_cycles:
+                break
+            if wbits * simd > mvau_wwidth_max:
+                self.set_nodeattr("SIMD", prev)
+                break
+        walk_folding(self, "PE", self.a("MH"), target_cycles)
+
+    # ---- bit widths ---------------------------------------------------------------------------
+    def accumulator_range(self, w: np.ndarray, idt: DataType = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per output channel (lo, hi) of the accumulator for inputs of `idt` (default
+        inputDataType); XNOR mode: the popcount range [0, MW]."""
+        if self.a("binaryXnorMode"):
+            return np.zeros(w.shape[1]), np.full(w.shape[1], float(w.shape[0]))
+        idt = self.dt("inputDataType") if idt is None else idt
+        return accumulator_range(w, float(idt.min()), float(idt.max()))
+
+    def infer_bitwidths(self, model) -> None:
+        """FINN minimize_accumulator_width / RoundAndClipThresholds: the accumulator range per output
+        channel from the weights and the input type; thresholds clipped to [lo_c, hi_c + 1];
+        accDataType = the smallest type holding the accumulator and the thresholds, which carry it;
+        outputs ActVal + [0, numSteps] (BIPOLAR stays), or the accumulator type without thresholds."""
+        node = self.onnx_node
+        idt = model.get_tensor_datatype(node.input[0])
+        self.set_nodeattr("inputDataType", idt.name)
+        lo, hi = self.accumulator_range(model.get_initializer(node.input[1]), idt)
+        if self.a("noActivation"):
+            acc = dtype_for_range(lo.min(), hi.max())
+            self.set_nodeattr("accDataType", acc.name)
+            self.set_nodeattr("outputDataType", acc.name)
+            return
+        thr = clip_thresholds(model, node.input[2], lo, hi)
+        acc = dtype_for_range(min(lo.min(), thr.min()), max(hi.max(), thr.max()))
+        self.set_nodeattr("accDataType", acc.name)
+        model.set_tensor_datatype(node.input[2], acc)
+        odt = threshold_output_dtype(self.dt("outputDataType"), self.a("ActVal"), thr.shape[1])
+        self.set_nodeattr("outputDataType", odt.name)
+
     # ---- execution ----------------------------------------------------------------------------
     def execute(self, inputs):
         x, w = inputs[0], inputs[1]
@@ -192,3 +252,90 @@ class MVAU(HWOp):
         dsp = fc.mvau_dsp_hls(self.a("PE"), self.a("SIMD"), wdt.bitwidth(), idt.bitwidth(), self.a("resType"))
         return Resources(LUT=lut, DSP=dsp, BRAM_18K=fc.mvau_bram18(*self._mem_args()),
                          URAM=fc.mvau_uram(*self._mem_args()))
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """Per-lane multipliers from the actual weights, the adder tree and its pipeline, thresholds,
+        accumulators, weight memory and input buffer (hw/cost/calibrated.py)."""
+        pe, simd, mh = self.a("PE"), self.a("SIMD"), self.a("MH")
+        w = ctx.initializer(1, "weights")
+        thr = None if self.a("noActivation") else broadcast_thresholds(ctx.initializer(2, "thresholds"), mh)
+        idt, wdt = self.dt("inputDataType"), self.dt("weightDataType")
+        xnor = bool(self.a("binaryXnorMode"))
+        rom = self.a("mem_mode") != "external" and not self.a("runtime_writeable_weights")
+        a_bits, w_bits = (1, 1) if xnor else (idt.bitwidth(), wdt.bitwidth())
+        lanes = mvau_lanes(w, pe, simd)
+        if xnor:  # XNOR folds into the first popcount level; every lane is active
+            lut = dsp = np.zeros(pe * simd)
+            prod, active = np.ones(pe * simd, dtype=np.int64), np.ones(pe * simd, dtype=bool)
+            acc = accumulator_bits(*accumulator_range((w > 0).astype(np.int64), 0, 1), thr)
+        else:
+            lut, dsp, prod, active = P.lane_multipliers(lanes, a_bits, w_bits, ctx.dsp_block, self.a("resType"), rom)
+            acc = accumulator_bits(*accumulator_range(w, int(idt.min()), int(idt.max())), thr)
+        n_terms = active.reshape(pe, simd).sum(axis=1)
+        tree = P.adders(P.adder_tree_bits(n_terms, prod.reshape(pe, simd).max(axis=1), acc))
+        mult_levels = P.DSP_MULT_LEVELS if dsp.any() else 1  # fabric multipliers: ~1 adder level (assumed)
+        res = Resources(LUT=float(lut.sum()) + tree, DSP=float(dsp.sum()),
+                        FF=P.tree_pipeline_ff(n_terms, acc, ctx.clock_ns, mult_levels))
+        if thr is not None:
+            res = res + thresholds_cost(thr, pe, acc, self.dt("outputDataType").bitwidth(),
+                                        self.a("ram_style_thresholds"), rom)
+        stored = (lanes > 0).astype(np.int64) if wdt.name == "BIPOLAR" else lanes  # BIPOLAR: 1 bit, 1 = +1
+        return res + self._calibrated_state(stored, w_bits, a_bits, acc, rom) + streams(self, P.HLS_KERNEL_OVERHEAD)
+
+    def _calibrated_state(self, stored: np.ndarray, w_bits: int, a_bits: int, acc: int, rom: bool) -> Resources:
+        """Accumulators, the weight memory and the input buffer of a folded MVAU."""
+        pe, simd = self.a("PE"), self.a("SIMD")
+        nf, sf = self.a("MH") // pe, self.a("MW") // simd
+        res = Resources()
+        if sf > 1:  # an accumulator adder and register per PE; inputBuf[SF] replayed for every nf (mvau.hpp)
+            res = res + Resources(LUT=P.adders(pe * acc), FF=pe * acc) + P.memory(simd * a_bits, sf, "auto")
+        if self.a("mem_mode") != "external" and nf * sf > 1:
+            res = res + P.stored_memory(stored.T, w_bits, self.a("ram_style"), rom)
+        return res
+
+    # ---- energy -------------------------------------------------------------------------------
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        """MACs on the nonzero weights (XNOR: popcount adds), weight-memory reads per firing, the
+        input buffer replayed for every nf, and the threshold compares."""
+        w = ctx.initializer(1, "weights")
+        pe, simd, mw, mh = self.a("PE"), self.a("SIMD"), self.a("MW"), self.a("MH")
+        nf, sf, vec = mh // pe, mw // simd, math.prod(self._vec())
+        idt, wdt = self.dt("inputDataType"), self.dt("weightDataType")
+        thr = None if self.a("noActivation") else ctx.initializer(2, "thresholds")
+        if self.a("binaryXnorMode"):
+            acc = accumulator_bits(*accumulator_range((w > 0).astype(np.int64), 0, 1), thr)
+            out = [ActionCount(Action.ADD, vec * w.size, (1,), "xnor-popcount")]
+            a_bits = w_bits = 1
+        else:
+            acc = accumulator_bits(*accumulator_range(w, int(idt.min()), int(idt.max())), thr)
+            a_bits, w_bits = idt.bitwidth(), wdt.bitwidth()
+            nnz = int(np.count_nonzero(w))  # zero weights are skipped
+            out = [ActionCount(Action.MULT, vec * nnz, (w_bits, a_bits), "MAC multiplies"),
+                   ActionCount(Action.ADD, vec * nnz, (acc,), "MAC adds")]
+        firings = vec * nf * sf
+        if nf * sf > 1:  # one PE·SIMD weight word per firing
+            mem = Action.DRAM if self.a("mem_mode") == "external" else Action.SRAM
+            out.append(ActionCount(mem, firings, (pe * simd * w_bits,), "weight reads"))
+        if sf > 1 and nf > 1:  # inputBuf: written once per vector, replayed for every nf
+            out += [ActionCount(Action.SRAM, vec * sf, (simd * a_bits,), "input buffer writes"),
+                    ActionCount(Action.SRAM, firings, (simd * a_bits,), "input buffer reads")]
+        if thr is not None:
+            out += threshold_actions(thr, mh, pe, acc, vec)
+        return out
+
+    # ---- hls4ml -------------------------------------------------------------------------------
+    def hls4ml_layers(self, walk, node) -> None:
+        """A Dense (Conv2D after an SWG or over a feature map) with the integer weights, and with an
+        activation a HilThreshold on its accumulator (builders in toolchain/backends/plan.py)."""
+        if self.a("mem_mode") == "external" or self.a("runtime_writeable_weights"):
+            walk.refuse(node, "external or runtime-writeable weights", "use mem_mode internal_embedded or "
+                        "internal_decoupled with runtime_writeable_weights=0 (hls4ml weights are constants)")
+        activation = not self.a("noActivation")
+        walk.dense(node, walk.initializer(node, 1, "weight matrix"), mw=self.a("MW"), mh=self.a("MH"),
+                   weight_dtype=self.dt("weightDataType"), acc_dtype=self.dt("accDataType"),
+                   out_dtype=self.dt("outputDataType"), xnor=bool(self.a("binaryXnorMode")),
+                   input_vectors=list(self.a("numInputVectors")), folding={"PE": self.a("PE"), "SIMD": self.a("SIMD")},
+                   activation=activation)
+        if activation:
+            walk.threshold(node, walk.initializer(node, 2, "threshold matrix"), self.a("MH"),
+                           self.dt("outputDataType"), self.a("ActVal"))

@@ -3,13 +3,23 @@ maxpool.h StreamingMaxPool_Precision). 2D only: one stream word carries all chan
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, streams
+from hw.cost.energy import Action, ActionCount
+from hw.cost.resources import Resources
 from hw.ops.base import AP_INT_MAX_W, SameTypeOp
 from hw.schedule import TokenSchedule
 
 
 class StreamingMaxPool(SameTypeOp):
+    FINN_NAME = "StreamingMaxPool"
+    FINN_OP_TYPES = ("StreamingMaxPool",)
+    NAME_PREFIX = "MaxPool"
+    FINN_CONFIG_ATTRS = ()  # the 2D HLS kernel has no folding attribute
     ATTRS = {
         "ImgDim": ("ints", True, []),
         "PoolDim": ("ints", True, []),
@@ -64,3 +74,22 @@ class StreamingMaxPool(SameTypeOp):
         n_read, n_write = k * ifm, ifm // k
         reads = np.r_[np.ones(n_read, bool), np.zeros(n_write, bool)]
         return TokenSchedule(reads=reads[None, :], writes=~reads[None, :], repeats=ifm // k)
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """C comparators and 2:1 max muxes per input word, a buffer of one output row of maxima."""
+        ch, bits = self.a("NumChannels"), self.dt("dataType").bitwidth()
+        ifm, k = self.a("ImgDim")[1], self.a("PoolDim")[1]
+        row = P.memory(ch * bits, ifm // k, "auto")
+        return Resources(LUT=P.adders(ch * bits) + P.mux(2, ch * bits)) + row + streams(self)
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        bits = self.dt("dataType").bitwidth()
+        elems = math.prod(self.normal_input_shape())
+        width = self.instream_width()
+        return [ActionCount(Action.ADD, elems, (bits,), "max compares"),
+                ActionCount(Action.SRAM, 2 * self.words_in(), (width,), "row buffer accesses")]
+
+    def hls4ml_layers(self, walk, node) -> None:
+        """MaxPooling2D."""
+        (h, w), (k, _), c = self.a("ImgDim"), self.a("PoolDim"), self.a("NumChannels")
+        walk.pool(node, k, (h // k, w // k, c))

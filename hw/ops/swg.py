@@ -10,12 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from hw.cost import finn as fc
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, scaled, streams
+from hw.cost.energy import Action, ActionCount
 from hw.cost.resources import Resources
-from hw.ops.base import AP_INT_MAX_W, HWOp, divisors
+from hw.ops.base import AP_INT_MAX_W, HWOp, divisors, walk_folding
 from hw.schedule import TokenSchedule
 
 
 class SWG(HWOp):
+    FINN_NAME = "ConvolutionInputGenerator"
+    FINN_OP_TYPES = ("ConvolutionInputGenerator", "ConvolutionInputGenerator1D")
+    FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
     ATTRS = {
         "ConvKernelDim": ("ints", True, []),
         "IFMChannels": ("i", True, 0),
@@ -54,6 +60,16 @@ class SWG(HWOp):
     def legal_folding(self) -> dict[str, list[int]]:
         bits = max(self.dt("inputDataType").bitwidth(), self.dt("outputDataType").bitwidth())
         return {"SIMD": [s for s in divisors(self.a("IFMChannels")) if s * bits <= AP_INT_MAX_W]}
+
+    def set_folding(self, target_cycles: int, mvau_wwidth_max: int = 36) -> None:
+        """FINN set_folding.py walks SIMD; a depthwise SWG takes its SIMD from the following VVAU in
+        FINN, and we have no VVAU, so it is left alone."""
+        if not self.a("depthwise"):
+            walk_folding(self, "SIMD", self.a("IFMChannels"), target_cycles)
+
+    def infer_bitwidths(self, model) -> None:
+        """A window generator moves values: output type = input type."""
+        self.set_nodeattr("outputDataType", model.get_tensor_datatype(self.onnx_node.input[0]).name)
 
     def problems(self) -> list[str]:
         out = super().problems()
@@ -104,6 +120,29 @@ class SWG(HWOp):
                                         self.a("IFMChannels"), self.a("SIMD"),
                                         self.dt("inputDataType").bitwidth(), self.a("ram_style"))
         return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """k + stride row buffers of IFMDim·C/SIMD words of SIMD·A bits (the HLS SWG), an output mux
+        over the buffers, and the read/write address counters."""
+        k, s, ifm = self.a("ConvKernelDim")[0], self.a("Stride")[0], self.a("IFMDim")[1]
+        simd, ch = self.a("SIMD"), self.a("IFMChannels")
+        width, depth = simd * self.dt("inputDataType").bitwidth(), ifm * ch // simd
+        buffers = scaled(P.memory(width, depth, self.a("ram_style")), k + s)
+        addr = scaled(P.counter(depth), 4)  # read/write row and column address counters (assumed)
+        return buffers + Resources(LUT=P.mux(k + s, width)) + addr + streams(self, P.HLS_KERNEL_OVERHEAD)
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        width = self.instream_width()
+        return [ActionCount(Action.SRAM, self.words_in(), (width,), "line buffer writes"),
+                ActionCount(Action.SRAM, self.words_out(), (width,), "line buffer reads")]
+
+    def hls4ml_layers(self, walk, node) -> None:
+        """No layer of its own: it makes the next MVAU a Conv2D (plan._Walk.sliding_window)."""
+        if self.a("depthwise"):
+            walk.refuse(node, "a depthwise sliding window (VVAU)", "use an ordinary convolution")
+        (k, _), (s, _) = self.a("ConvKernelDim"), self.a("Stride")
+        (ih, iw), (oh, ow) = self.a("IFMDim"), self.a("OFMDim")
+        walk.sliding_window(node, walk.conv_geometry(ih, iw, self.a("IFMChannels"), k, s, oh, ow))
 
 
 def swg_hls_flags(k: int, s: int, ifm: int, ofm: int, cf: int, frames: int = 1):

@@ -11,12 +11,20 @@ from dataclasses import replace
 import numpy as np
 
 from hw.cost import finn as fc
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, streams, thresholds_cost
+from hw.cost.energy import ActionCount, threshold_actions
 from hw.cost.resources import Resources
-from hw.ops.base import AP_INT_MAX_W, ChannelStreamOp, apply_thresholds
+from hw.ops.base import (AP_INT_MAX_W, ChannelStreamOp, apply_thresholds, broadcast_thresholds, clip_thresholds,
+                         dtype_for_range, threshold_output_dtype)
 from hw.schedule import TokenSchedule, streaming
 
 
 class Thresholding(ChannelStreamOp):
+    FINN_NAME = "Thresholding"
+    FINN_OP_TYPES = ("Thresholding",)
+    FINN_CONFIG_ATTRS = ("PE", "ram_style", "mem_mode")
+    INIT_DTYPE_ATTRS = {1: "inputDataType"}  # before InferBitWidths sets weightDataType
     ATTRS = {
         "NumChannels": ("i", True, 0),
         "PE": ("i", False, 1),
@@ -56,6 +64,19 @@ class Thresholding(ChannelStreamOp):
     def tmem(self) -> int:
         return self.a("NumChannels") // self.a("PE")
 
+    def infer_bitwidths(self, model) -> None:
+        """FINN RoundAndClipThresholds / minimize_weight_bit_width: thresholds clipped to the input
+        type's [min, max + 1], stored in the smallest type holding them; outputs ActVal + [0, numSteps]."""
+        node = self.onnx_node
+        idt = model.get_tensor_datatype(node.input[0])
+        self.set_nodeattr("inputDataType", idt.name)
+        thr = clip_thresholds(model, node.input[1], [idt.min()], [idt.max()])
+        tdt = dtype_for_range(thr.min(), thr.max())
+        self.set_nodeattr("weightDataType", tdt.name)
+        model.set_tensor_datatype(node.input[1], tdt)
+        odt = threshold_output_dtype(self.dt("outputDataType"), self.a("ActVal"), thr.shape[1])
+        self.set_nodeattr("outputDataType", odt.name)
+
     def execute(self, inputs):
         x, thr = inputs[0], inputs[1]
         c = self.a("NumChannels")
@@ -80,3 +101,22 @@ class Thresholding(ChannelStreamOp):
         pe, abits, style = self.a("PE"), self.dt("inputDataType").bitwidth(), self.a("ram_style")
         return Resources(LUT=fc.thresholding_lut_hls(pe, abits, self.tmem(), style),
                          BRAM_18K=fc.thresholding_bram18_hls(pe, abits, self.tmem(), style))
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """Comparators as wide as the input or the thresholds, their count, the threshold memory."""
+        thr = broadcast_thresholds(ctx.initializer(1, "thresholds"), self.a("NumChannels"))
+        idt = self.dt("inputDataType")
+        bits = max(idt.bitwidth(), int(P.range_bits(thr.min(), thr.max())))
+        rom = not self.a("runtime_writeable_weights")
+        return thresholds_cost(thr, self.a("PE"), bits, self.dt("outputDataType").bitwidth(), self.a("ram_style"),
+                               rom) + streams(self, P.HLS_KERNEL_OVERHEAD)
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        thr = ctx.initializer(1, "thresholds")
+        return threshold_actions(thr, self.a("NumChannels"), self.a("PE"), self.dt("inputDataType").bitwidth(),
+                                 math.prod(self._vec()))
+
+    def hls4ml_layers(self, walk, node) -> None:
+        """A HilThreshold (toolchain/backends/hls4ml_ext) on the incoming stream."""
+        walk.threshold(node, walk.initializer(node, 1, "threshold matrix"), self.a("NumChannels"),
+                       self.dt("outputDataType"), self.a("ActVal"))

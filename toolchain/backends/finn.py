@@ -7,7 +7,7 @@ Writes, atomically, into the folder:
   a float input's quantizer is replaced by an integer input (x / input_scale); a raw UINT8 pixel input
   (tfc-w1a1, cnv-w1a1) keeps its preprocessing and quantizer, which FINN turns into the input
   Thresholding itself, as in its own BNN-PYNQ flow. Either way FINN builds the partition we emulate;
-* folding_config.json -- FINN format (reference/finn.md §1.6), keys are FINN's node names after
+* folding_config.json -- FINN format (docs/finn.md §1.6), keys are FINN's node names after
   specialization (MVAU_hls_0, ConvolutionInputGenerator_hls_0, ...): PE/SIMD, memory attributes, and
   the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
   max(producer outFIFODepths, consumer inFIFODepths) when auto_fifo_depths=False);
@@ -30,19 +30,17 @@ from typing import Any, Optional
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from hw.ops import op_class
+from hw.ops.fifo import FIFO
 from toolchain.errors import UserError
 
-FINN_OP = {"MVAU": "MVAU", "Thresholding": "Thresholding", "SWG": "ConvolutionInputGenerator",
-           "StreamingMaxPool": "StreamingMaxPool", "LabelSelect": "LabelSelect", "FMPadding": "FMPadding",
-           "AddStreams": "AddStreams", "DuplicateStreams": "DuplicateStreams"}
-INFRA = ("FIFO", "DWC")
-# attributes written per op type (FINN v0.10 node attributes of the HLS variants)
-FINN_ATTRS = {"MVAU": ("PE", "SIMD", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
-                       "runtime_writeable_weights"),
-              "Thresholding": ("PE", "ram_style", "mem_mode"), "SWG": ("SIMD", "ram_style"),
-              "LabelSelect": ("PE",), "FMPadding": ("SIMD",), "AddStreams": ("PE",), "DuplicateStreams": ("PE",),
-              "StreamingMaxPool": ()}
 IMPL = "hls"
+
+
+def _infra(node) -> bool:
+    """Stream infrastructure (the op class's INFRASTRUCTURE fact: DWC, FIFO): FINN inserts its own."""
+    cls = op_class(node.op_type)
+    return cls is not None and cls.INFRASTRUCTURE
 
 
 def finn_names(model: ModelWrapper) -> dict[str, tuple[str, str]]:
@@ -50,9 +48,9 @@ def finn_names(model: ModelWrapper) -> dict[str, tuple[str, str]]:
     ConvolutionInputGenerator_hls_0)."""
     out, counts = {}, {}
     for node in model.graph.node:
-        if node.op_type in INFRA:
+        if _infra(node):
             continue
-        op = FINN_OP.get(node.op_type)
+        op = getattr(op_class(node.op_type), "FINN_NAME", None)  # FINN's op type before specialization
         if op is None:
             raise UserError(f"{node.name}: the FINN handoff does not know op type {node.op_type}")
         idx = counts.get(op, 0)
@@ -69,7 +67,7 @@ def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
     its own depth."""
     out: dict[str, dict[str, list[int]]] = {}
     for node in model.graph.node:  # edges without a FIFO node (graph input/output): the node's own attributes
-        if node.op_type not in INFRA:
+        if not _infra(node):
             op = getCustomOp(node)
             out[node.name] = {a: list(op.get_nodeattr(a)) for a in ("inFIFODepths", "outFIFODepths")}
 
@@ -79,14 +77,14 @@ def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
         values[port] = depth
 
     for f in model.graph.node:
-        if f.op_type != "FIFO":
+        if op_class(f.op_type) is not FIFO:
             continue
         depth = int(getCustomOp(f).get_nodeattr("depth"))
         p = model.find_producer(f.input[0])
-        if p is not None and p.op_type not in INFRA:
+        if p is not None and not _infra(p):
             put(p, "outFIFODepths", list(p.output).index(f.input[0]), depth)
         for c in model.find_consumers(f.output[0]) or []:
-            if c.op_type not in INFRA:
+            if not _infra(c):
                 put(c, "inFIFODepths", list(c.input).index(f.output[0]), depth)
     return out
 
@@ -96,10 +94,10 @@ def folding_config(model: ModelWrapper) -> dict[str, Any]:
     names, fifos = finn_names(model), fifo_attrs(model)
     config: dict[str, Any] = {"Defaults": {}}
     for node in model.graph.node:
-        if node.op_type in INFRA:
+        if _infra(node):
             continue
         op = getCustomOp(node)
-        entry = {a: op.get_nodeattr(a) for a in FINN_ATTRS.get(node.op_type, ()) if a in op.get_nodeattr_types()}
+        entry = {a: op.get_nodeattr(a) for a in op.FINN_CONFIG_ATTRS if a in op.get_nodeattr_types()}
         entry.update(fifos.get(node.name, {}))
         config[names[node.name][1]] = entry
     return config
@@ -250,8 +248,8 @@ def relower(source: ModelWrapper, model: ModelWrapper, config: dict, clock_ns: f
     label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
     out = lower_model(ModelWrapper(copy.deepcopy(source.model)), folding=config, clock_ns=clock_ns,
                       label_select=label_select)
-    mine = {n.name: n for n in model.graph.node if n.op_type not in INFRA}
-    theirs = {n.name: n for n in out.graph.node if n.op_type not in INFRA}
+    mine = {n.name: n for n in model.graph.node if not _infra(n)}
+    theirs = {n.name: n for n in out.graph.node if not _infra(n)}
     if mine.keys() != theirs.keys():
         raise UserError(f"lowering the source with the handoff's folding gives nodes {sorted(theirs)}, not "
                         f"{sorted(mine)}: the dataflow model was not lowered from its hil_source")

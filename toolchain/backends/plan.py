@@ -2,7 +2,8 @@
 
     plan = plan_hls4ml(model)          # BackendRefusal (exit 2) naming node + construct + what to do
 
-Mapping (every precision explicit, from the IR's qonnx DataTypes via toolchain.backends.precision):
+Mapping (every precision explicit, from the IR's qonnx DataTypes via toolchain.backends.precision); each
+op declares its own in `hls4ml_layers(walk, node)` (hw/ops/<op>.py) using the builders of _Walk below:
 
 * graph input          -> Input, result_t = the input stream type;
 * MVAU                 -> Dense (or Conv2D when an SWG feeds it; Conv2D 1x1 for a pointwise MVAU over a
@@ -26,19 +27,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from hw.ops import custom_op
+from hw.ops.base import DOMAIN, HWOp, OpError, accumulator_range, broadcast_thresholds
 from toolchain.backends.precision import (Enc, IntType, PrecisionError, TensorType, check_integral, stream_type,
                                           value_type)
 from toolchain.backends.refusal import BackendRefusal, refuse
 from toolchain.backends.reuse import reuse_and_strategy
 
-PASSTHROUGH = ("FIFO", "DWC")
 ACC_BITS_MAX = 62  # int64 bound arithmetic below
 
 
@@ -130,12 +132,6 @@ def _tensor_type(dt: DataType, node: str, what: str) -> TensorType:
         raise BackendRefusal(str(err)) from None
 
 
-def acc_bounds(w: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column exact bounds of x @ w for x in [lo, hi]^n (int64)."""
-    a, b = w * lo, w * hi
-    return np.minimum(a, b).sum(axis=0), np.maximum(a, b).sum(axis=0)
-
-
 def threshold_counts(out_dt: DataType, steps: int, act_val: int, node: str) -> tuple[TensorType, int, int]:
     """(output stream type, out_scale, out_bias) of a threshold activation."""
     out = _tensor_type(out_dt, node, "outputDataType")
@@ -152,12 +148,9 @@ def threshold_counts(out_dt: DataType, steps: int, act_val: int, node: str) -> t
 def threshold_matrix(t: np.ndarray, channels: int, lo: int, hi: int, enc: Enc, node: str) -> np.ndarray:
     """Integer thresholds (C, steps) equivalent to t on integer inputs in [lo, hi] (IR values)."""
     t = np.asarray(t, dtype=np.float64)
-    if t.ndim == 1:
-        t = t[None, :]
     if np.isnan(t).any():
         raise refuse(node, "NaN thresholds", "re-run the lowering")
-    if t.shape[0] == 1 and channels != 1:
-        t = np.repeat(t, channels, axis=0)
+    t = broadcast_thresholds(t, channels)
     if t.shape[0] != channels:
         raise refuse(node, f"thresholds of shape {t.shape} for {channels} channels", "re-run the lowering")
     t = np.clip(np.ceil(t), lo, hi + 1)  # x >= T <=> x >= ceil(T); outside [lo, hi] the answer is constant
@@ -169,6 +162,10 @@ def threshold_matrix(t: np.ndarray, channels: int, lo: int, hi: int, enc: Enc, n
 # ---- the walk over the dataflow graph ------------------------------------------------------------
 
 class _Walk:
+    """The plan under construction and hls4ml's layer vocabulary. Each op's `hls4ml_layers(walk,
+    node)` (hw/ops/<op>.py) says which layers it maps to by calling these builders; the builders own
+    the typed precisions and the exactness checks."""
+
     def __init__(self, model: ModelWrapper):
         self.model = model
         self.layers: list[Layer] = []
@@ -185,52 +182,57 @@ class _Walk:
                          "only SWG -> MVAU convolutions are supported (no depthwise or pooling windows)")
         self.layers.append(layer)
 
-    # MVAU ----------------------------------------------------------------------------------------
-    def mvau(self, node, op) -> None:
+    def refuse(self, node, construct: str, fix: str):
+        raise refuse(node.name, construct, fix)
+
+    def unsupported(self, node):
+        supported = [f"{name} (last)" if name == "LabelSelect" else name for name, cls in custom_op.items()
+                     if cls.hls4ml_layers is not HWOp.hls4ml_layers]
+        raise refuse(node.name, f"the {node.op_type} op", f"the hls4ml backend supports {', '.join(supported)}")
+
+    def initializer(self, node, i: int, what: str) -> np.ndarray:
+        return _init(self.model, node, i, what)
+
+    # Dense / Conv2D ------------------------------------------------------------------------------
+    def dense(self, node, w: np.ndarray, *, mw: int, mh: int, weight_dtype: DataType, acc_dtype: DataType,
+              out_dtype: DataType, xnor: bool, input_vectors: list[int], folding: dict, activation: bool) -> None:
+        """x @ w as a Dense (Conv2D when an SWG feeds it, Conv2D 1x1 over a feature map); with
+        `activation` its output is an internal accumulator for the threshold() that follows."""
         name = node.name
-        if op.a("mem_mode") == "external" or op.a("runtime_writeable_weights"):
-            raise refuse(name, "external or runtime-writeable weights", "use mem_mode internal_embedded or "
-                         "internal_decoupled with runtime_writeable_weights=0 (hls4ml weights are constants)")
-        mw, mh, pe, simd = op.a("MW"), op.a("MH"), op.a("PE"), op.a("SIMD")
-        w = _int(_init(self.model, node, 1, "weight matrix"), name, "weights")
+        w = _int(w, name, "weights")
         if w.shape != (mw, mh):
             raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})", "re-run the lowering")
-        wdt = op.dt("weightDataType")
+        wdt = weight_dtype
         if w.min() < wdt.min() or w.max() > wdt.max():
             raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
-        weight, bias, weight_t, lo, hi = self._dense_weights(node, op, w, wdt)
-        accum_t = value_type(op.dt("accDataType"), f"{name}: accDataType")
+        weight, bias, weight_t, lo, hi = self._dense_weights(name, xnor, w, wdt)
+        accum_t = value_type(acc_dtype, f"{name}: accDataType")
         if not accum_t.covers(lo.min(), hi.max()):
-            raise refuse(name, f"accDataType {op.dt('accDataType').name} for the accumulator range "
+            raise refuse(name, f"accDataType {acc_dtype.name} for the accumulator range "
                                f"[{lo.min()}, {hi.max()}]", "widen accDataType (or re-run the accumulator "
                                "minimization of the lowering)")
-        rf, strategy = reuse_and_strategy(name, mw, mh, pe, simd)
-        conv, shape = self._geometry(node, op, mw, mh)
+        rf, strategy = reuse_and_strategy(name, mw, mh, folding["PE"], folding["SIMD"])
+        conv, shape = self._geometry(name, input_vectors, mw, mh)
         if conv is None and self.swg is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
             raise refuse(name, "an MVAU over several vectors without numInputVectors", "re-run the lowering")
         swg, self.swg = self.swg, None
         nodes = ((swg[0],) if swg else ()) + (name,)
         dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
-                     reuse=rf, strategy=strategy, conv=conv, folding={"PE": pe, "SIMD": simd})
-        if op.a("noActivation"):
-            out = _tensor_type(op.dt("outputDataType"), name, "outputDataType")
+                     reuse=rf, strategy=strategy, conv=conv, folding=dict(folding))
+        if not activation:
+            out = _tensor_type(out_dtype, name, "outputDataType")
             if out.enc is Enc.BIT or not out.hw.covers(lo.min(), hi.max()):
                 raise refuse(name, f"outputDataType {out.dtype} for the accumulator range [{lo.min()}, {hi.max()}] "
                                    "with noActivation=1", "set outputDataType to the accumulator type")
             self.add(DenseLayer(name, nodes, out, shape, node.output[0], **dense))
             return
-        acc = TensorType(op.dt("accDataType").name, accum_t, Enc.INT)
+        acc = TensorType(acc_dtype.name, accum_t, Enc.INT)
         self.add(DenseLayer(f"{name}_acc", nodes, acc, shape, None, **dense))
-        t = _init(self.model, node, 2, "threshold matrix")
-        out, scale, out_bias = threshold_counts(op.dt("outputDataType"), t.shape[-1], op.a("ActVal"), name)
-        tm = threshold_matrix(t, mh, accum_t.lo, accum_t.hi, Enc.INT, name)
-        self.add(ThresholdLayer(name, (name,), out, shape, node.output[0], thresholds=tm,
-                                threshold_t=IntType.of_values(tm), out_scale=scale, out_bias=out_bias))
 
-    def _dense_weights(self, node, op, w: np.ndarray, wdt: DataType):
+    def _dense_weights(self, name: str, xnor: bool, w: np.ndarray, wdt: DataType):
         """(hw weights, hw bias, weight_t, acc lo, acc hi): hw Dense output == the IR accumulator."""
-        inp, name = self.cur.out, node.name
-        if op.a("binaryXnorMode"):
+        inp = self.cur.out
+        if xnor:
             if inp.enc is not Enc.BIT and inp.dtype != "BINARY":
                 raise refuse(name, f"binaryXnorMode=1 on a {inp.dtype} input", "feed it a BIPOLAR stream")
             wpm = np.where(w > 0, 1, -1)  # the IR reads W > 0 as +1 (BIPOLAR or BINARY weights)
@@ -240,10 +242,10 @@ class _Walk:
         if inp.enc is Enc.BIT:  # x = 2b - 1:  x·W = b·(2W) - colsum(W)
             weight, bias = 2 * w, -w.sum(axis=0)
             weight_t = IntType.covering(2 * int(wdt.min()), 2 * int(wdt.max()))
-            lo, hi = acc_bounds(w, -1, 1)
+            lo, hi = accumulator_range(w, -1, 1)
         else:
             weight, bias, weight_t = w, np.zeros(w.shape[1], dtype=np.int64), value_type(wdt, f"{name}: weights")
-            lo, hi = acc_bounds(w, inp.lo, inp.hi)
+            lo, hi = accumulator_range(w, inp.lo, inp.hi)
         if weight_t == IntType(2, True) and (weight == -2).any():
             weight_t = IntType(3, True)  # hls4ml's ap_int<2> product is 'weight_ternary' (assumes -1, 0, 1)
         if weight_t == IntType(1, False) and inp.hw == IntType(1, False):
@@ -252,58 +254,59 @@ class _Walk:
             raise refuse(name, "an accumulator wider than 62 bits", "narrow the weight or input datatypes")
         return weight, bias, weight_t, lo, hi
 
-    def _geometry(self, node, op, mw: int, mh: int) -> tuple[Optional[ConvGeom], tuple[int, ...]]:
+    def _geometry(self, name: str, vec: list[int], mw: int, mh: int) -> tuple[Optional[ConvGeom], tuple[int, ...]]:
         if self.swg is not None:
             g = self.swg[1]
             if mw != g.k * g.k * g.n_chan:
-                raise refuse(node.name, f"MW={mw} after {self.swg[0]} ({g.k}x{g.k}x{g.n_chan} windows)",
+                raise refuse(name, f"MW={mw} after {self.swg[0]} ({g.k}x{g.k}x{g.n_chan} windows)",
                              "re-run the lowering")
             return g, (g.out_h, g.out_w, mh)
-        vec = list(op.a("numInputVectors"))
         if math.prod(vec) > 1:
             if len(vec) != 3 or len(self.cur.shape) != 3:
-                raise refuse(node.name, f"an MVAU over numInputVectors={vec}", "only 2-D feature maps are supported")
+                raise refuse(name, f"an MVAU over numInputVectors={vec}", "only 2-D feature maps are supported")
             h, w = vec[1], vec[2]
             return ConvGeom(h, w, mw, 1, 1, h, w), (h, w, mh)
         return None, self.cur.shape[:-1] + (mh,)
 
-    # other ops -----------------------------------------------------------------------------------
-    def thresholding(self, node, op) -> None:
-        inp, name = self.cur.out, node.name
-        t = _init(self.model, node, 1, "threshold matrix")
-        out, scale, out_bias = threshold_counts(op.dt("outputDataType"), t.shape[-1], op.a("ActVal"), name)
-        tm = threshold_matrix(t, op.a("NumChannels"), inp.lo, inp.hi, inp.enc, name)
+    # HilThreshold --------------------------------------------------------------------------------
+    def threshold(self, node, t: np.ndarray, channels: int, out_dtype: DataType, act_val: int) -> None:
+        """out = Σ_k [x >= T_k] + ActVal on the current stream, or on the accumulator of the
+        dense() this node just added."""
+        name = node.name
+        out, scale, out_bias = threshold_counts(out_dtype, t.shape[-1], act_val, name)
+        if isinstance(self.cur, DenseLayer) and self.cur.ir_tensor is None:  # this node's own accumulator
+            lo, hi, enc = self.cur.accum_t.lo, self.cur.accum_t.hi, Enc.INT
+        else:
+            lo, hi, enc = self.cur.out.lo, self.cur.out.hi, self.cur.out.enc
+        tm = threshold_matrix(t, channels, lo, hi, enc, name)
         self.add(ThresholdLayer(name, (name,), out, self.cur.shape, node.output[0], thresholds=tm,
                                 threshold_t=IntType.of_values(tm), out_scale=scale, out_bias=out_bias))
 
-    def swg_op(self, node, op) -> None:
-        if op.a("depthwise"):
-            raise refuse(node.name, "a depthwise sliding window (VVAU)", "use an ordinary convolution")
+    # the other layers ----------------------------------------------------------------------------
+    def sliding_window(self, node, geom: ConvGeom) -> None:
+        """A window generator is not a layer: it makes the next dense() a Conv2D."""
         if len(self.cur.shape) != 3:
             raise refuse(node.name, f"a sliding window over a tensor of shape {self.cur.shape}", "re-run the lowering")
-        (k, _), (ih, iw), (oh, ow), (s, _) = op.a("ConvKernelDim"), op.a("IFMDim"), op.a("OFMDim"), op.a("Stride")
-        self.swg = (node.name, ConvGeom(ih, iw, op.a("IFMChannels"), k, s, oh, ow))
+        self.swg = (node.name, geom)
 
-    def maxpool(self, node, op) -> None:
-        (h, w), (k, _), c = op.a("ImgDim"), op.a("PoolDim"), op.a("NumChannels")
-        self.add(PoolLayer(node.name, (node.name,), self.cur.out, (h // k, w // k, c), node.output[0], k=k))
+    def conv_geometry(self, in_h: int, in_w: int, n_chan: int, k: int, stride: int, out_h: int, out_w: int) -> ConvGeom:
+        return ConvGeom(in_h, in_w, n_chan, k, stride, out_h, out_w)
 
-    def fmpadding(self, node, op) -> None:
-        (h, w), (top, left, bottom, right) = op.a("ImgDim"), op.a("Padding")
-        shape = (h + top + bottom, w + left + right, op.a("NumChannels"))
-        self.add(PadLayer(node.name, (node.name,), self.cur.out, shape, node.output[0],
-                          pads=(top, left, bottom, right)))
+    def pool(self, node, k: int, shape: tuple[int, ...]) -> None:
+        self.add(PoolLayer(node.name, (node.name,), self.cur.out, shape, node.output[0], k=k))
 
+    def pad(self, node, pads: tuple[int, int, int, int], shape: tuple[int, ...]) -> None:
+        self.add(PadLayer(node.name, (node.name,), self.cur.out, shape, node.output[0], pads=pads))
 
-HANDLERS: dict[str, Callable] = {"MVAU": _Walk.mvau, "Thresholding": _Walk.thresholding, "SWG": _Walk.swg_op,
-                                 "StreamingMaxPool": _Walk.maxpool, "FMPadding": _Walk.fmpadding}
+    def on_host(self, node) -> None:
+        """The node runs on the host on the hls4ml outputs (hls4ml has no such layer); it must be last."""
+        self.host_label_select = node.name
 
 
 def plan_hls4ml(model: ModelWrapper) -> Plan:
     """The typed hls4ml plan of a dataflow graph, or BackendRefusal naming the first node that
     cannot be expressed exactly."""
     from hw.emulator.values import node_order
-    from hw.ops.base import DOMAIN, OpError
 
     g = model.graph
     if len(g.input) != 1 or len(g.output) != 1:
@@ -332,16 +335,7 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
         except OpError as err:
             raise BackendRefusal(str(err)) from None
         tensor = node.output[0]
-        if node.op_type in PASSTHROUGH:
-            continue
-        if node.op_type == "LabelSelect":
-            walk.host_label_select = node.name
-            continue
-        handler = HANDLERS.get(node.op_type)
-        if handler is None:
-            raise refuse(node.name, f"the {node.op_type} op", "the hls4ml backend supports MVAU, Thresholding, "
-                         "SWG, StreamingMaxPool, FMPadding, LabelSelect (last), FIFO and DWC")
-        handler(walk, node, op)
+        op.hls4ml_layers(walk, node)
     if walk.swg is not None:
         raise refuse(walk.swg[0], "a sliding-window generator at the end of the graph", "re-run the lowering")
     if tensor != oname:

@@ -15,6 +15,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
+from hw.ops.base import accumulator_range, dtype_for_range  # noqa: F401 - dtype_for_range re-exported for the passes
 from toolchain.errors import UserError
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
@@ -121,16 +122,6 @@ def bypass(model: ModelWrapper, node, data_input: str) -> None:
     model.graph.node.remove(node)
 
 
-def dtype_for_range(lo: float, hi: float) -> DataType:
-    """Smallest INT/UINT (or BINARY) DataType holding every integer in [lo, hi] (FINN
-    minimize_accumulator_width: UINT ceil(log2(hi+1)), INT ceil(log2(max(-lo, 1+hi)) + 1))."""
-    lo, hi = int(lo), int(hi)
-    if lo >= 0:
-        return DataType["BINARY"] if hi <= 1 else DataType[f"UINT{max(hi, 1).bit_length()}"]
-    bits = max((-lo - 1).bit_length(), hi.bit_length(), 1) + 1
-    return DataType[f"INT{bits}"]
-
-
 def quant_dtype(signed: bool, narrow: bool, bits: int) -> DataType:
     """The qonnx DataType of a Quant's integer grid (FINN's convention: narrow ranges keep INTb)."""
     if bits == 1 and signed:
@@ -170,10 +161,7 @@ def linear_weight_matrix(model: ModelWrapper, node) -> Optional[np.ndarray]:
 def matvec_channel_range(w: np.ndarray, idt: DataType) -> tuple[np.ndarray, np.ndarray]:
     """Per output column (lo, hi) of x @ w for x of DataType idt (qonnx
     calculate_matvec_accumulator_range, before its min/max over columns)."""
-    lo_x, hi_x = float(idt.min()), float(idt.max())
-    hi = np.where(w > 0, w * hi_x, w * lo_x).sum(axis=0)
-    lo = np.where(w > 0, w * lo_x, w * hi_x).sum(axis=0)
-    return lo, hi
+    return accumulator_range(w, float(idt.min()), float(idt.max()))
 
 
 def channel_ranges(model: ModelWrapper, tensor: str) -> Optional[tuple[np.ndarray, np.ndarray]]:

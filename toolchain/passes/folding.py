@@ -1,6 +1,6 @@
 """Folding: FINN-format folding configs (read, validate, apply, write) and FINN's SetFolding.
 
-Config format (FINN ApplyConfig / extract_model_config_to_json, reference/finn.md §1.6):
+Config format (FINN ApplyConfig / extract_model_config_to_json, docs/finn.md §1.6):
 
     {"Defaults": {"ram_style": ["distributed", ["MVAU_hls"]]},
      "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block", "mem_mode": "internal_decoupled"}}
@@ -24,18 +24,11 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from hw.cost.resources import CostModel, Resources
+from hw.ops import custom_op, from_finn_op_type, from_name_prefix, name_prefix
 from hw.ops.base import DOMAIN
 from toolchain.errors import UserError
 
-# FINN op type (with _hls/_rtl/_Batch suffix stripped) -> our op type; our node-name prefix per op type
-_FINN_OP = {"MVAU": "MVAU", "MatrixVectorActivation": "MVAU", "ConvolutionInputGenerator": "SWG",
-            "ConvolutionInputGenerator1D": "SWG", "Thresholding": "Thresholding",
-            "StreamingMaxPool": "StreamingMaxPool", "LabelSelect": "LabelSelect",
-            "StreamingDataWidthConverter": "DWC", "StreamingFIFO": "FIFO", "AddStreams": "AddStreams",
-            "DuplicateStreams": "DuplicateStreams", "FMPadding": "FMPadding"}
-_OURS = {"MVAU", "SWG", "Thresholding", "StreamingMaxPool", "LabelSelect", "DWC", "FIFO", "AddStreams",
-         "DuplicateStreams", "FMPadding"}
-NAME_PREFIX = {"StreamingMaxPool": "MaxPool"}
+# FINN op types and node-name prefixes are facts of each op class (FINN_OP_TYPES, NAME_PREFIX)
 _SUFFIX = re.compile(r"(_hls|_rtl|_Batch)$")
 _NODE = re.compile(r"^(?P<op>[A-Za-z][A-Za-z0-9]*?)(?:_hls|_rtl|_Batch)?_(?P<idx>\d+)$")
 
@@ -46,8 +39,7 @@ HW_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode",
 
 def our_op_type(finn_op_type: str) -> Optional[str]:
     """MVAU_hls / MatrixVectorActivation / ConvolutionInputGenerator_rtl ... -> our op type."""
-    base = _SUFFIX.sub("", finn_op_type)
-    return base if base in _OURS else _FINN_OP.get(base)
+    return from_finn_op_type(_SUFFIX.sub("", finn_op_type))
 
 
 def our_node_name(name: str) -> str:
@@ -56,16 +48,16 @@ def our_node_name(name: str) -> str:
     m = _NODE.match(name)
     if not m:
         return name
-    op = our_op_type(m["op"]) or ("StreamingMaxPool" if m["op"] == "MaxPool" else None)
-    return f"{NAME_PREFIX.get(op, op)}_{m['idx']}" if op else name
+    op = our_op_type(m["op"]) or from_name_prefix(m["op"])
+    return f"{name_prefix(op)}_{m['idx']}" if op else name
 
 
 @dataclass
 class FoldingConfig:
-    """node name (ours) -> {attr: value}; defaults as (attr, value, op types or None for all)."""
+    """node name (ours) -> {attr: value}; defaults as (attr, value, op classes or None for all)."""
 
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    defaults: list[tuple[str, Any, Optional[frozenset[str]]]] = field(default_factory=list)
+    defaults: list[tuple[str, Any, Optional[frozenset[type]]]] = field(default_factory=list)
 
     @classmethod
     def parse(cls, raw: Any, source: str = "folding config") -> "FoldingConfig":
@@ -115,8 +107,9 @@ def _parse_defaults(raw: Any, source: str):
             for op in ops:
                 ours = our_op_type(str(op))
                 if ours is None:
-                    raise UserError(f"{source}: Defaults.{attr}: unknown op type '{op}'; known: {', '.join(sorted(_OURS))}")
-                mapped.add(ours)
+                    raise UserError(f"{source}: Defaults.{attr}: unknown op type '{op}'; "
+                                    f"known: {', '.join(sorted(custom_op))}")
+                mapped.add(custom_op[ours])
             out.append((attr, value, frozenset(mapped)))
     return out
 
@@ -175,7 +168,7 @@ class ApplyFolding(Transformation):
             for attr, value, ops in self.config.defaults:
                 if ops is None and attr not in op.get_nodeattr_types():
                     continue  # "all" applies to the nodes that have the attribute (FINN ApplyConfig)
-                if ops is None or node.op_type in ops:
+                if ops is None or type(op) in ops:
                     _check_value(node, op, attr, value)
                     op.set_nodeattr(attr, value)
             for attr, value in self.config.nodes.get(name, {}).items():
@@ -205,11 +198,6 @@ def write_folding(model: ModelWrapper, path: str | Path) -> None:
 
 # ---- SetFolding (src/finn/transformation/fpgadataflow/set_folding.py) -------------------------
 
-PE_OPS = {"AddStreams": "NumChannels", "DuplicateStreams": "NumChannels", "Thresholding": "NumChannels",
-          "LabelSelect": "Labels"}
-SIMD_OPS = {"FMPadding": "NumChannels", "SWG": "IFMChannels"}
-
-
 def target_cycles(fps: float, clock_ns: float) -> int:
     """step_target_fps_parallelization: int(1e9 / synth_clk_period_ns / target_fps)."""
     if fps <= 0 or clock_ns <= 0:
@@ -219,8 +207,9 @@ def target_cycles(fps: float, clock_ns: float) -> int:
 
 class SetFolding(Transformation):
     """FINN's SetFolding: per node, the smallest folding (walking divisors upwards) whose cycles are
-    strictly below the target; MVAU SIMD first, reverted once weight bits·SIMD > mvau_wwidth_max,
-    then PE. Two-pass relaxation reruns once with target = achieved max_cycles.
+    strictly below the target, as each op's `set_folding` walks it (MVAU: SIMD first, reverted once
+    weight bits·SIMD > mvau_wwidth_max, then PE). Two-pass relaxation reruns once with target =
+    achieved max_cycles.
 
     Deviation from FINN, on purpose: a PE/SIMD value whose streams would exceed the 8191-bit HLS
     limit is never chosen (FINN's PE walk can, finn-plus PR #209). With `device`, the target is
@@ -264,41 +253,7 @@ class SetFolding(Transformation):
 
     def _fold(self, model: ModelWrapper, target: int) -> None:
         for node in hw_nodes(model):
-            op = getCustomOp(node)
-            if node.op_type == "MVAU":
-                self._fold_mvau(op, target)
-            elif node.op_type in PE_OPS:
-                _walk(op, "PE", op.get_nodeattr(PE_OPS[node.op_type]), target)
-            elif node.op_type in SIMD_OPS:
-                if node.op_type == "SWG" and op.get_nodeattr("depthwise"):
-                    continue  # set from the following VVAU in FINN; we have no VVAU
-                _walk(op, "SIMD", op.get_nodeattr(SIMD_OPS[node.op_type]), target)
-
-    def _fold_mvau(self, op, target: int) -> None:
-        op.set_nodeattr("PE", 1)
-        op.set_nodeattr("SIMD", 1)
-        wbits = op.dt("weightDataType").bitwidth()
-        for simd in op.legal_folding()["SIMD"]:
-            prev = op.get_nodeattr("SIMD")
-            op.set_nodeattr("SIMD", simd)
-            if op.cycles() < target:
-                break
-            if wbits * simd > self.mvau_wwidth_max:
-                op.set_nodeattr("SIMD", prev)
-                break
-        _walk(op, "PE", op.get_nodeattr("MH"), target)
-
-
-def _walk(op, attr: str, max_val: int, target: int) -> None:
-    """optimize_attribute_val: attr = 1, then divisors of max_val upwards until cycles < target
-    (restricted to values within the stream-width limit)."""
-    op.set_nodeattr(attr, 1)
-    for val in op.legal_folding()[attr]:
-        if max_val % val:
-            continue
-        op.set_nodeattr(attr, val)
-        if op.cycles() < target:
-            break
+            getCustomOp(node).set_folding(target, self.mvau_wwidth_max)
 
 
 def _fold_all_ones(model: ModelWrapper) -> None:

@@ -1,4 +1,4 @@
-"""Stream infrastructure after folding (FINN insert_dwc.py, insert_fifo.py; reference/finn.md §1.4):
+"""Stream infrastructure after folding (FINN insert_dwc.py, insert_fifo.py; docs/finn.md §1.4):
 
 * InsertDWC: a DWC on every edge where the producer's out-stream width differs from the consumer's
   in-stream width;
@@ -14,6 +14,8 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from hw.ops.base import DOMAIN, make_hw_node
+from hw.ops.dwc import DWC
+from hw.ops.fifo import FIFO
 from toolchain.passes.common import new_tensor, node_index
 
 MIN_DEPTH = 2
@@ -44,15 +46,16 @@ def _splice(model: ModelWrapper, consumer, i: int, node_factory, shape, dt, hint
 class InsertDWC(Transformation):
     def apply(self, model: ModelWrapper):
         for p, o, c, i, t in _edges(model):
-            if p.op_type == "DWC" or c.op_type == "DWC":
+            pop, cop = getCustomOp(p), getCustomOp(c)
+            if isinstance(pop, DWC) or isinstance(cop, DWC):
                 continue
-            w_out, w_in = getCustomOp(p).outstream_width(o), getCustomOp(c).instream_width(i)
+            w_out, w_in = pop.outstream_width(o), cop.instream_width(i)
             if w_out == w_in:
                 continue
-            shape = list(getCustomOp(c).normal_input_shape(i))
+            shape = list(cop.normal_input_shape(i))
             dt = model.get_tensor_datatype(t)
-            _splice(model, c, i, lambda a, b: make_hw_node("DWC", [a], [b], "DWC", shape=shape, inWidth=w_out,
-                                                           outWidth=w_in, dataType=dt.name),
+            _splice(model, c, i, lambda a, b: make_hw_node(DWC.op_type(), [a], [b], "DWC", shape=shape,
+                                                           inWidth=w_out, outWidth=w_in, dataType=dt.name),
                     model.get_tensor_shape(t), dt, "dwc")
             return model, True
         return model, False
@@ -63,15 +66,15 @@ def _depth(requested: list[int], index: int) -> int:
 
 
 def _fifo(shape, dt, depth: int):
-    return lambda a, b: make_hw_node("FIFO", [a], [b], "FIFO", depth=max(depth, MIN_DEPTH), shape=list(shape),
-                                     dataType=dt.name)
+    return lambda a, b: make_hw_node(FIFO.op_type(), [a], [b], "FIFO", depth=max(depth, MIN_DEPTH),
+                                     shape=list(shape), dataType=dt.name)
 
 
 class InsertFIFO(Transformation):
     """One FIFO per edge, in a single pass (FIFOs are never followed by another FIFO)."""
 
     def apply(self, model: ModelWrapper):
-        if any(n.op_type == "FIFO" for n in model.graph.node):
+        if any(n.domain == DOMAIN and isinstance(getCustomOp(n), FIFO) for n in model.graph.node):
             return model, False
         for p, o, c, i, t in _edges(model):
             pop, cop = getCustomOp(p), getCustomOp(c)
@@ -106,13 +109,14 @@ class InsertFIFO(Transformation):
 
 
 class RemoveInfrastructure(Transformation):
-    """Drop every DWC and FIFO (before re-folding: their widths and shapes follow the folding)."""
+    """Drop every stream-infrastructure node (HWOp.INFRASTRUCTURE: DWC, FIFO) before re-folding:
+    their widths and shapes follow the folding."""
 
     def apply(self, model: ModelWrapper):
         from toolchain.passes.common import bypass
 
         for node in list(model.graph.node):
-            if node.op_type in ("DWC", "FIFO"):
+            if node.domain == DOMAIN and getCustomOp(node).INFRASTRUCTURE:
                 bypass(model, node, node.input[0])
                 return model, True
         return model, False

@@ -8,7 +8,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.general import GiveReadableTensorNames, SortGraph
 
-from toolchain.passes.folding import NAME_PREFIX
+from hw.ops import name_prefix
 
 
 class NameNodes(Transformation):
@@ -16,7 +16,7 @@ class NameNodes(Transformation):
         model = model.transform(SortGraph(), cleanup=False)
         counts: dict[str, int] = {}
         for node in model.graph.node:
-            prefix = NAME_PREFIX.get(node.op_type, node.op_type)
+            prefix = name_prefix(node.op_type)
             node.name = f"{prefix}_{counts.get(prefix, 0)}"
             counts[prefix] = counts.get(prefix, 0) + 1
         model = model.transform(GiveReadableTensorNames(), cleanup=False)
