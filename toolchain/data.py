@@ -128,6 +128,15 @@ def random_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
 
+def verification_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
+    """The recipe's test samples (then training samples), or random inputs where no data ships: what
+    export and lower verify on."""
+    try:
+        return load_dataset(recipe).samples(n)
+    except UserError:
+        return random_inputs(recipe, n, seed)
+
+
 def load_dataset(recipe: Recipe) -> Split:
     ds = recipe.dataset
     if ds.name == "cifar10":
