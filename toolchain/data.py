@@ -1,4 +1,4 @@
-"""Datasets that exist offline (reference/data.md), each returned as float32 arrays.
+"""Datasets that exist offline (docs/data.md), each returned as float32 arrays.
 
 Every loader returns a `Split` with the model's input layout: (N, features) or (N, C, H, W).
 Images come as values in [0, 1], or as the raw pixels 0..255 for recipes whose input is 8-bit pixels
