@@ -91,7 +91,7 @@ def run_demo(out: Path) -> dict:
         table.add_row(name, text, f"{secs:.1f}")
     console.print(table)
     console.print(f"files in {out}/: checkpoint.pt, metrics.json, model.onnx, dataflow.onnx, "
-                  f"estimate.json, emulate.json; report: {report}")
+                  f"estimate.json, emulate.json, emulate_timeline.json; report: {report}")
     return {"recipe": DEMO_RECIPE, "out": str(out), "report": str(report),
             "accuracy": results["train"]["accuracy"], "float_accuracy": results["train"]["float_accuracy"],
             "mismatches": {k: results[k]["mismatches"] for k in ("export", "lower", "emulate")},

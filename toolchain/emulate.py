@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 
 from toolchain.compare import compare_outputs
-from toolchain.contract import OutputKind, read_io, source_path
+from toolchain.contract import read_io, source_path
 from toolchain.defaults import DEFAULT_CLOCK_NS, known_device
 from toolchain.errors import DeadlockError, UserError
 from toolchain.inputs import integer_inputs, load_inputs

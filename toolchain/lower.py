@@ -130,8 +130,9 @@ def _device(part: str):
         raise UserError(str(err)) from None
 
 
-def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = DEFAULT_CLOCK_NS,
-                part: Optional[str] = None, label_select: bool = False, source: Optional[str] = None):
+def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None,
+                clock_ns: float = DEFAULT_CLOCK_NS, part: Optional[str] = None, label_select: bool = False,
+                source: Optional[str] = None):
     """QONNX ModelWrapper -> dataflow ModelWrapper (folded, with DWCs and FIFOs, metadata set).
     A folding config that addresses a LabelSelect node (FINN's BNN-PYNQ configs do) implies
     label_select: the graph then ends in the top-1 LabelSelect it folds."""
@@ -145,8 +146,8 @@ def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float
     return model
 
 
-def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = DEFAULT_CLOCK_NS,
-                  part: Optional[str] = None):
+def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None,
+                  clock_ns: float = DEFAULT_CLOCK_NS, part: Optional[str] = None):
     """(Re)fold a dataflow graph: its DWCs and FIFOs are removed, the folding config (or FINN
     SetFolding for target_fps) applied, DWCs and FIFOs inserted for the new stream widths, the
     config applied again for FIFO_i/DWC_i entries, every op validated, metadata completed."""

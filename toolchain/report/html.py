@@ -104,7 +104,8 @@ def fifo_chart(timeline: dict) -> Optional[str]:
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for fifo in timeline["fifos"].values():
         if fifo["cycle"]:
-            ax.step(fifo["cycle"], fifo["words"], where="post", label=f"{fifo['src']} → {fifo['dst']} (max {fifo['hwm']})")
+            ax.step(fifo["cycle"], fifo["words"], where="post",
+                    label=f"{fifo['src']} → {fifo['dst']} (max {fifo['hwm']})")
     ax.set_xlabel("cycle")
     ax.set_ylabel("words in FIFO")
     ax.legend(fontsize=7, ncol=2)
@@ -168,10 +169,10 @@ def write_report(run_dir: str | Path) -> Path:
         raise UserError(f"{run_dir} holds none of {', '.join(s + '.json' for s in STAGE_FILES)}: nothing to report")
     timeline = _read(run_dir, TIMELINE) if data["emulate"] else None
     parts = ["<h2>Summary</h2>", _table(_summary_rows(data))]
-    missing = [stem for stem in (*STAGE_FILES, TIMELINE) if (data.get(stem) if stem != TIMELINE else timeline) is None]
+    missing = [stem for stem in STAGE_FILES if data[stem] is None] + ([TIMELINE] if timeline is None else [])
     if missing:
-        parts += ["<h2>Not in this run folder</h2>", _table([(f"{stem}.json", f"not found (written by {PRODUCERS[stem]})")
-                                                              for stem in missing])]
+        rows = [(f"{stem}.json", f"not found (written by {PRODUCERS[stem]})") for stem in missing]
+        parts += ["<h2>Not in this run folder</h2>", _table(rows)]
     if svg := cycles_chart(data["estimate"], data["emulate"]):
         parts += ["<h2>Cycles per layer</h2>", svg]
     if timeline:
