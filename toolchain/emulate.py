@@ -29,7 +29,7 @@ import numpy as np
 
 from toolchain.compare import compare_outputs
 from toolchain.contract import read_io, source_path
-from toolchain.defaults import DEFAULT_CLOCK_NS, known_device
+from toolchain.defaults import known_device, resolve_clock
 from toolchain.errors import DeadlockError, UserError
 from toolchain.inputs import integer_inputs, load_inputs
 
@@ -48,15 +48,13 @@ class EmulationDeadlock(DeadlockError):
 
 
 def _pipeline_defaults(model, dma_bits: Optional[int], clock_ns: Optional[float]) -> tuple[Optional[int], float]:
-    """Explicit options, else the lowering's part / clock metadata, else one word per cycle at the
-    default clock (toolchain.defaults)."""
-    device = known_device(model.get_metadata_prop("hil_part"))
+    """Explicit options, else the lowering's part / clock metadata (toolchain.defaults); without a
+    known part, one word per cycle."""
+    part = model.get_metadata_prop("hil_part")
+    device = known_device(part)
     if dma_bits is None and device is not None:
         dma_bits = device.dma_bits
-    if clock_ns is None:
-        meta = model.get_metadata_prop("hil_clock_ns")
-        clock_ns = float(meta) if meta else (device.default_clock_ns if device else DEFAULT_CLOCK_NS)
-    return dma_bits, clock_ns
+    return dma_bits, resolve_clock(clock_ns, model, part)
 
 
 def run_values(model, path: Path, x: np.ndarray) -> tuple[np.ndarray, Optional[int], np.ndarray]:
