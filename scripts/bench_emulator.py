@@ -46,7 +46,8 @@ from hw.emulator.compile import compile_graph  # noqa: E402
 from hw.emulator.fifo_sizing import size_fifos  # noqa: E402
 from hw.emulator.graph import SimConfig  # noqa: E402
 from hw.emulator.timing import _result  # noqa: E402
-from hw.emulator.values import build_timing_graph, execute_dataflow  # noqa: E402
+from hw.emulator.model_graph import build_timing_graph  # noqa: E402
+from hw.emulator.values import execute_dataflow  # noqa: E402
 from hw.ops.base import make_hw_node  # noqa: E402
 from hw.ops.graph import NodeSpec, linear_model  # noqa: E402
 

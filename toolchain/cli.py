@@ -1,8 +1,10 @@
 """`hil`: one verb per stage. Each verb is a thin shell over a function in `toolchain`.
 
-Conventions: `--json` prints one object on stdout; exit 0 on success, 2 on bad input (one line on
-stderr, no traceback), 3 when an emulated design deadlocks. Heavy libraries are imported inside the
-verbs so that `hil --help` and `hil estimate` start fast.
+Conventions: `--json` prints one object on stdout; `--run-dir DIR` also writes it to DIR/<verb>.json
+(atomically), which `hil report DIR` reads; exit 0 on success, 2 on bad input or a missing optional
+extra (one line on stderr, no traceback), 3 when an emulated design deadlocks. Heavy libraries are
+imported inside the verbs so that `hil --help` and `hil estimate` start fast. A verb that reaches
+another stage's output (estimate or build of a QONNX model) goes through toolchain.pipeline.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from toolchain.errors import UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hardware-in-the-loop FPGA deployment toolchain for quantized, pruned networks.")
 
+# optional dependency (top-level module) -> the pyproject extra that installs it
+EXTRAS = {"torch": "train", "brevitas": "train", "onnxscript": "train", "onnxoptimizer": "train",
+          "sklearn": "train", "mlxtend": "train", "hls4ml": "hls", "matplotlib": "plot"}
+RUN_DIR_HELP = "Also write the --json object to RUN_DIR/<verb>.json (for `hil report RUN_DIR`)."
+
 
 def emit(result: Any, as_json: bool, summary: str) -> None:
     """Print the machine-readable object or the human summary."""
@@ -26,6 +33,35 @@ def emit(result: Any, as_json: bool, summary: str) -> None:
         typer.echo(json.dumps(result, default=float))
     else:
         typer.echo(summary)
+
+
+def save(run_dir: Optional[Path], verb: str, result: Any) -> None:
+    """The verb's --json object as RUN_DIR/<verb>.json, written atomically."""
+    if run_dir is not None:
+        from toolchain.fileio import write_json
+
+        write_json(run_dir / f"{verb}.json", json.loads(json.dumps(result, default=float)))
+
+
+def _run_dir(run_dir: Optional[Path]) -> Optional[Path]:
+    """Checked before the verb runs, so that a bad --run-dir leaves nothing half-written."""
+    if run_dir is not None and run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--run-dir {run_dir} exists and is not a folder")
+    return run_dir
+
+
+def _version(value: bool) -> None:
+    if value:
+        from toolchain import __version__
+
+        typer.echo(f"hil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """Hardware-in-the-loop FPGA deployment toolchain for quantized, pruned networks."""
 
 
 @app.command()
@@ -60,15 +96,18 @@ def export(
     untrained: bool = typer.Option(False, "--untrained", help="Export the recipe's quantized random init."),
     samples: int = typer.Option(1000, help="Test samples for the torch vs QONNX check."),
     seed: int = typer.Option(0, help="Seed of the untrained init."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export to QONNX and verify it bit-exact against the PyTorch model.
 
     Example: hil export runs/d -o runs/d/model.onnx --json
     """
+    _run_dir(run_dir)
     from toolchain.export import export_run
 
     result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
+    save(run_dir, "export", result)
     emit(result, as_json, f"{output}: {result['mismatches']} mismatches on {result['samples']} samples")
 
 
@@ -81,12 +120,13 @@ def lower(
     target_fps: Optional[float] = typer.Option(None, "--target-fps", help="Fold for this frame rate (FINN "
                                                                           "SetFolding)."),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (with --target-fps: fold to fit)."),
-    clock_ns: float = typer.Option(10.0, "--clock-ns", help="Clock period in ns."),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default 10)."),
     label_select: bool = typer.Option(False, "--label-select", help="End in a LabelSelect (top-1 class index)."),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help="Verification inputs .npy (N, ...) for the "
                                                                  "source model."),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="Verify on this zoo recipe's data instead."),
     samples: int = typer.Option(500, "--samples", help="Verification samples (recipe data or random inputs)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Lower QONNX to a folded streaming dataflow graph and verify it bit-exact against the QONNX.
@@ -95,20 +135,16 @@ def lower(
     hil lower cnv.onnx --folding folding.json --label-select -o dataflow.onnx --json
     (exit 2, no file, when any sample differs or a construct cannot be lowered exactly)
     """
-    import numpy as np
-
+    _run_dir(run_dir)
+    from toolchain.defaults import DEFAULT_CLOCK_NS
+    from toolchain.inputs import load_inputs
     from toolchain.lower import lower_file
 
-    x = None
-    if inputs is not None:
-        if not inputs.exists():
-            raise UserError(f"inputs file not found: {inputs}")
-        try:
-            x = np.load(inputs, allow_pickle=False)
-        except (ValueError, OSError) as err:
-            raise UserError(f"{inputs} is not a .npy array ({err})") from None
+    x = load_inputs(inputs) if inputs is not None else None
     result = lower_file(model, output, inputs=x, recipe=recipe, samples=samples, folding=folding,
-                        target_fps=target_fps, clock_ns=clock_ns, part=part, label_select=label_select)
+                        target_fps=target_fps, clock_ns=DEFAULT_CLOCK_NS if clock_ns is None else clock_ns, part=part,
+                        label_select=label_select)
+    save(run_dir, "lower", result)
     emit(result, as_json, f"{output}: {sum(result['nodes'].values())} nodes, {result['mismatches']} mismatches on "
                           f"{result['samples']} samples")
 
@@ -121,6 +157,7 @@ def estimate(
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
     clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's)."),
     cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN v0.10 formulas) | calibrated."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
 ) -> None:
     """Analytic cycles, throughput, latency and LUT/FF/DSP/BRAM/URAM per layer (FINN-exact).
@@ -129,10 +166,13 @@ def estimate(
     hil estimate model.onnx --folding folding.json --part ZCU104 --clock-ns 5
     (exit 2 when the design does not fit the part; --json still prints the numbers)
     """
-    from toolchain.estimate import estimate as run, summary, summary_line
+    _run_dir(run_dir)
+    from toolchain.estimate import summary, summary_line
     from toolchain.onnxio import load_model
+    from toolchain.pipeline import estimate_model
 
-    result = run(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding)
+    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding)
+    save(run_dir, "estimate", result)  # complete even when the design does not fit
     emit(result, as_json, summary(result))
     if not result["fits"]:
         raise UserError(f"design does not fit {result['part']}: {summary_line(result)}")
@@ -156,6 +196,8 @@ def emulate(
     shrink: bool = typer.Option(False, "--shrink", help="With --size-fifos: search each FIFO down to the "
                                                         "smallest depth that keeps the interval (slower)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the outputs (.npy)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP + " Also writes "
+                                                                  "emulate_timeline.json (the report's plots)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Cycle-accurate, RTL-free emulation: latency, interval, stalls, FIFO depths, deadlock, values.
@@ -169,7 +211,7 @@ def emulate(
     try:
         result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
                      output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model,
-                     shrink=shrink)
+                     shrink=shrink, run_dir=_run_dir(run_dir))
     except EmulationDeadlock as err:
         if as_json:
             emit(err.result, True, "")
@@ -191,6 +233,7 @@ def build(
                                                                       "else the part's)."),
     hls_backend: str = typer.Option("Vitis", "--hls-backend", help="hls4ml backend: Vitis | Vivado."),
     seed: int = typer.Option(0, "--seed", help="Seed of the C-sim / test-bench samples."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """HLS project (hls4ml, exact integer types, reuse factors from the folding) or FINN handoff.
@@ -199,10 +242,13 @@ def build(
     hil build dataflow.onnx --backend finn -o finn_handoff
     (exit 2, nothing written, when a node cannot be expressed exactly)
     """
-    from toolchain.backends import build as run, summary
+    _run_dir(run_dir)
+    from toolchain.backends import summary
+    from toolchain.pipeline import build as run
 
     result = run(model, backend, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
                  hls_backend=hls_backend, seed=seed)
+    save(run_dir, "build", result)
     emit(result, as_json, summary(result))
 
 
@@ -233,14 +279,29 @@ def demo(
     emit(summary, as_json, "")
 
 
+def missing_extra(err: ImportError) -> Optional[str]:
+    """The one-line message for an optional dependency that is not installed, or None."""
+    module = (err.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    return f"{module} is not installed; this verb needs the '{extra}' extra: pip install 'hil-toolchain[{extra}]'"
+
+
 def main() -> None:
     # typer's standalone mode handles usage errors itself (one message, exit 2); our own bad-input
-    # errors arrive as UserError and get the same treatment.
+    # errors arrive as UserError and get the same treatment, and so does a missing optional extra.
     try:
         app()
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
+    except ImportError as err:
+        message = missing_extra(err)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(UserError.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Datasets that exist offline (reference/data.md), each returned as float32 arrays.
+"""Datasets that exist offline (docs/data.md), each returned as float32 arrays.
 
 Every loader returns a `Split` with the model's input layout: (N, features) or (N, C, H, W).
 Images come as values in [0, 1], or as the raw pixels 0..255 for recipes whose input is 8-bit pixels
@@ -126,6 +126,15 @@ def random_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
     if recipe.architecture.input_kind is InputKind.UINT8:
         return rng.integers(0, 256, size=shape).astype(np.float32)
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
+def verification_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
+    """The recipe's test samples (then training samples), or random inputs where no data ships: what
+    export and lower verify on."""
+    try:
+        return load_dataset(recipe).samples(n)
+    except UserError:
+        return random_inputs(recipe, n, seed)
 
 
 def load_dataset(recipe: Recipe) -> Split:

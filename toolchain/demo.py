@@ -16,11 +16,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from toolchain.defaults import DEFAULT_CLOCK_NS
 from toolchain.fileio import atomic_path, write_json
 
 DEMO_RECIPE = "digits-mlp"
 DEMO_PART = "Pynq-Z2"
-DEMO_CLOCK_NS = 10.0
+DEMO_CLOCK_NS = DEFAULT_CLOCK_NS  # the Pynq-Z2's 100 MHz
 DEMO_TARGET_FPS = 200_000
 
 
@@ -59,7 +60,7 @@ def _stages(out: Path) -> list[tuple[str, Callable[[], dict], Callable[[dict], s
         ("estimate", lambda: estimate(load_model(out / "dataflow.onnx"), part=DEMO_PART, clock_ns=DEMO_CLOCK_NS),
          lambda e: f"FINN: {e['network']['estimated_throughput_fps']:,.0f} fps, {e['total']['LUT']:,.0f} LUT, "
                    f"{e['total']['BRAM_18K']:.0f} BRAM18 on {e['part']}" + calibrated(e)),
-        ("emulate", lambda: emulate(out / "dataflow.onnx", inputs=_test_inputs(out), size=True),
+        ("emulate", lambda: emulate(out / "dataflow.onnx", inputs=_test_inputs(out), size=True, run_dir=out),
          lambda r: f"{r['mismatches']} mismatches on {r['samples']} test samples; latency {r['latency_cycles']} "
                    f"cycles, interval {r['interval_cycles']:.0f} cycles ({r['throughput_fps']:,.0f} fps), "
                    f"FIFOs sized {r['fifo_depths']}"),
@@ -77,7 +78,7 @@ def run_demo(out: Path) -> dict:
         t0 = time.perf_counter()
         with console.status(f"{name}..."):
             result = run()
-        if name != "train":  # train writes metrics.json itself
+        if name not in ("train", "emulate"):  # train writes metrics.json, emulate its JSON and timeline itself
             write_json(out / f"{name}.json", result)
         results[name] = result
         rows.append((name, describe(result), time.perf_counter() - t0))
@@ -90,7 +91,7 @@ def run_demo(out: Path) -> dict:
         table.add_row(name, text, f"{secs:.1f}")
     console.print(table)
     console.print(f"files in {out}/: checkpoint.pt, metrics.json, model.onnx, dataflow.onnx, "
-                  f"estimate.json, emulate.json; report: {report}")
+                  f"estimate.json, emulate.json, emulate_timeline.json; report: {report}")
     return {"recipe": DEMO_RECIPE, "out": str(out), "report": str(report),
             "accuracy": results["train"]["accuracy"], "float_accuracy": results["train"]["float_accuracy"],
             "mismatches": {k: results[k]["mismatches"] for k in ("export", "lower", "emulate")},

@@ -1,11 +1,13 @@
 """`hil estimate`: analytic cycles, resources (FINN v0.10 formulas or the calibrated model) and
 energy per frame (hw/cost/energy.py) of a dataflow graph.
 
-    estimate(model, part="xc7z020clg400-1", clock_ns=None, cost="finn", folding=None) -> dict
+    estimate(model, part="xc7z020clg400-1", clock_ns=None, cost="finn") -> dict
 
-The dict is the JSON of ARCHITECTURE.md ("hil estimate --json") plus "fits". Network figures follow
-FINN: max_cycles and critical_path_cycles from dataflow_performance (reference/finn.md §2.2),
-throughput = f_clk / max_cycles, latency = critical_path_cycles · T_clk.
+`model` is a dataflow graph (`hil lower`); lowering a QONNX model or refolding first is the
+pipeline's job (toolchain.pipeline.estimate_file), so this stage imports no other stage. The dict is
+the `hil estimate --json` object, with "fits". Network figures follow FINN: max_cycles and
+critical_path_cycles from dataflow_performance (finn/analysis/fpgadataflow/dataflow_performance.py,
+docs/finn.md §2.2), throughput = f_clk / max_cycles, latency = critical_path_cycles · T_clk.
 """
 
 from __future__ import annotations
@@ -13,32 +15,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hw.cost.resources import KEYS, CostModel, Resources
+from toolchain.contract import is_dataflow
+from toolchain.defaults import resolve_device
 from toolchain.errors import UserError
 
-
-def resolve_device(part: Optional[str]):
-    from hw.devices import DEFAULT_DEVICE, UnknownDeviceError, get_device
-
-    try:
-        return get_device(part or DEFAULT_DEVICE)
-    except UnknownDeviceError as err:
-        raise UserError(str(err)) from None
-
-
-def is_dataflow(model) -> bool:
-    from hw.ops.base import DOMAIN
-
-    return all(n.domain == DOMAIN for n in model.graph.node)
-
-
-def to_dataflow(model, folding=None):
-    """A dataflow model: QONNX graphs are lowered first; a folding refolds the graph, so that the
-    DWCs and FIFOs are re-derived for the new stream widths (toolchain.lower)."""
-    from toolchain.lower import fold_dataflow, lower_model
-
-    if not is_dataflow(model):
-        return lower_model(model, folding=folding)
-    return model if folding is None else fold_dataflow(model, folding=folding)
+RESULT = "estimate.json"
 
 
 def dataflow_performance(names: list[str], cycles: dict[str, int], preds: dict[str, list[str]]) -> dict:
@@ -88,8 +69,8 @@ def _num(x: float):
 
 
 def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None,
-             cost: CostModel | str = CostModel.FINN, folding=None) -> dict[str, Any]:
-    """Per-layer and network estimate of a dataflow (or QONNX, lowered first) model."""
+             cost: CostModel | str = CostModel.FINN) -> dict[str, Any]:
+    """Per-layer and network estimate of a dataflow model."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hw.cost.energy import ENERGY_UNITS
@@ -102,7 +83,9 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
         cost = CostModel(cost)
     except ValueError:
         raise UserError(f"unknown cost model '{cost}'; choose one of: {', '.join(c.value for c in CostModel)}") from None
-    model = to_dataflow(model, folding)
+    if not is_dataflow(model):
+        raise UserError("estimate needs a dataflow graph (every node a hw.ops node): lower the QONNX model first "
+                        "(`hil lower`, or `hil estimate` on the QONNX file)")
     layers, total = [], Resources()
     for node in model.graph.node:
         try:

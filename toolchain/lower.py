@@ -29,7 +29,15 @@ from typing import Optional, Union
 
 import numpy as np
 
+from toolchain.compare import compare_outputs
+from toolchain.contract import read_io, write_io
+from toolchain.defaults import DEFAULT_CLOCK_NS, check_clock
 from toolchain.errors import UserError
+from toolchain.inputs import check_sample_shape, grid_inputs, stream_inputs
+from toolchain.onnxio import run_qonnx
+
+__all__ = ["front_steps", "convert_steps", "prepare", "to_dataflow", "lower_model", "fold_dataflow", "verify",
+           "lower_file", "stream_inputs", "grid_inputs"]
 
 FoldingArg = Union[str, Path, dict, None]
 DEFAULT_SAMPLES = 500
@@ -122,8 +130,9 @@ def _device(part: str):
         raise UserError(str(err)) from None
 
 
-def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = 10.0,
-                part: Optional[str] = None, label_select: bool = False, source: Optional[str] = None):
+def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None,
+                clock_ns: float = DEFAULT_CLOCK_NS, part: Optional[str] = None, label_select: bool = False,
+                source: Optional[str] = None):
     """QONNX ModelWrapper -> dataflow ModelWrapper (folded, with DWCs and FIFOs, metadata set).
     A folding config that addresses a LabelSelect node (FINN's BNN-PYNQ configs do) implies
     label_select: the graph then ends in the top-1 LabelSelect it folds."""
@@ -137,12 +146,11 @@ def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float
     return model
 
 
-def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = 10.0,
-                  part: Optional[str] = None):
+def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None,
+                  clock_ns: float = DEFAULT_CLOCK_NS, part: Optional[str] = None):
     """(Re)fold a dataflow graph: its DWCs and FIFOs are removed, the folding config (or FINN
     SetFolding for target_fps) applied, DWCs and FIFOs inserted for the new stream widths, the
     config applied again for FIFO_i/DWC_i entries, every op validated, metadata completed."""
-    from toolchain.passes.common import get_io, update_io
     from toolchain.passes.folding import ApplyFolding
     from toolchain.passes.infrastructure import InsertDWC, InsertFIFO, RemoveInfrastructure
     from toolchain.passes.naming import NameNodes
@@ -157,9 +165,7 @@ def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[flo
         model = model.transform(ApplyFolding(config))
     model.transform(ValidateDataflow())
     _set_opsets(model)
-    io = get_io(model)
-    update_io(model, output_scale=io.get("output_scale", 1.0), output_bias=io.get("output_bias", 0.0),
-              output_kind=io.get("output_kind", "values"))
+    write_io(model, read_io(model))  # every field explicit, defaults included
     if part:
         model.set_metadata_prop("hil_part", part)
     model.set_metadata_prop("hil_clock_ns", repr(float(clock_ns)))
@@ -169,8 +175,7 @@ def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[flo
 def _check_options(folding, target_fps, clock_ns: float, part: Optional[str]) -> None:
     if folding is not None and target_fps is not None:
         raise UserError("give either a folding config or a target fps, not both")
-    if clock_ns <= 0:
-        raise UserError(f"clock period must be positive, got {clock_ns} ns")
+    check_clock(clock_ns)
     if part:
         _device(part)
 
@@ -191,67 +196,6 @@ def _set_opsets(model) -> None:
 
 # ---- verification ------------------------------------------------------------------------------
 
-def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
-    """The dataflow's integer input for inputs x of the source model, in the dataflow's layout: for a
-    float input, the source's own input quantizer (qonnx execution) divided by its scale; for an
-    integer-annotated input (raw pixels), x itself, which must lie on that DataType's grid."""
-    from toolchain.passes.inputs import integer_input_dtype
-
-    dt = integer_input_dtype(source)
-    xi = _quantized_inputs(source, x) if dt is None else _checked_integers(np.asarray(x, dtype=np.float64), dt)
-    df_shape = dataflow.get_tensor_shape(dataflow.graph.input[0].name)
-    nhwc = dataflow.get_metadata_prop("hil_layout") == "NHWC"  # not guessed from shapes: C == H == W exists
-    if xi.ndim == 4 and (nhwc or list(xi.shape[1:]) != list(df_shape[1:])):
-        xi = xi.transpose(0, 2, 3, 1)
-    return xi.astype(np.float32)
-
-
-def _quantized_inputs(source, x: np.ndarray) -> np.ndarray:
-    from qonnx.custom_op.registry import getCustomOp
-
-    from toolchain.passes.inputs import input_quantizer
-
-    q = input_quantizer(source)
-    context = {t: source.get_initializer(t) for t in q.input[1:]}
-    context[q.input[0]] = np.asarray(x, dtype=np.float32)
-    getCustomOp(q).execute_node(context, source.graph)
-    return context[q.output[0]].astype(np.float64) / source.get_initializer(q.input[1]).astype(np.float64)
-
-
-def _checked_integers(x: np.ndarray, dt) -> np.ndarray:
-    """x unchanged if every value is a value of DataType dt, else UserError."""
-    if dt.name == "BIPOLAR":
-        ok = np.isin(x, (-1.0, 1.0)).all()
-    else:
-        ok = np.array_equal(x, np.round(x)) and (not x.size or (x.min() >= dt.min() and x.max() <= dt.max()))
-    if not ok:
-        raise UserError(f"inputs: the model's input is {dt.name} ({int(dt.min())}..{int(dt.max())}, integers), "
-                        f"got values in [{x.min():g}, {x.max():g}], not all on that grid")
-    return x
-
-
-def grid_inputs(source, n: int, seed: int = 0) -> np.ndarray:
-    """Random inputs on the source's input grid: integers of the input quantizer times its scale, or
-    integers of the input's own DataType for an integer-annotated input."""
-    from toolchain.passes.inputs import input_quantizer, integer_input_dtype
-    from toolchain.passes.weights import quantizer_params
-
-    shape = source.get_tensor_shape(source.graph.input[0].name)[1:]
-    rng = np.random.default_rng(seed)
-    dt = integer_input_dtype(source)
-    if dt is not None:
-        if dt.name == "BIPOLAR":
-            return rng.choice([-1.0, 1.0], size=(n, *shape)).astype(np.float32)
-        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float32)
-    q = input_quantizer(source)
-    scale, dt = quantizer_params(source, q)
-    if dt.name == "BIPOLAR":
-        xi = rng.choice([-1.0, 1.0], size=(n, *shape))
-    else:
-        xi = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float64)
-    return (xi * float(scale.ravel()[0])).astype(np.float32)
-
-
 def _chunk(model) -> int:
     """Samples per execution chunk, keeping the largest intermediate tensor near 2^24 elements."""
     biggest = max((int(np.prod(model.get_tensor_shape(vi.name) or [1])) for vi in model.graph.value_info), default=1)
@@ -270,27 +214,14 @@ def _unannotated(model):
 
 
 def verify(source, dataflow, x: np.ndarray) -> dict:
-    """Execute both graphs with qonnx (execute_onnx) and compare every sample exactly:
-    values: float32(y_int·output_scale + output_bias) == y_source; labels: y_int == argmax(y_source)
-    (lower index on ties, as ONNX TopK and LabelSelect)."""
-    from toolchain.export import run_qonnx
-    from toolchain.passes.common import get_io
-
-    io = get_io(dataflow)
+    """Execute both graphs with qonnx (execute_onnx) and compare every sample exactly
+    (toolchain.compare): the dataflow's integer outputs decoded through hil_io (y_int·output_scale +
+    output_bias, or top-K labels) against the source's outputs."""
+    io = read_io(dataflow)
     y_src = run_qonnx(source, np.asarray(x, dtype=np.float32))
     y_int = run_qonnx(_unannotated(dataflow), stream_inputs(source, dataflow, x), chunk=_chunk(dataflow))
-    n = len(y_src)
-    ys = y_src.reshape(n, -1)
-    yi = y_int.reshape(n, -1).astype(np.float64)
-    if io.get("output_kind") == "labels":
-        want = np.argmax(ys, axis=1)[:, None].astype(np.float64)
-        bad = (yi != want).any(axis=1)
-    else:
-        got = (yi * io.get("output_scale", 1.0) + io.get("output_bias", 0.0)).astype(np.float32)
-        if got.shape != ys.shape:
-            raise UserError(f"dataflow output shape {y_int.shape} does not match the source's {y_src.shape}")
-        bad = (got != ys).any(axis=1)
-    return {"samples": int(n), "mismatches": int(bad.sum())}
+    same = compare_outputs(y_src, io.decode(y_int), io.output_kind)
+    return same.to_json()
 
 
 def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional[np.ndarray] = None,
@@ -312,7 +243,7 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     t1 = time.perf_counter()
     x = _verification_inputs(source, inputs, recipe, samples, seed)
     result = verify(source, dataflow, x)
-    result.update(model=str(out), source=str(src), io=_io(dataflow),
+    result.update(model=str(out), source=str(src), io=read_io(dataflow).to_json(),
                   nodes=dict(Counter(n.op_type for n in dataflow.graph.node)),
                   lower_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))
     if result["mismatches"]:
@@ -323,21 +254,11 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     return result
 
 
-def _io(model) -> dict:
-    from toolchain.passes.common import get_io
-
-    return get_io(model)
-
-
 def _verification_inputs(source, inputs, recipe, samples: int, seed: int) -> np.ndarray:
     if inputs is not None:
-        x = np.asarray(inputs, dtype=np.float32)
-        shape = source.get_tensor_shape(source.graph.input[0].name)
-        if x.ndim < 1 or list(x.shape[1:]) != list(shape[1:]):
-            raise UserError(f"inputs have shape {x.shape}; expected (N, {', '.join(map(str, shape[1:]))})")
-        return x
+        return check_sample_shape(source, inputs)
     if recipe is not None:
-        from toolchain.export import verification_inputs
+        from toolchain.data import verification_inputs
         from toolchain.zoo import load_recipe
 
         return verification_inputs(load_recipe(recipe), samples, seed)

@@ -1,8 +1,11 @@
-"""Loading ONNX files given by the user: one clear error for a missing or malformed file."""
+"""Loading ONNX files given by the user (one clear error for a missing or malformed file), and running a
+QONNX model with qonnx's reference executor (the reference every stage is verified against)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from toolchain.errors import UserError
 
@@ -29,3 +32,19 @@ def load_model(path: str | Path):
     except onnx.checker.ValidationError as err:
         raise UserError(f"{path} is malformed ONNX: {str(err).splitlines()[0]}") from None
     return ModelWrapper(proto)
+
+
+def run_qonnx(model, x: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """Execute a QONNX model with qonnx's reference executor (execute_onnx) on a batch, in chunks."""
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    iname, oname = model.graph.input[0].name, model.graph.output[0].name
+    outs, batched = [], {}
+    for i in range(0, len(x), chunk):
+        part = x[i:i + chunk]
+        if len(part) not in batched:
+            batched[len(part)] = model.transform(ChangeBatchSize(len(part))).transform(InferShapes())
+        outs.append(execute_onnx(batched[len(part)], {iname: part})[oname])
+    return np.concatenate(outs)

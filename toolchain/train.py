@@ -7,19 +7,14 @@ from typing import Optional
 
 import numpy as np
 
+from toolchain.compress.checkpoint import CHECKPOINT, load_run, save_checkpoint, untrained_model
+from toolchain.compress.checkpoint import seed_everything as _seed
 from toolchain.errors import UserError
-from toolchain.fileio import atomic_path, write_json
+from toolchain.fileio import write_json
 from toolchain.zoo import Recipe, load_recipe, with_overrides
 
-CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
-
-
-def _seed(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+__all__ = ["CHECKPOINT", "METRICS", "load_run", "untrained_model", "save_run", "train_recipe"]
 
 
 def quant_layers(model):
@@ -50,40 +45,8 @@ def weight_stats(model, recipe: Recipe) -> dict:
     return {"weight_bits_total": int(total_bits), "sparsity": zeros / count, "layers": layers}
 
 
-def untrained_model(source: str, seed: int = 0):
-    """A recipe's quantized random init, activation ranges calibrated on its data (or random inputs)."""
-    from toolchain.compress.model import build_model
-    from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
-    from toolchain.export import verification_inputs
-
-    recipe = load_recipe(source)
-    _seed(seed)
-    model = build_model(recipe)
-    calibrate_activations(model, verification_inputs(recipe, 512, seed), CalibrationConfig(seed=seed))
-    return recipe, model
-
-
-def load_run(run_dir: Path):
-    import torch
-
-    from toolchain.compress.model import build_model
-
-    path = run_dir / CHECKPOINT
-    if not path.exists():
-        raise UserError(f"{run_dir} holds no {CHECKPOINT}: not a `hil train` run folder")
-    ckpt = torch.load(path, weights_only=False)
-    recipe = Recipe.model_validate(ckpt["recipe"])
-    model = build_model(recipe)  # a channel-pruned run stores its narrower recipe
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
-    return recipe, model
-
-
 def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict) -> None:
-    import torch
-
-    with atomic_path(run_dir / CHECKPOINT) as tmp:
-        torch.save({"recipe": recipe.model_dump(mode="json"), "state_dict": model.state_dict()}, tmp)
+    save_checkpoint(run_dir, recipe, model)
     write_json(run_dir / METRICS, metrics)
 
 

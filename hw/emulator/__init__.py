@@ -1,4 +1,4 @@
-"""RTL-free, cycle-accurate emulation of dataflow designs (ARCHITECTURE.md, reference/emulator.md §5).
+"""RTL-free, cycle-accurate emulation of dataflow designs (docs/timing.md §5).
 
     from hw.emulator import SimConfig, build_timing_graph, simulate, size_fifos
     graph = build_timing_graph(model)                 # dataflow.onnx -> nodes + FIFO edges

@@ -1,4 +1,4 @@
-"""The compiled max-plus kernel (reference/emulator.md §5.2, multi-rate form), evaluated by worklist.
+"""The compiled max-plus kernel (docs/timing.md §5.2, multi-rate form), evaluated by worklist.
 
 Semantics (synchronous, integer cycles; the unit test restates them as per-cycle rules):
 * A FIFO is registered: a word written in cycle t is readable from t+1; a slot freed by a read in

@@ -167,9 +167,3 @@ def apply_fifo_depths(model: ModelWrapper, graph: TimingGraph, depths: dict[str,
 def _stream_input_index(model: ModelWrapper, node, stream_port: int) -> int:
     streams = [p for p, t in enumerate(node.input) if model.get_initializer(t) is None]
     return streams[stream_port]
-
-
-def total_words(graph: TimingGraph) -> int:
-    """Words moved per frame over all edges (a size measure for benchmarks)."""
-    by = {n.name: n.schedule for n in graph.nodes}
-    return sum(by[e.dst].words_in(e.dst_port) if e.dst else by[e.src].words_out(e.src_port) for e in graph.edges)

@@ -4,7 +4,8 @@ topological order, in plain numpy (no onnxruntime, no per-sample loop).
     outputs = execute_dataflow(model, {"global_in": x_int})   # x_int: (N, ...) integer-valued
 
 Values are kept as the ops return them (float64 or int64, exact); nothing is rounded to float32.
-`build_timing_graph` (the same model as the timing engine's graph) is re-exported here.
+Timing is not here: the timing graph of a model (build_timing_graph, apply_fifo_depths) is in
+hw/emulator/model_graph.py, the engine in hw/emulator/timing.py.
 
 BLAS runs single-threaded while the nodes execute. The products are many and mid-sized (a conv MVAU
 is one GEMM per feature-map row), and a multi-threaded OpenBLAS spin-waits for its threads at every
@@ -26,9 +27,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from hw.emulator.graph import TimingGraphError
-from hw.emulator.model_graph import _check_domain, apply_fifo_depths, build_timing_graph
+from hw.emulator.model_graph import _check_domain
 
-__all__ = ["execute_dataflow", "build_timing_graph", "apply_fifo_depths", "node_order"]
+__all__ = ["execute_dataflow", "frame_values", "node_order"]
 
 MAX_CHUNK_VALUES = 1 << 24  # values of the largest tensor per chunk (128 MiB of float64)
 

@@ -45,3 +45,43 @@ def test_export_of_a_file_that_is_no_run(tmp_path):
     proc = run_cli("export", str(bogus), "-o", str(tmp_path / "model.onnx"))
     assert_one_line_error(proc, "run folder not found")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def run_without(module: str, *args: str):
+    """`hil ARGS` in a subprocess where `module` cannot be imported (as if its extra were not installed)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (f"import sys; sys.modules[{module!r}] = None; sys.argv = ['hil', *{list(args)!r}]; "
+            "from toolchain.cli import main; main()")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+@pytest.mark.parametrize("module, extra, args", [
+    ("torch", "train", ("export", "digits-mlp", "--untrained", "-o", "{tmp}/model.onnx")),
+    ("matplotlib", "plot", ("report", "{tmp}")),
+])
+def test_a_missing_extra_is_one_line_naming_the_install(tmp_path, module, extra, args):
+    (tmp_path / "estimate.json").write_text(
+        '{"part": "xc7z020clg400-1", "clock_ns": 10.0, "cost_model": "finn", "layers": [], "total": {}, '
+        '"network": {"max_cycles": 1, "critical_path_cycles": 1, "estimated_throughput_fps": 1.0, '
+        '"estimated_latency_ns": 10.0}, "utilization": {"LUT": 0.1}}')
+    proc = run_without(module, *(a.format(tmp=tmp_path) for a in args))
+    assert_one_line_error(proc, f"'{extra}' extra", f"pip install 'hil-toolchain[{extra}]'", module)
+    assert not (tmp_path / "model.onnx").exists() and not (tmp_path / "report.html").exists()
+
+
+def test_an_unrelated_import_error_is_not_disguised():
+    from toolchain.cli import missing_extra
+
+    assert missing_extra(ModuleNotFoundError("No module named 'nosuchthing'", name="nosuchthing")) is None
+    assert "hil-toolchain[hls]" in missing_extra(ModuleNotFoundError("No module named 'hls4ml'", name="hls4ml"))
+
+
+def test_version():
+    from toolchain import __version__
+
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"hil {__version__}"

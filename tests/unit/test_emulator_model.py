@@ -12,7 +12,8 @@ from qonnx.util.basic import qonnx_make_model
 from hw.emulator.fifo_sizing import size_fifos
 from hw.emulator.graph import SimConfig, TimingGraphError
 from hw.emulator.timing import simulate
-from hw.emulator.values import apply_fifo_depths, build_timing_graph, execute_dataflow
+from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
+from hw.emulator.values import execute_dataflow
 from hw.ops.base import make_hw_node
 from hw.ops.graph import NodeSpec, linear_model
 

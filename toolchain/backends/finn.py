@@ -22,10 +22,9 @@ configured: FINN inserts its own at step_set_fifo_depths.
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
@@ -111,7 +110,7 @@ def size_fifos_with_emulator(model: ModelWrapper, dma_bits: Optional[int]) -> di
     """hw.emulator FIFO sizing (as `hil emulate --size-fifos`), written into the model's FIFO nodes."""
     from hw.emulator.fifo_sizing import FifoSizingError, size_fifos
     from hw.emulator.graph import SimConfig, TimingGraphError
-    from hw.emulator.values import apply_fifo_depths, build_timing_graph
+    from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
 
     try:
         graph = build_timing_graph(model)
@@ -195,14 +194,19 @@ FIFO sizing by the emulator: {fifo_line}
 """
 
 
-def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, part: Optional[str] = None,
+# (FINN folding config, clock_ns, label_select) -> the dataflow graph that config gives
+Relower = Callable[[dict, float, bool], ModelWrapper]
+
+
+def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, part: Optional[str] = None,
                clock_ns: Optional[float] = None, source: str = "") -> dict:
     """Write the FINN handoff folder (atomically). `model`: the dataflow graph (folded);
-    `source_qonnx`: path of the QONNX it was lowered from."""
-    import json
-
-    from toolchain.backends.hls4ml import resolve_clock, resolve_part
+    `source_qonnx`: path of the QONNX it was lowered from; `relower`: how the handoff's folding config
+    becomes a dataflow graph again (what `hil lower --folding` gives: the caller, toolchain.pipeline,
+    lowers the source or refolds a graph it lowered itself, so the source is lowered once)."""
     from toolchain.backends.staging import check_target, staged_dir
+    from toolchain.contract import read_io
+    from toolchain.defaults import resolve_clock, resolve_part
     from toolchain.fileio import write_json, write_text
     from toolchain.onnxio import load_model
 
@@ -214,9 +218,10 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, part: Optional[str
     qonnx = finn_ready_qonnx(source_model)
     sizing = size_fifos_with_emulator(model, _dma_bits(fpga_part))
     config = folding_config(model)
-    handoff = relower(source_model, model, config, clock, sizing, _dma_bits(fpga_part))
+    label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
+    handoff = check_handoff(model, relower(config, clock, label_select), sizing, _dma_bits(fpga_part))
     handoff.set_metadata_prop("hil_source", os.path.relpath(Path(source_qonnx).resolve(), Path(out_dir).resolve()))
-    io = json.loads(model.get_metadata_prop("hil_io") or "{}")
+    io = read_io(model)
     result = {"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
               "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
@@ -230,24 +235,18 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, part: Optional[str
         write_json(tmp / "specialize_layers_config.json", specialize_config(model))
         write_text(tmp / "build.py", BUILD_PY.replace("{clock_ns}", repr(clock)).replace("{part}", fpga_part))
         write_text(tmp / "README.md", README.format(source=source, part=fpga_part, clock_ns=clock, fifo_line=fifo_line,
-                                                    in_dtype=io.get("input_dtype", "?"),
-                                                    in_scale=io.get("input_scale", "?")))
+                                                    in_dtype=io.input_dtype or "?", in_scale=io.input_scale))
         write_json(tmp / "hil_build.json", result)
     return result
 
 
-def relower(source: ModelWrapper, model: ModelWrapper, config: dict, clock_ns: float, sizing: dict,
-            dma_bits: Optional[int]) -> ModelWrapper:
-    """The source lowered again with the handoff's folding config (what `hil lower --folding` gives), checked:
-    same compute nodes and attributes as `model`, and the emulator's interval with the chosen FIFOs."""
+def check_handoff(model: ModelWrapper, out: ModelWrapper, sizing: dict, dma_bits: Optional[int]) -> ModelWrapper:
+    """`out` (the handoff's folding config made a dataflow graph again) checked: same compute nodes and
+    attributes as `model`, and the emulator's interval with the chosen FIFOs."""
     from hw.emulator.graph import SimConfig
+    from hw.emulator.model_graph import build_timing_graph
     from hw.emulator.timing import simulate
-    from hw.emulator.values import build_timing_graph
-    from toolchain.lower import lower_model
 
-    label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
-    out = lower_model(ModelWrapper(copy.deepcopy(source.model)), folding=config, clock_ns=clock_ns,
-                      label_select=label_select)
     mine = {n.name: n for n in model.graph.node if not _infra(n)}
     theirs = {n.name: n for n in out.graph.node if not _infra(n)}
     if mine.keys() != theirs.keys():
@@ -270,9 +269,7 @@ def relower(source: ModelWrapper, model: ModelWrapper, config: dict, clock_ns: f
 
 
 def _dma_bits(part: str) -> Optional[int]:
-    from hw.devices import UnknownDeviceError, get_device
+    from toolchain.defaults import known_device
 
-    try:
-        return get_device(part).dma_bits
-    except UnknownDeviceError:
-        return None
+    device = known_device(part)
+    return None if device is None else device.dma_bits

@@ -8,13 +8,13 @@ written); this module only turns the plan into hls4ml's layer dicts and per-laye
 precision (result, accum, weight, bias, threshold) is written per layer from the IR's datatypes; the
 model-level default is never used, which `check_model_graph` verifies on the built graph (no type
 named *default*, reuse factor and strategy as planned). Nothing is left to hls4ml's precision
-inference: we never go through its QONNX frontend (whose ApplyAlpha and default types are inexact,
-reference/hls4ml.md §5).
+inference: we never go through its QONNX frontend, whose quantizer conversion (hls4ml
+model/optimizer/passes/quant_opt.py: QuantToAlphaActivationAlpha, ConstQuantToConstAlpha) inserts
+ApplyAlpha scale layers typed with the model default precision, which is inexact.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 
 from toolchain.backends.plan import DenseLayer, InputLayer, Layer, PadLayer, Plan, PoolLayer, ThresholdLayer
+from toolchain.defaults import DEFAULT_CLOCK_NS, DEFAULT_PART, resolve_clock, resolve_part
 from toolchain.errors import UserError
 
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado"}
@@ -31,8 +32,8 @@ PROJECT = "myproject"
 @dataclass(frozen=True)
 class HLSOptions:
     backend: str = "Vitis"
-    part: str = "xc7z020clg400-1"
-    clock_ns: float = 10.0
+    part: str = DEFAULT_PART
+    clock_ns: float = DEFAULT_CLOCK_NS
     project_name: str = PROJECT
 
 
@@ -41,34 +42,6 @@ def backend_name(name: str) -> str:
         return BACKENDS[name.lower()]
     except KeyError:
         raise UserError(f"unknown HLS backend '{name}'; choose one of: {', '.join(BACKENDS.values())}") from None
-
-
-def resolve_part(part: Optional[str], model=None) -> str:
-    """A known device/board name -> its part; an explicit Xilinx part string is kept as given."""
-    from hw.devices import DEFAULT_DEVICE, UnknownDeviceError, get_device
-
-    part = part or (model.get_metadata_prop("hil_part") if model is not None else None) or DEFAULT_DEVICE
-    try:
-        return get_device(part).part
-    except UnknownDeviceError as err:
-        if re.fullmatch(r"x[a-z]{1,3}\w+(-\w+)*", part.lower()):
-            return part
-        raise UserError(str(err)) from None
-
-
-def resolve_clock(clock_ns: Optional[float], model=None, part: Optional[str] = None) -> float:
-    from hw.devices import UnknownDeviceError, get_device
-
-    if clock_ns is None and model is not None and model.get_metadata_prop("hil_clock_ns"):
-        clock_ns = float(model.get_metadata_prop("hil_clock_ns"))
-    if clock_ns is None:
-        try:
-            clock_ns = get_device(part).default_clock_ns if part else 10.0
-        except UnknownDeviceError:
-            clock_ns = 10.0
-    if clock_ns <= 0:
-        raise UserError(f"clock period must be positive, got {clock_ns} ns")
-    return float(clock_ns)
 
 
 # ---- plan -> hls4ml layer dicts and config -------------------------------------------------------

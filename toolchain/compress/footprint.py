@@ -7,7 +7,7 @@
 - `float_bops` = 32·32·`dense_macs`, with dense_macs the MAC count of the dense, unpruned model of the
   original recipe (inference_cost with discount_sparsity=False): the float 32-bit reference;
 - `perf_per_mbit`: the seed paper's performance per memory footprint, accuracy (%) ÷ Mbit of
-  (weight_mem_bits + act_mem_bits) (calc_flops/calculator.ipynb::get_mem, reference/compression.md §1.1).
+  (weight_mem_bits + act_mem_bits) (calc_flops/calculator.ipynb::get_mem, docs/compression.md §1.1).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ FLOAT_BOPS_DEF = "32*32*dense_macs: dense_macs = qonnx inference_cost MACs of th
 def _costs(model: nn.Module, recipe, dense_too: bool) -> tuple[dict, dict | None]:
     from qonnx.util.inference_cost import inference_cost
 
-    from toolchain.export import quiet, to_qonnx
+    from toolchain.compress.brevitas_export import quiet, to_qonnx
 
     with tempfile.TemporaryDirectory() as tmp:
         qmodel = to_qonnx(model, tuple(recipe.architecture.input_shape), Path(tmp) / "model.onnx")

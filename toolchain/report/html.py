@@ -1,9 +1,11 @@
 """`hil report RUN_DIR`: one self-contained HTML page of a run.
 
-It reads what the stages left in the folder (metrics.json, export.json, lower.json, estimate.json,
-emulate.json, dataflow.onnx) and draws: the per-layer cycles (FINN estimate beside the emulated busy
-and stall cycles), a pipeline timeline (Gantt of the first frames), FIFO occupancy over time, and the
-resource utilization of the part. Plots are inline SVG, so the page is one file.
+It reads what the stages left in the folder (metrics.json from `hil train`; export.json, lower.json,
+estimate.json, emulate.json + emulate_timeline.json, build.json from the verbs' --run-dir or `hil
+demo`) and draws: the per-layer cycles (FINN estimate beside the emulated busy and stall cycles), a
+pipeline timeline (Gantt of the first frames) and FIFO occupancy over time, as `hil emulate` recorded
+them, and the resource utilization of the part. It runs no stage again: what is missing is listed as
+missing. Plots are inline SVG, so the page is one file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from toolchain.fileio import write_text
 
 REPORT = "report.html"
 STAGE_FILES = ("metrics", "export", "lower", "estimate", "emulate", "build")
-TIMELINE_FRAMES = 3
+TIMELINE = "emulate_timeline"  # written by `hil emulate --run-dir` beside emulate.json
+# what produces each file, for the "missing" note
+PRODUCERS = {"metrics": "hil train", "export": "hil export --run-dir", "lower": "hil lower --run-dir",
+             "estimate": "hil estimate --run-dir", "emulate": "hil emulate --run-dir",
+             "build": "hil build --run-dir", TIMELINE: "hil emulate --run-dir"}
 
 
 def _read(run_dir: Path, stem: str) -> Optional[dict]:
@@ -75,47 +81,31 @@ def cycles_chart(estimate: Optional[dict], emulate: Optional[dict]) -> Optional[
     return _svg(fig)
 
 
-def _simulate(dataflow: Path, emulate: Optional[dict]):
-    """Re-run the (deterministic) timing simulation for the event arrays the plots need."""
-    from hw.emulator.graph import SimConfig
-    from hw.emulator.timing import simulate
-    from hw.emulator.values import build_timing_graph
-    from toolchain.onnxio import load_model
-
-    model = load_model(dataflow)
-    depths = emulate.get("fifo_depths") if emulate and emulate.get("fifo_sizing") else None
-    graph = build_timing_graph(model)
-    if depths:
-        graph = graph.with_capacities(depths)
-    dma = emulate.get("dma_bits") if emulate else None
-    return simulate(graph, SimConfig(frames=TIMELINE_FRAMES, dma_bits=dma))
-
-
-def timeline_chart(timing) -> str:
+def timeline_chart(timeline: dict) -> str:
     """Gantt: for each node and frame, the span from its first to its last firing."""
     plt = _plt()
-    nodes = list(timing.nodes.values())
+    nodes = list(timeline["nodes"].items())
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(nodes) + 1.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for row, node in enumerate(nodes):
-        for f, (a, b) in enumerate(zip(node.first_fire, node.last_fire)):
+    for row, (_, spans) in enumerate(nodes):
+        for f, (a, b) in enumerate(spans):
             if a >= 0:
                 ax.barh(row, b - a + 1, left=a, color=colors[f % len(colors)], alpha=0.8)
-    ax.set_yticks(range(len(nodes)), [n.name for n in nodes])
+    ax.set_yticks(range(len(nodes)), [name for name, _ in nodes])
     ax.invert_yaxis()
-    ax.set_xlabel(f"cycle (frames 0..{timing.frames - 1}, one colour per frame)")
+    ax.set_xlabel(f"cycle (frames 0..{timeline['frames'] - 1}, one colour per frame)")
     return _svg(fig)
 
 
-def fifo_chart(timing) -> Optional[str]:
-    if not timing.fifos:
+def fifo_chart(timeline: dict) -> Optional[str]:
+    if not timeline["fifos"]:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    for fifo in timing.fifos.values():
-        t, occ = fifo.occupancy()
-        if t.size:
-            ax.step(t, occ, where="post", label=f"{fifo.src} → {fifo.dst} (max {fifo.hwm})")
+    for fifo in timeline["fifos"].values():
+        if fifo["cycle"]:
+            ax.step(fifo["cycle"], fifo["words"], where="post",
+                    label=f"{fifo['src']} → {fifo['dst']} (max {fifo['hwm']})")
     ax.set_xlabel("cycle")
     ax.set_ylabel("words in FIFO")
     ax.legend(fontsize=7, ncol=2)
@@ -177,13 +167,17 @@ def write_report(run_dir: str | Path) -> Path:
     data = {stem: _read(run_dir, stem) for stem in STAGE_FILES}
     if not any(data.values()):
         raise UserError(f"{run_dir} holds none of {', '.join(s + '.json' for s in STAGE_FILES)}: nothing to report")
+    timeline = _read(run_dir, TIMELINE) if data["emulate"] else None
     parts = ["<h2>Summary</h2>", _table(_summary_rows(data))]
+    missing = [stem for stem in STAGE_FILES if data[stem] is None] + ([TIMELINE] if timeline is None else [])
+    if missing:
+        rows = [(f"{stem}.json", f"not found (written by {PRODUCERS[stem]})") for stem in missing]
+        parts += ["<h2>Not in this run folder</h2>", _table(rows)]
     if svg := cycles_chart(data["estimate"], data["emulate"]):
         parts += ["<h2>Cycles per layer</h2>", svg]
-    if (run_dir / "dataflow.onnx").exists():
-        timing = _simulate(run_dir / "dataflow.onnx", data["emulate"])
-        parts += [f"<h2>Pipeline timeline (first {timing.frames} frames)</h2>", timeline_chart(timing)]
-        if svg := fifo_chart(timing):
+    if timeline:
+        parts += [f"<h2>Pipeline timeline (first {timeline['frames']} frames)</h2>", timeline_chart(timeline)]
+        if svg := fifo_chart(timeline):
             parts += ["<h2>FIFO occupancy</h2>", svg]
     if svg := utilization_chart(data["estimate"]):
         parts += ["<h2>Resource utilization</h2>", svg]

@@ -1,0 +1,119 @@
+"""The dataflow model's contract with the host, as the lowering writes it into the model's metadata,
+read and written here only (one parser):
+
+* "hil_io" (JSON) -> `IOContract`: the host sends x_int = x / input_scale (integers of input_dtype);
+  a "values" output means y = y_int · output_scale + output_bias, a "labels" output is the top-K class
+  indices (LabelSelect);
+* "hil_layout" -> `channels_last(model)`: "NHWC" once the lowering moved the conv path channels-last
+  (toolchain/passes/channels_last.py). It alone decides whether source inputs are transposed
+  (`to_dataflow_layout`): the shapes cannot tell when C == H == W;
+* "hil_source" -> `source_path(model, path)`: the QONNX the dataflow was lowered from, relative to
+  the dataflow file.
+
+This module is below every stage: lower, estimate, emulate and the backends import it, it imports
+no stage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from toolchain.errors import UserError
+
+IO_KEY, LAYOUT_KEY, SOURCE_KEY = "hil_io", "hil_layout", "hil_source"
+NHWC = "NHWC"
+
+
+class OutputKind(str, Enum):
+    VALUES = "values"
+    LABELS = "labels"
+
+
+@dataclass(frozen=True)
+class IOContract:
+    input_scale: float = 1.0
+    input_dtype: Optional[str] = None  # qonnx DataType name of the integer input stream
+    output_scale: float = 1.0
+    output_bias: float = 0.0
+    output_kind: OutputKind = OutputKind.VALUES
+
+    def decode(self, y_int: np.ndarray) -> np.ndarray:
+        """The user-facing outputs of the dataflow's integer outputs: labels as they are, values
+        y_int · output_scale + output_bias (float64: exact, the scales are powers of two)."""
+        if self.output_kind is OutputKind.LABELS:
+            return y_int
+        return np.asarray(y_int, dtype=np.float64) * self.output_scale + self.output_bias
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["output_kind"] = self.output_kind.value
+        if self.input_dtype is None:
+            del out["input_dtype"]
+        return out
+
+
+def read_io(model) -> IOContract:
+    """The model's "hil_io" (defaults for a model without it); UserError when it is malformed."""
+    raw = model.get_metadata_prop(IO_KEY)
+    if not raw:
+        return IOContract()
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        entries = {f.name: data[f.name] for f in fields(IOContract) if f.name in data}
+        for key in ("input_scale", "output_scale", "output_bias"):
+            if key in entries:
+                entries[key] = float(entries[key])
+    except (ValueError, TypeError) as err:
+        raise UserError(f"metadata hil_io is not valid: {err}") from None
+    kind = entries.pop("output_kind", OutputKind.VALUES.value)
+    if kind not in {k.value for k in OutputKind}:
+        raise UserError(f"metadata hil_io: output_kind must be values or labels, got {kind!r}")
+    io = IOContract(**entries, output_kind=OutputKind(kind))
+    return io
+
+
+def write_io(model, io: IOContract) -> None:
+    model.set_metadata_prop(IO_KEY, json.dumps(io.to_json(), sort_keys=True))
+
+
+def channels_last(model) -> bool:
+    """True when the lowering moved the model's layout channels-last (metadata hil_layout)."""
+    return model.get_metadata_prop(LAYOUT_KEY) == NHWC
+
+
+def input_shape(model) -> tuple[int, ...]:
+    return tuple(int(d) for d in model.get_tensor_shape(model.graph.input[0].name))
+
+
+def to_dataflow_layout(x: np.ndarray, dataflow) -> np.ndarray:
+    """Inputs in the source model's layout -> the dataflow input's layout. The one rule: a 4-D input
+    is transposed NCHW -> NHWC iff the dataflow is channels-last (hil_layout), never by comparing
+    shapes. UserError unless the result has the dataflow input's shape (N, ...)."""
+    want = input_shape(dataflow)
+    nhwc = x.ndim == 4 and channels_last(dataflow)
+    y = x.transpose(0, 2, 3, 1) if nhwc else x
+    if x.ndim < 1 or tuple(y.shape[1:]) != tuple(want[1:]):
+        shown = (want[3], want[1], want[2]) if len(want) == 4 and channels_last(dataflow) else want[1:]
+        raise UserError(f"inputs have shape {x.shape}; expected (N, {', '.join(map(str, shown))})")
+    return y
+
+
+def source_path(model, model_path: str | Path) -> Optional[Path]:
+    """The source QONNX of a dataflow model file (hil_source, relative to the file), or None."""
+    rel = model.get_metadata_prop(SOURCE_KEY)
+    return (Path(model_path).parent / rel) if rel else None
+
+
+def is_dataflow(model) -> bool:
+    """Every node is a hw.ops dataflow node (the output of `hil lower`)."""
+    from hw.ops.base import DOMAIN
+
+    return all(n.domain == DOMAIN for n in model.graph.node)

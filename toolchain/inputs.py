@@ -1,0 +1,123 @@
+"""Input preparation shared by lower, emulate and the backends: loading a user's x.npy, the dataflow's
+integer input stream for inputs of the source model, and random inputs on the source's input grid.
+
+    x = load_inputs("x.npy")                       # (N, ...) float or integer, validated
+    xi = stream_inputs(source, dataflow, x)        # via the source's own input quantizer (lower's check)
+    xi = integer_inputs(dataflow, x)               # x / input_scale, which must be on the grid (emulate)
+    x = grid_inputs(source, 500)                   # random inputs the quantizer maps to themselves
+
+Layouts follow the one rule of toolchain.contract.to_dataflow_layout (hil_layout decides NCHW -> NHWC).
+Below the stages: imports the input passes (toolchain/passes/inputs.py) and the contract, no stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from toolchain.contract import IOContract, read_io, to_dataflow_layout
+from toolchain.errors import UserError
+
+
+def load_inputs(path: str | Path) -> np.ndarray:
+    """A user's inputs file: a float or integer .npy array (N, ...) with N >= 1, or UserError."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"inputs file not found: {path}")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise UserError(f"{path} is not a .npy array ({err})") from None
+    if not isinstance(x, np.ndarray) or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise UserError(f"{path}: inputs must be a float or integer array, got dtype {getattr(x, 'dtype', type(x))}")
+    if x.ndim < 1 or len(x) == 0:
+        raise UserError(f"{path}: inputs must hold at least one sample (shape (N, ...)), got shape {x.shape}")
+    return x
+
+
+def check_sample_shape(model, x: np.ndarray) -> np.ndarray:
+    """x as float32, UserError unless it is (N, ...) of the model input's per-sample shape."""
+    x = np.asarray(x, dtype=np.float32)
+    shape = model.get_tensor_shape(model.graph.input[0].name)
+    if x.ndim < 1 or list(x.shape[1:]) != list(shape[1:]):
+        raise UserError(f"inputs have shape {x.shape}; expected (N, {', '.join(map(str, shape[1:]))})")
+    return x
+
+
+def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
+    """The dataflow's integer input for inputs x of the source model, in the dataflow's layout: for a
+    float input, the source's own input quantizer (qonnx execution) divided by its scale; for an
+    integer-annotated input (raw pixels), x itself, which must lie on that DataType's grid."""
+    from toolchain.passes.inputs import integer_input_dtype
+
+    dt = integer_input_dtype(source)
+    xi = _quantized_inputs(source, x) if dt is None else _checked_integers(np.asarray(x, dtype=np.float64), dt)
+    return to_dataflow_layout(xi, dataflow).astype(np.float32)
+
+
+def integer_inputs(dataflow, x: np.ndarray, io: IOContract | None = None, source_layout: bool = True) -> np.ndarray:
+    """x_int = x / input_scale (hil_io) in the dataflow's layout; UserError unless every value is an
+    integer of the input DataType (the dataflow only sees that grid: quantize the inputs first).
+    `source_layout=False`: x is already in the dataflow's layout (the dataflow's own integer inputs)."""
+    from qonnx.core.datatype import DataType
+
+    io = read_io(dataflow) if io is None else io
+    x = to_dataflow_layout(np.asarray(x), dataflow) if source_layout else check_sample_shape(dataflow, x)
+    xi = x.astype(np.float64) / io.input_scale
+    if not np.array_equal(xi, np.round(xi)):
+        bad = int(np.flatnonzero((xi != np.round(xi)).reshape(len(xi), -1).any(axis=1))[0])
+        raise UserError(f"inputs: sample {bad} is not on the input grid (x / {io.input_scale} must be integral); "
+                        "quantize the inputs first")
+    dt = DataType[io.input_dtype] if io.input_dtype else dataflow.get_tensor_datatype(dataflow.graph.input[0].name)
+    if dt is not None and xi.size and (xi.min() < dt.min() or xi.max() > dt.max()):
+        raise UserError(f"inputs: x / {io.input_scale} spans [{xi.min()}, {xi.max()}], outside {dt.name}")
+    if dt is not None and dt.name == "BIPOLAR" and not np.all(np.abs(xi) == 1):
+        raise UserError(f"inputs: x / {io.input_scale} must be -1 or +1 (BIPOLAR)")
+    return xi
+
+
+def _quantized_inputs(source, x: np.ndarray) -> np.ndarray:
+    from qonnx.custom_op.registry import getCustomOp
+
+    from toolchain.passes.inputs import input_quantizer
+
+    q = input_quantizer(source)
+    context = {t: source.get_initializer(t) for t in q.input[1:]}
+    context[q.input[0]] = np.asarray(x, dtype=np.float32)
+    getCustomOp(q).execute_node(context, source.graph)
+    return context[q.output[0]].astype(np.float64) / source.get_initializer(q.input[1]).astype(np.float64)
+
+
+def _checked_integers(x: np.ndarray, dt) -> np.ndarray:
+    """x unchanged if every value is a value of DataType dt, else UserError."""
+    if dt.name == "BIPOLAR":
+        ok = np.isin(x, (-1.0, 1.0)).all()
+    else:
+        ok = np.array_equal(x, np.round(x)) and (not x.size or (x.min() >= dt.min() and x.max() <= dt.max()))
+    if not ok:
+        raise UserError(f"inputs: the model's input is {dt.name} ({int(dt.min())}..{int(dt.max())}, integers), "
+                        f"got values in [{x.min():g}, {x.max():g}], not all on that grid")
+    return x
+
+
+def grid_inputs(source, n: int, seed: int = 0) -> np.ndarray:
+    """Random inputs on the source's input grid: integers of the input quantizer times its scale, or
+    integers of the input's own DataType for an integer-annotated input."""
+    from toolchain.passes.inputs import input_quantizer, integer_input_dtype
+    from toolchain.passes.weights import quantizer_params
+
+    shape = source.get_tensor_shape(source.graph.input[0].name)[1:]
+    rng = np.random.default_rng(seed)
+    dt = integer_input_dtype(source)
+    if dt is not None:
+        if dt.name == "BIPOLAR":
+            return rng.choice([-1.0, 1.0], size=(n, *shape)).astype(np.float32)
+        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float32)
+    q = input_quantizer(source)
+    scale, dt = quantizer_params(source, q)
+    if dt.name == "BIPOLAR":
+        xi = rng.choice([-1.0, 1.0], size=(n, *shape))
+    else:
+        xi = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float64)
+    return (xi * float(scale.ravel()[0])).astype(np.float32)
