@@ -14,7 +14,6 @@ FORBIDDEN_IN_HW = ("torch", "brevitas", "toolchain")
 # pruning entry point <-> its methods). A cycle is tolerated only inside one of these module groups, so
 # no new cycle can appear; empty this list as they are fixed.
 PENDING_TOOLCHAIN_CYCLES = (
-    {"toolchain.train", "toolchain.export", "toolchain.compress.footprint"},
     {"toolchain.compress.pruning", "toolchain.compress.magnitude", "toolchain.compress.channel_pruning"},
 )
 
