@@ -244,6 +244,8 @@ def finn_node_from_hw(op):
     Where FINN names or shapes an attribute differently it is translated, nothing else:
     * MVAU in binaryXnorMode: FINN's InferBinaryMatrixVectorActivation gives it a BINARY input
       (the xnor of {0,1} codes), ours keeps the BIPOLAR value type;
+    * MVAU with ±1 weights and a non-bipolar input: FINN's flow (step_minimize_bit_width,
+      MinimizeWeightBitWidth) stores the weights as INT2, the node FINN then estimates;
     * Thresholding: FINN's weightDataType (the threshold type) is required; ours defaults to the input type;
     * DWC: FINN carries inShape/outShape (the folded shapes) instead of our normal `shape`;
     * FIFO: FINN carries folded_shape and normal_shape; impl_style "vivado" does not exist in finn-plus.
@@ -257,6 +259,8 @@ def finn_node_from_hw(op):
     kind = op.onnx_node.op_type
     if kind == "MVAU" and attrs.get("binaryXnorMode", 0):
         attrs["inputDataType"] = "BINARY"
+    elif kind == "MVAU" and attrs["weightDataType"] == "BIPOLAR":
+        attrs["weightDataType"] = "INT2"  # FINN's MinimizeWeightBitWidth on ±1 weights (non-xnor)
     if kind == "Thresholding" and not attrs.get("weightDataType"):
         attrs["weightDataType"] = attrs["inputDataType"]
     if kind == "DWC":

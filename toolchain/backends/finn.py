@@ -214,6 +214,11 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, part: Optional[str
     names = finn_names(model)  # refuses unknown ops before anything is written
     source_model = load_model(source_qonnx)
     qonnx = finn_ready_qonnx(source_model)
+    top = [n for n in model.graph.node if n.op_type == "LabelSelect"]
+    if top:  # FINN's LabelSelect comes from a TopK (InferLabelSelectLayer), as BNN-PYNQ's InsertTopK adds it
+        from qonnx.transformation.insert_topk import InsertTopK
+
+        qonnx = qonnx.transform(InsertTopK(k=int(getCustomOp(top[0]).get_nodeattr("K"))))
     sizing = size_fifos_with_emulator(model, _dma_bits(fpga_part))
     config = folding_config(model)
     handoff = relower(source_model, model, config, clock, sizing, _dma_bits(fpga_part))
