@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-INSTALL = "/work/main/.venv/bin/pip install --no-deps finn-plus==1.6.1 click psutil"
+INSTALL = ".venv/bin/pip install --no-deps finn-plus==1.6.1 click psutil"  # as `make test` does
 OPT_OUT = "HIL_SKIP_FINN_ORACLE"  # set to 1 to skip the FINN-oracle tests deliberately
 FINN_VERSION = "1.6.1"
 HLS_DOMAIN = "finn.custom_op.fpgadataflow.hls"
@@ -264,14 +264,12 @@ def finn_node_from_hw(op):
     if kind == "Thresholding" and not attrs.get("weightDataType"):
         attrs["weightDataType"] = attrs["inputDataType"]
     if kind == "DWC":
-        shape = attrs.pop("shape")
+        del attrs["shape"]
         attrs["inShape"], attrs["outShape"] = list(op.folded_input_shape()), list(op.folded_output_shape())
-        del shape
     if kind == "FIFO":
         attrs["folded_shape"] = list(attrs.pop("shape"))
         attrs["normal_shape"] = list(op.normal_input_shape())
         if attrs.pop("impl_style", "rtl") != "rtl":
             raise KeyError("StreamingFIFO impl_style=vivado does not exist in finn-plus")
-    inputs = list(op.onnx_node.input)
-    return helper.make_node(op_type, inputs, list(op.onnx_node.output), name=op.onnx_node.name,
+    return helper.make_node(op_type, list(op.onnx_node.input), list(op.onnx_node.output), name=op.onnx_node.name,
                             domain=domain, backend="fpgadataflow", **attrs)

@@ -18,10 +18,11 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from tests.conftest import run_cli
 from tests.golden.test_finn_canonical_foldings import FOLDINGS
 from tests.oracle.differential import ours
 from tests.oracle.finn_flow import FINN_NODE, run_flow
+from toolchain.backends import build
+from toolchain.export import export_run
 
 PART = "xc7z020clg400-1"
 CYBSEC = {"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 40}, "MVAU_hls_1": {"PE": 1, "SIMD": 64},
@@ -35,12 +36,12 @@ def handoff(request, tmp_path_factory):
     name = request.param
     tmp = tmp_path_factory.mktemp(name)
     (tmp / "fold.json").write_text(json.dumps(CANONICAL[name]))
-    for args in (["export", name, "--untrained", "-o", str(tmp / "model.onnx"), "--samples", "20"],
-                 ["build", str(tmp / "model.onnx"), "--backend", "finn", "-o", str(tmp / "h"),
-                  "--folding", str(tmp / "fold.json"), "--part", PART]):
-        proc = run_cli(*args)
-        assert proc.returncode == 0, proc.stderr
+    # what `hil export NAME --untrained` and `hil build model.onnx --backend finn --folding ...` run,
+    # in process (the CLI commands call exactly these)
+    export_run(name, tmp / "model.onnx", untrained=True, samples=20)
     h = tmp / "h"
+    build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
+          hls_backend="Vitis", seed=0)
     flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
                     folding=json.loads((h / "folding_config.json").read_text()),
                     specialize=json.loads((h / "specialize_layers_config.json").read_text()))
