@@ -133,6 +133,7 @@ def _err(target, est) -> str:
 
 def print_table(title: str) -> None:
     print(f"\n{title}")
+    print("FINN own = finn-plus's own estimate of the same FINN node (tests/oracle/finn_flow.py; '-' without finn-plus)")
     head = (f"{'source':<22}{'point':<28}{'target':>9}  {'calibrated (mean [range])':<27}{'err':>6}  {'finn':>9}{'err':>7}"
             f"  {'FINN own':>9}  note")
     print(head)

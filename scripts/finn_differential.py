@@ -10,6 +10,7 @@ Needs finn-plus (pip install --no-deps finn-plus==1.6.1 click psutil).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -37,6 +38,7 @@ def main() -> int:
     ap.add_argument("--show-equal", action="store_true")
     args = ap.parse_args()
     print(f"finn-plus {require_finn()}")
+    logging.getLogger("finn_logger").setLevel(logging.ERROR)  # FINN's per-node style warnings
     configs = all_configs(seed=args.seed)
     usable = [c for c in configs if valid(c)]
     print(f"{len(configs)} generated configurations, {len(usable)} pass our verification")
@@ -52,9 +54,9 @@ def main() -> int:
             else:
                 different[r.op_type] += 1
                 print(f"  ! {r.config}/{r.node} {r.part}: ours {r.ours} FINN {r.finn}")
-    print(f"{'op':<14}{'equal':>7}{'different':>11}{'refused':>9}")
+    print(f"{'op':<18}{'equal':>7}{'different':>11}{'refused':>9}")
     for op in sorted(set(equal) | set(different) | {r.op_type for r in refused}):
-        print(f"{op:<14}{equal[op]:>7}{different[op]:>11}{sum(r.op_type == op for r in refused):>9}")
+        print(f"{op:<18}{equal[op]:>7}{different[op]:>11}{sum(r.op_type == op for r in refused):>9}")
     if refused:
         print("not compared (FINN cannot process them):")
         for r in refused:

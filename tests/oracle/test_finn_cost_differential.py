@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from tests.oracle.configs import all_configs
-from tests.oracle.differential import compare, valid
+from tests.oracle.differential import METRICS, compare, valid
 from tests.oracle.finn_flow import FINN_NODE
 
 CONFIGS = [c for c in all_configs() if valid(c)]
@@ -44,3 +44,21 @@ def test_ours_equals_finns(config):
     for r in compare(config):
         assert r.finn is not None, f"{r.node}: FINN refused the node: {r.finn_error}"
         assert r.ours == r.finn, f"{config.name}/{r.node} on {r.part}: ours {r.ours} != FINN {r.finn}"
+
+
+NETWORKS = [c for c in CONFIGS if c.name.startswith(("mlp", "cnn"))]
+
+
+@pytest.mark.parametrize("config", NETWORKS, ids=[c.name for c in NETWORKS])
+def test_hil_estimate_report_equals_finns(config):
+    """The report `hil estimate --cost finn --part P` prints (toolchain.estimate.estimate), per layer
+    and in total, against FINN's per-node estimates summed as FINN's res_estimation report does."""
+    from toolchain.estimate import estimate
+
+    report = estimate(config.model(), part=config.part, cost="finn")
+    finn = {r.node: r.finn for r in compare(config)}
+    assert [row["name"] for row in report["layers"]] == list(finn)
+    for row in report["layers"]:
+        assert {m: row[m] for m in METRICS} == finn[row["name"]], row["name"]
+    for m in ("LUT", "BRAM_18K", "URAM", "DSP"):
+        assert report["total"][m] == sum(f[m] for f in finn.values()), m
