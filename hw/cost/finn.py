@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+from hw.cost import finn_fifo
+
 # ---- memories -------------------------------------------------------------------------------
 
 
@@ -158,8 +160,6 @@ def fifo_resources_rtl(depth: int, width: int, ram_style: str, versal: bool = Fa
     """(LUT, BRAM18, URAM) of the RTL FIFO (finn-rtllib fifo.sv) as finn-plus 1.6.1 costs it:
     streamingfifo.py:get_fifo_cost = resource_models.py:_fifo_cost(depth, padded width,
     _resolve(depth, width, ram_style), versal). `width` is the stream width padded to bytes."""
-    from hw.cost import finn_fifo
-
     cost = finn_fifo.fifo_cost(depth, width, finn_fifo.resolve_style(depth, width, ram_style), versal)
     return cost.lut, cost.bram, cost.uram
 

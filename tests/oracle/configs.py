@@ -40,7 +40,13 @@ def _fold(rng, n: int, cap: int = 64) -> int:
 
 
 def _steps(odt: str) -> int:
-    return 1 if odt == "BIPOLAR" else 2 ** int(odt[-1]) - 1 if odt.startswith("UINT") else 2 ** int(odt[-1]) - 1
+    """Threshold steps of an activation to `odt`: 2^bits - 1 (one for BIPOLAR)."""
+    return 1 if odt == "BIPOLAR" else 2 ** int(odt[-1]) - 1
+
+
+def _act_val(odt: str) -> int:
+    """ActVal = the output type's minimum for signed outputs (FINN's MultiThreshold out_bias)."""
+    return -(2 ** (int(odt[-1]) - 1)) if odt.startswith("INT") else 0
 
 
 def mvau(rng, mw: int, mh: int, idt: str, vec=(1,), kind: str | None = None) -> NodeSpec:
@@ -59,7 +65,7 @@ def mvau(rng, mw: int, mh: int, idt: str, vec=(1,), kind: str | None = None) -> 
                  accDataType=_pick(rng, ("INT32", "INT16", "INT24")), numInputVectors=list(vec),
                  mem_mode=mem_mode, ram_style=_pick(rng, ("auto", "block", "distributed", "ultra")),
                  ram_style_thresholds=_pick(rng, ("auto", "block", "distributed")),
-                 resType=_pick(rng, ("auto", "lut", "dsp")), ActVal=0)
+                 resType=_pick(rng, ("auto", "lut", "dsp")), ActVal=0 if no_act else _act_val(odt))
     w = rng.choice([-1.0, 1.0], size=(mw, mh))
     inits = [w] if no_act else [w, np.sort(rng.integers(-8, 8, size=(mh, _steps(odt))), axis=1)]
     return NodeSpec("MVAU", attrs, inits)
