@@ -193,9 +193,10 @@ class FlowResult:
 
 
 def run_flow(model, part: str, folding: Optional[dict] = None, specialize: Optional[dict] = None,
-             qonnx_to_finn: bool = True) -> FlowResult:
+             first_steps: Optional[list] = None) -> FlowResult:
     """FINN's estimate flow on a QONNX ModelWrapper (see the module docstring). `folding` and
-    `specialize` are FINN-format config dicts (as folding_config.json / specialize_layers_config.json)."""
+    `specialize` are FINN-format config dicts (as folding_config.json / specialize_layers_config.json).
+    `first_steps` replace FINN's step_qonnx_to_finn (a handoff's build.py custom steps, handoff_steps)."""
     require_finn()
     from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
@@ -208,9 +209,11 @@ def run_flow(model, part: str, folding: Optional[dict] = None, specialize: Optio
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    if qonnx_to_finn:  # step_qonnx_to_finn, also when the only quantizers are BipolarQuant
+    if first_steps is None:  # step_qonnx_to_finn, also when the only quantizers are BipolarQuant
         model = cleanup_model(model).transform(
             ConvertQONNXtoFINN(filter_function=default_filter_function_generator(max_multithreshold_bit_width=8)))
+    for step in first_steps or []:
+        model = step(model, None)
     model = _tidy(model)
     model = _streamline(model)
     model = _convert_to_hw(model)
@@ -227,6 +230,30 @@ def run_flow(model, part: str, folding: Optional[dict] = None, specialize: Optio
     layers = estimate_model(model, part)
     others = [n.op_type for n in model.graph.node if not (is_hls_node(n) or is_rtl_node(n))]
     return FlowResult(layers=layers, model=model, unconverted=others)
+
+
+def handoff_steps(build_py: str) -> list:
+    """The custom steps a handoff's build.py runs before FINN's default steps (the names listed in
+    `steps=[...] + default_build_dataflow_steps[1:]`), as functions (model, cfg) -> model.
+    build.py itself cannot be imported without finn.builder, so its step functions are compiled
+    from its own source, unchanged."""
+    import ast
+
+    tree = ast.parse(build_py)
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "steps":
+            names = [e.id for e in node.value.left.elts]
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
+    namespace: dict = {}
+
+    def builder(n) -> bool:
+        mods = [n.module or ""] if isinstance(n, ast.ImportFrom) else [a.name for a in n.names]
+        return any(m.startswith("finn.builder") for m in mods)
+
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) and not builder(n)]
+    exec(compile(ast.Module(body=[*imports, *defs], type_ignores=[]), "build.py", "exec"), namespace)
+    return [namespace[n] for n in names]
 
 
 # ---- one of our nodes as FINN's node ----------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The FINN handoff verified by FINN: the model.onnx, folding_config.json and
-specialize_layers_config.json that `hil build --backend finn` writes go through finn-plus 1.6.1's own
-flow up to the estimates (tests/oracle/finn_flow.py:run_flow, FINN's ApplyConfig included), and FINN's
+"""The FINN handoff verified by FINN: the model.onnx, folding_config.json,
+specialize_layers_config.json and build.py custom steps that `hil build --backend finn` writes go
+through finn-plus 1.6.1's own flow up to the estimates (tests/oracle/finn_flow.py:run_flow, FINN's ApplyConfig included), and FINN's
 per-layer numbers equal `hil estimate --cost finn` on the handed-off dataflow, for cybsec-mlp,
 tfc-w1a1 and cnv-w1a1 (untrained exports) at FINN's canonical foldings.
 
@@ -20,7 +20,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from tests.golden.test_finn_canonical_foldings import FOLDINGS
 from tests.oracle.differential import ours
-from tests.oracle.finn_flow import FINN_NODE, run_flow
+from tests.oracle.finn_flow import FINN_NODE, handoff_steps, run_flow
 from toolchain.backends import build
 from toolchain.export import export_run
 
@@ -42,9 +42,12 @@ def handoff(request, tmp_path_factory):
     h = tmp / "h"
     build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
           hls_backend="Vitis", seed=0)
+    # build.py's own custom steps first (TopK for the LabelSelect, the forced QONNX -> FINN conversion),
+    # then FINN's default steps with the two config files, as build.py configures them
     flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
                     folding=json.loads((h / "folding_config.json").read_text()),
-                    specialize=json.loads((h / "specialize_layers_config.json").read_text()))
+                    specialize=json.loads((h / "specialize_layers_config.json").read_text()),
+                    first_steps=handoff_steps((h / "build.py").read_text()))
     return name, ModelWrapper(str(h / "dataflow.onnx")), flow
 
 
