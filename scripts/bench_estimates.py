@@ -82,12 +82,38 @@ def finn_equivalent(n_in: int, n_out: int, rf: int, metric: str):
                            no_activation=1, ram_style_thresholds="auto", out_bits=16)
 
 
+def finn_own(node, part: str, metric: str):
+    """FINN's own estimate (finn-plus get_exp_cycles / node_res_estimation) of the FINN node, via
+    tests/oracle/finn_flow.py; None when finn-plus is not installed (the column then reads '-')."""
+    from tests.oracle.finn_flow import FinnUnavailable, estimate_node, require_finn
+
+    try:
+        require_finn()
+    except FinnUnavailable:
+        return None
+    return getattr(estimate_node(node, part), metric)
+
+
+def finn_own_equivalent(n_in: int, n_out: int, rf: int, metric: str):
+    """finn_equivalent computed by FINN itself: an MVAU_hls node with the same attributes."""
+    if metric == "FF" or n_out % rf:
+        return None
+    from onnx import helper
+
+    node = helper.make_node("MVAU_hls", ["x", "w"], ["y"], name="MVAU_hls_0", domain="finn.custom_op.fpgadataflow.hls",
+                            backend="fpgadataflow", MW=n_in, MH=n_out, PE=n_out // rf, SIMD=n_in,
+                            inputDataType="INT16", weightDataType="INT16", outputDataType="INT32",
+                            accDataType="INT32", noActivation=1, mem_mode="internal_embedded", resType="auto")
+    return finn_own(node, "xcu250-figd2104-2L-e", metric)
+
+
 # ---- table ---------------------------------------------------------------------------------------
 ROWS: list[tuple] = []
 
 
-def row(source, point, target, est=None, finn=None, note=""):
-    ROWS.append((source, point, target, est, finn, note))
+def row(source, point, target, est=None, finn=None, note="", own=None):
+    """`finn`: our finn cost model; `own`: FINN's own estimate of the same node (finn-plus)."""
+    ROWS.append((source, point, target, est, finn, note, own))
 
 
 def _fmt_est(est) -> str:
@@ -107,14 +133,17 @@ def _err(target, est) -> str:
 
 def print_table(title: str) -> None:
     print(f"\n{title}")
-    head = f"{'source':<22}{'point':<28}{'target':>9}  {'calibrated (mean [range])':<27}{'err':>6}  {'finn':>9}{'err':>7}  note"
+    print("FINN own = finn-plus's own estimate of the same FINN node (tests/oracle/finn_flow.py; '-' without finn-plus)")
+    head = (f"{'source':<22}{'point':<28}{'target':>9}  {'calibrated (mean [range])':<27}{'err':>6}  {'finn':>9}{'err':>7}"
+            f"  {'FINN own':>9}  note")
     print(head)
     print("-" * len(head))
-    for source, point, target, est, finn, note in ROWS:
+    for source, point, target, est, finn, note, own in ROWS:
         tgt = "-" if target is None else f"{target:,.0f}"
         fin = "-" if finn is None else f"{finn:,.0f}"
+        own_s = "-" if own is None else f"{own:,.0f}"
         print(f"{source:<22}{point:<28}{tgt:>9}  {_fmt_est(est):<27}{_err(target, est):>6}  {fin:>9}"
-              f"{_err(target, finn):>7}  {note}")
+              f"{_err(target, finn):>7}  {own_s:>9}  {note}")
     ROWS.clear()
 
 
@@ -124,7 +153,8 @@ def hls4ml_points(seeds: int) -> None:
     src1, src2 = "V1 part1 c26,28", "V2 part2 c25,27"
     for metric in ("DSP", "LUT", "FF"):
         for name, n_in, n_out in JET:
-            row(src1, f"{name} {metric}", V1[(name, metric)], v1[(name, metric)], finn_equivalent(n_in, n_out, 1, metric))
+            row(src1, f"{name} {metric}", V1[(name, metric)], v1[(name, metric)], finn_equivalent(n_in, n_out, 1, metric),
+                own=finn_own_equivalent(n_in, n_out, 1, metric))
     for metric in ("DSP", "LUT", "FF"):
         total = sum(V1[(n, metric)] for n, _, _ in JET)
         est = sum(v1[(n, metric)] for n, _, _ in JET)
@@ -134,7 +164,8 @@ def hls4ml_points(seeds: int) -> None:
     for metric in ("DSP", "LUT", "FF"):
         row(src1, f"design total {metric}", V1_TOTAL[metric], note="includes relu/softmax/IO: compare the Dense sum")
     for name, n_in, n_out in JET:
-        row(src2, f"{name} DSP (RF 2)", V2_DSP[name], v2[(name, "DSP")], finn_equivalent(n_in, n_out, 2, "DSP"))
+        row(src2, f"{name} DSP (RF 2)", V2_DSP[name], v2[(name, "DSP")], finn_equivalent(n_in, n_out, 2, "DSP"),
+            own=finn_own_equivalent(n_in, n_out, 2, "DSP"))
     for metric in ("DSP", "LUT", "FF"):
         # non-Dense layers do not depend on the reuse factor: V2 Dense sum = V2 total - (V1 total - V1 Dense sum)
         rest = V1_TOTAL[metric] - sum(V1[(n, metric)] for n, _, _ in JET)
@@ -176,9 +207,14 @@ def finn_tutorial_points() -> None:
             op = getCustomOp(node)
             finn, cal = op.resources(CostModel.FINN), calibrated_resources(model, node, device)
             cycles, bram, lut = points[node.name]
-            row(src, f"{node.name} cycles, {fold}", cycles, None, op.cycles())
-            row(src, f"{node.name} BRAM_18K", bram, None, finn.BRAM_18K, f"calibrated {cal.BRAM_18K:.0f}")
-            row(src, f"{node.name} LUT", lut, None, finn.LUT, f"calibrated {cal.LUT:.0f} (FF {cal.FF:.0f})")
+            from tests.oracle.finn_flow import finn_node_from_hw
+
+            theirs = finn_node_from_hw(op)
+            row(src, f"{node.name} cycles, {fold}", cycles, None, op.cycles(), own=finn_own(theirs, device.part, "cycles"))
+            row(src, f"{node.name} BRAM_18K", bram, None, finn.BRAM_18K, f"calibrated {cal.BRAM_18K:.0f}",
+                own=finn_own(theirs, device.part, "BRAM_18K"))
+            row(src, f"{node.name} LUT", lut, None, finn.LUT, f"calibrated {cal.LUT:.0f} (FF {cal.FF:.0f})",
+                own=finn_own(theirs, device.part, "LUT"))
     print_table("FINN folding tutorial (docs/finn.md §5.2, notebooks/advanced/3_folding.ipynb@74918647c): the finn "
                 "cost model must be exact; calibrated figures for comparison")
 

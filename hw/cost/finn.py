@@ -1,4 +1,12 @@
-"""FINN v0.10 resource formulas, each written once (reference/finn.md §3).
+"""FINN's resource formulas, each written once (docs/finn.md §3).
+
+The `finn` cost model follows the maintained FINN, finn-plus 1.6.1 (src/finn/custom_op/fpgadataflow/,
+src/finn/util/resource_models.py), checked node for node against FINN's own code by
+tests/oracle/test_finn_cost_differential.py. Its MVAU, DWC and LabelSelect formulas are FINN v0.10's
+unchanged (so the published v0.10 numbers of tests/golden still hold); Thresholding sizes its memory
+by the threshold word (PE · threshold bits · numSteps) and the RTL FIFO is costed as fifo.sv. The HLS
+SWG and StreamingMaxPool exist only in FINN v0.10 (finn-plus has the RTL SWG and Pool instead): their
+formulas here are v0.10's, as is the Vivado FIFO (impl_style="vivado").
 
 The ops call these with their own parameters; nothing here knows about ONNX nodes. Every function
 cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in this cost model.
@@ -7,6 +15,8 @@ cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in th
 from __future__ import annotations
 
 import math
+
+from hw.cost import finn_fifo
 
 # ---- memories -------------------------------------------------------------------------------
 
@@ -87,17 +97,23 @@ def mvau_dsp_hls(pe: int, simd: int, wbits: int, abits: int, res_type: str) -> i
     return int(pe * simd * math.ceil((wbits + abits) / 48)) if res_type == "dsp" else 0
 
 
-# ---- Thresholding (hls/thresholding_hls.py) ----------------------------------------------------
+# ---- Thresholding (finn-plus hls/thresholding_hls.py) ------------------------------------------
 
 
-def thresholding_bram18_hls(pe: int, abits: int, tmem: int, ram_style: str) -> int:
+def threshold_mem_width(pe: int, tbits: int, n_steps: int) -> int:
+    """_threshold_mem_width: one memory word holds every threshold of PE channels."""
+    return pe * tbits * n_steps
+
+
+def thresholding_bram18_hls(mem_width: int, tmem: int, ram_style: str) -> int:
     if ram_style == "block" and tmem > 1:
-        return math.ceil(abits * pe / 16) * math.ceil(tmem / 1024)
+        return math.ceil(mem_width / 16) * math.ceil(tmem / 1024)
     return 0
 
 
-def thresholding_lut_hls(pe: int, abits: int, tmem: int, ram_style: str) -> int:
-    lutram = pe * abits * math.ceil(tmem / 64) if ram_style == "distributed" and tmem > 1 else 0
+def thresholding_lut_hls(pe: int, abits: int, mem_width: int, tmem: int, ram_style: str) -> int:
+    """Comparators (A·P, A the input bits) plus the LUTRAM of distributed thresholds."""
+    lutram = mem_width * math.ceil(tmem / 64) if ram_style == "distributed" and tmem > 1 else 0
     return abits * pe + lutram
 
 
@@ -121,22 +137,31 @@ def swg_hls_2d(k: int, stride: int, ifm_dim: int, ifm_ch: int, simd: int, abits:
     return lut, bram, uram
 
 
-# ---- StreamingFIFO (streamingfifo.py) ---------------------------------------------------------
+# ---- StreamingFIFO ----------------------------------------------------------------------------
 
 
 def fifo_adjusted_depth(depth: int, impl_style: str) -> int:
-    """Vivado FIFOs are rounded up to a power of two (get_adjusted_depth)."""
+    """Vivado FIFOs are rounded up to a power of two (FINN v0.10 streamingfifo.py:get_adjusted_depth)."""
     return 1 << (depth - 1).bit_length() if impl_style == "vivado" else depth
 
 
-def fifo_resources(depth: int, width: int, impl_style: str, ram_style: str):
-    """(LUT, BRAM18, URAM) of a StreamingFIFO; `depth` already adjusted."""
-    bram = 0 if impl_style == "rtl" or ram_style != "block" else bram18_sdp(width, depth)
-    uram = 0 if impl_style == "rtl" or ram_style != "ultra" else math.ceil(depth / 4096) * math.ceil(width / 72)
+def fifo_resources_vivado(depth: int, width: int, ram_style: str):
+    """(LUT, BRAM18, URAM) of a Vivado-IP FIFO (FINN v0.10 streamingfifo.py; finn-plus has no
+    Vivado FIFO); `depth` already adjusted."""
+    bram = bram18_sdp(width, depth) if ram_style == "block" else 0
+    uram = math.ceil(depth / 4096) * math.ceil(width / 72) if ram_style == "ultra" else 0
     lut = 2 * math.ceil(math.log(depth, 2))
-    if impl_style == "rtl" or ram_style == "distributed":
+    if ram_style == "distributed":
         lut += math.ceil(depth / 32) * math.ceil(width / 2)
     return int(lut), bram, uram
+
+
+def fifo_resources_rtl(depth: int, width: int, ram_style: str, versal: bool = False):
+    """(LUT, BRAM18, URAM) of the RTL FIFO (finn-rtllib fifo.sv) as finn-plus 1.6.1 costs it:
+    streamingfifo.py:get_fifo_cost = resource_models.py:_fifo_cost(depth, padded width,
+    _resolve(depth, width, ram_style), versal). `width` is the stream width padded to bytes."""
+    cost = finn_fifo.fifo_cost(depth, width, finn_fifo.resolve_style(depth, width, ram_style), versal)
+    return cost.lut, cost.bram, cost.uram
 
 
 # ---- StreamingDataWidthConverter (streamingdatawidthconverter.py:lut_estimation) ---------------
@@ -161,3 +186,8 @@ def dsp_block(part: str) -> str:
     if len(part) > 2 and part[2] == "7":
         return "DSP48E1"
     return "DSP48E2"
+
+
+def is_versal(part: str) -> bool:
+    """finn-plus src/finn/util/basic.py:is_versal."""
+    return part[0:4] in ("xcvc", "xcve", "xcvp", "xcvm", "xqvc", "xqvm") or part[0:5] in ("xqrvc", "xcv80")

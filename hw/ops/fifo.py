@@ -45,8 +45,14 @@ class FIFO(PassThroughOp):
         return out
 
     def finn_resources(self, device=None) -> Resources:
-        depth = fc.fifo_adjusted_depth(self.a("depth"), self.a("impl_style"))
-        lut, bram, uram = fc.fifo_resources(depth, self.instream_width(), self.a("impl_style"), self.a("ram_style"))
+        """RTL: fifo.sv as finn-plus costs it (on the byte-padded stream width); Vivado: FINN v0.10."""
+        if self.a("impl_style") == "vivado":
+            depth = fc.fifo_adjusted_depth(self.a("depth"), "vivado")
+            lut, bram, uram = fc.fifo_resources_vivado(depth, self.instream_width(), self.a("ram_style"))
+        else:
+            versal = device is not None and fc.is_versal(device.part)
+            lut, bram, uram = fc.fifo_resources_rtl(self.a("depth"), -(-self.instream_width() // 8) * 8,
+                                                    self.a("ram_style"), versal)
         return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
 
     def calibrated_resources(self, ctx: Context) -> Resources:

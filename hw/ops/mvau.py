@@ -232,16 +232,24 @@ class MVAU(HWOp):
         # FINN's xnor-mode MVAU carries a BINARY input (InferBinaryMatrixVectorActivation)
         return DataType["BINARY"] if self.a("binaryXnorMode") else self.dt("inputDataType")
 
+    def _cost_wdt(self) -> DataType:
+        # FINN stores ±1 weights of a non-xnor MVAU as INT2: step_minimize_bit_width's
+        # MinimizeWeightBitWidth (matrixvectoractivation.py:minimize_weight_bit_width) gives
+        # get_smallest_possible(-2); only the xnor kernel keeps 1-bit weights
+        if self.dt("weightDataType") == DataType["BIPOLAR"] and not self.a("binaryXnorMode"):
+            return DataType["INT2"]
+        return self.dt("weightDataType")
+
     def _mem_args(self):
-        return (self.a("PE"), self.a("SIMD"), self.dt("weightDataType").bitwidth(), self.a("MW"), self.a("MH"),
+        return (self.a("PE"), self.a("SIMD"), self._cost_wdt().bitwidth(), self.a("MW"), self.a("MH"),
                 self.a("mem_mode"), self.a("ram_style"))
 
     def bram_efficiency(self) -> float:
-        payload = self.dt("weightDataType").bitwidth() * self.a("MW") * self.a("MH")
+        payload = self._cost_wdt().bitwidth() * self.a("MW") * self.a("MH")
         return fc.bram_efficiency(payload, fc.mvau_bram18(*self._mem_args()))
 
     def finn_resources(self, device=None) -> Resources:
-        idt, wdt = self._cost_idt(), self.dt("weightDataType")
+        idt, wdt = self._cost_idt(), self._cost_wdt()
         lut = fc.mvau_lut_hls(pe=self.a("PE"), simd=self.a("SIMD"), wbits=wdt.bitwidth(), abits=idt.bitwidth(),
                               mw=self.a("MW"), mh=self.a("MH"), input_signed=idt.signed(),
                               acc_dtype_bits=self.dt("accDataType").bitwidth(), mem_mode=self.a("mem_mode"),

@@ -97,10 +97,13 @@ class Thresholding(ChannelStreamOp):
         return replace(streaming(words, words), repeats=math.prod(self._vec()))
 
     def finn_resources(self, device=None) -> Resources:
-        """hls/thresholding_hls.py: A = input bits (ignores the 2^B - 1 steps, as FINN does)."""
+        """finn-plus hls/thresholding_hls.py: the threshold memory word is PE · threshold bits ·
+        numSteps; the comparators cost A·P, A = input bits (as FINN computes it)."""
         pe, abits, style = self.a("PE"), self.dt("inputDataType").bitwidth(), self.a("ram_style")
-        return Resources(LUT=fc.thresholding_lut_hls(pe, abits, self.tmem(), style),
-                         BRAM_18K=fc.thresholding_bram18_hls(pe, abits, self.tmem(), style))
+        tdt = self.dt("weightDataType") if self.a("weightDataType") else self.dt("inputDataType")
+        width = fc.threshold_mem_width(pe, tdt.bitwidth(), self.a("numSteps"))
+        return Resources(LUT=fc.thresholding_lut_hls(pe, abits, width, self.tmem(), style),
+                         BRAM_18K=fc.thresholding_bram18_hls(width, self.tmem(), style))
 
     def calibrated_resources(self, ctx: Context) -> Resources:
         """Comparators as wide as the input or the thresholds, their count, the threshold memory."""

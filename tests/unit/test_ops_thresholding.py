@@ -48,12 +48,13 @@ def test_cycles_equal_firings(pe, vec):
 
 
 def test_finn_hls_resources():
-    # thresholding_hls.py: LUT = A·P + P·A·ceil(TMEM/64) (distributed, TMEM > 1); BRAM on block
+    # finn-plus hls/thresholding_hls.py: memory word M = PE·threshold bits·numSteps = 2·8·3;
+    # LUT = A·P + M·ceil(TMEM/64) (distributed, TMEM > 1); BRAM = ceil(M/16)·ceil(TMEM/1024) on block
     op = thresholding(NumChannels=128, PE=2)
     r = op.resources(CostModel.FINN)
-    assert (r.LUT, r.BRAM_18K) == (8 * 2 + 2 * 8 * 1, 0)
+    assert (r.LUT, r.BRAM_18K) == (8 * 2 + 48 * 1, 0)
     op.set_nodeattr("ram_style", "block")
     r = op.resources(CostModel.FINN)
-    assert (r.LUT, r.BRAM_18K) == (16, 1)
+    assert (r.LUT, r.BRAM_18K) == (16, 3)
     assert op.legal_folding() == {"PE": [1, 2, 4, 8, 16, 32, 64, 128]}
     assert "PE=5 must divide 128" in thresholding(NumChannels=128, PE=5).verify_node()[0]

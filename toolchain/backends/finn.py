@@ -141,6 +141,14 @@ import finn.builder.build_dataflow_config as build_cfg
 from qonnx.util.cleanup import cleanup_model
 
 
+def step_insert_topk(model, cfg):
+    """The dataflow ends in a LabelSelect, which FINN infers from a TopK (finn-examples bnn-pynq build.py
+    adds it the same way, custom_step_add_post_proc)."""
+    from qonnx.transformation.insert_topk import InsertTopK
+
+    return model.transform(InsertTopK(k={topk}))
+
+
 def step_qonnx_to_finn_always(model, cfg):
     """FINN's step_qonnx_to_finn, also when the only quantizers are BipolarQuant (FINN skips it then)."""
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
@@ -152,7 +160,7 @@ cfg = build_cfg.DataflowBuildConfig(
     output_dir="output",
     synth_clk_period_ns={clock_ns},
     fpga_part="{part}",
-    steps=[step_qonnx_to_finn_always] + build_cfg.default_build_dataflow_steps[1:],
+    steps=[{pre_steps}step_qonnx_to_finn_always] + build_cfg.default_build_dataflow_steps[1:],
     specialize_layers_config_file="specialize_layers_config.json",
     folding_config_file="folding_config.json",
     auto_fifo_depths=False,  # FIFO depths: inFIFODepths / outFIFODepths in folding_config.json
@@ -216,6 +224,7 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     names = finn_names(model)  # refuses unknown ops before anything is written
     source_model = load_model(source_qonnx)
     qonnx = finn_ready_qonnx(source_model)
+    top = [int(getCustomOp(n).get_nodeattr("K")) for n in model.graph.node if n.op_type == "LabelSelect"]
     sizing = size_fifos_with_emulator(model, _dma_bits(fpga_part))
     config = folding_config(model)
     label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
@@ -233,7 +242,8 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
         handoff.save(str(tmp / "dataflow.onnx"))
         write_json(tmp / "folding_config.json", config)
         write_json(tmp / "specialize_layers_config.json", specialize_config(model))
-        write_text(tmp / "build.py", BUILD_PY.replace("{clock_ns}", repr(clock)).replace("{part}", fpga_part))
+        write_text(tmp / "build.py", BUILD_PY.replace("{clock_ns}", repr(clock)).replace("{part}", fpga_part)
+                   .replace("{topk}", str(top[0] if top else 1)).replace("{pre_steps}", "step_insert_topk, " if top else ""))
         write_text(tmp / "README.md", README.format(source=source, part=fpga_part, clock_ns=clock, fifo_line=fifo_line,
                                                     in_dtype=io.input_dtype or "?", in_scale=io.input_scale))
         write_json(tmp / "hil_build.json", result)

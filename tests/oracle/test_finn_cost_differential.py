@@ -1,0 +1,64 @@
+"""Differential: `hil estimate --cost finn` (our ops' cycles() and resources(FINN, part)) equals
+finn-plus 1.6.1's own get_exp_cycles and node_res_estimation(part), exactly, on ≥ 200 generated
+(model, folding, part) configurations: MVAU (xnor, binary weights, quantized; internal_embedded /
+internal_decoupled / external; every ram_style, ram_style_thresholds and resType), Thresholding, LabelSelect,
+DWC, FIFO, MLPs and CNN matrix stacks (tests/oracle/configs.py, seed 19).
+
+Ops with no finn-plus counterpart (the HLS SWG, StreamingMaxPool) are listed by
+scripts/finn_differential.py, not compared here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.oracle.configs import all_configs
+from tests.oracle.differential import METRICS, compare, valid
+from tests.oracle.finn_flow import FINN_NODE
+
+CONFIGS = [c for c in all_configs() if valid(c)]
+
+
+def test_enough_configurations_of_every_kind():
+    assert len(CONFIGS) >= 200
+    nodes = [n for c in CONFIGS for n in c.model().graph.node]
+    kinds = Counter(n.op_type for n in nodes)
+    assert set(kinds) == set(FINN_NODE) and min(kinds.values()) >= 20, kinds
+    mvau = [{a.name: a for a in n.attribute} for n in nodes if n.op_type == "MVAU"]
+
+    def values(attr):
+        return {(a[attr].s.decode() if a[attr].s else a[attr].i) for a in mvau if attr in a}
+
+    assert values("mem_mode") == {"internal_embedded", "internal_decoupled", "external"}
+    assert values("ram_style") == {"auto", "block", "distributed", "ultra"}
+    assert values("resType") == {"auto", "lut", "dsp"}
+    assert values("binaryXnorMode") == {0, 1} and values("noActivation") == {0, 1}
+    assert {c.part for c in CONFIGS} == {"xc7z020clg400-1", "xczu7ev-ffvc1156-2-e", "xcu250-figd2104-2L-e"}
+    assert sum(c.name.startswith(("mlp", "cnn")) for c in CONFIGS) >= 40
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
+def test_ours_equals_finns(config):
+    for r in compare(config):
+        assert r.finn is not None, f"{r.node}: FINN refused the node: {r.finn_error}"
+        assert r.ours == r.finn, f"{config.name}/{r.node} on {r.part}: ours {r.ours} != FINN {r.finn}"
+
+
+NETWORKS = [c for c in CONFIGS if c.name.startswith(("mlp", "cnn"))]
+
+
+@pytest.mark.parametrize("config", NETWORKS, ids=[c.name for c in NETWORKS])
+def test_hil_estimate_report_equals_finns(config):
+    """The report `hil estimate --cost finn --part P` prints (toolchain.estimate.estimate), per layer
+    and in total, against FINN's per-node estimates summed as FINN's res_estimation report does."""
+    from toolchain.estimate import estimate
+
+    report = estimate(config.model(), part=config.part, cost="finn")
+    finn = {r.node: r.finn for r in compare(config)}
+    assert [row["name"] for row in report["layers"]] == list(finn)
+    for row in report["layers"]:
+        assert {m: row[m] for m in METRICS} == finn[row["name"]], row["name"]
+    for m in ("LUT", "BRAM_18K", "URAM", "DSP"):
+        assert report["total"][m] == sum(f[m] for f in finn.values()), m
