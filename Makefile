@@ -19,7 +19,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/hil demo
 
-test: $(STAMP)
+# FINN's own code (finn-plus) is a test oracle only (tests/oracle), never on the product path. --no-deps:
+# finn-plus pins brevitas 0.13.0 / onnx 1.21 / protobuf 5.29, stricter than it needs.
+FINN_STAMP := $(VENV)/.finn-plus
+$(FINN_STAMP): $(STAMP)
+	$(VENV)/bin/pip install -q --no-deps finn-plus==1.6.1 click psutil
+	touch $(FINN_STAMP)
+
+test: $(STAMP) $(FINN_STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:
