@@ -6,13 +6,13 @@ Timing: hw.emulator (max-plus event engine, reference/emulator.md §5.2) over ev
 schedule, `frames` frames, the DMA source as fast as the design accepts. Values (with --inputs): each
 node's execute over the batch, compared with qonnx execute_onnx of the source QONNX (metadata
 "hil_source"), inputs and outputs mapped through metadata "hil_io":
-  * inputs are the source model's float inputs; x_int = x / input_scale must be integral and inside
-    input_dtype (else refused: the dataflow only sees the integer grid); NCHW inputs are transposed
-    to the dataflow's channels-last layout;
-  * "values" outputs: a sample mismatches when any element of y_int·scale + bias differs from y_src
-    (exactly: the scales are powers of two);
-  * "labels" outputs: a sample mismatches unless the dataflow's K labels are distinct and select K
-    largest source outputs (so ties may be broken either way).
+  * inputs are the source model's raw float inputs, mapped by the host steps the lowering recorded
+    ("input_steps": preprocessing and the input quantizer, toolchain/passes/hoststeps.py); a design
+    without them: x_int = x / input_scale must be integral and inside input_dtype; NCHW inputs are
+    transposed to the dataflow's channels-last layout;
+  * outputs go through "output_steps" and are compared by toolchain.equality.compare, the one
+    definition of equal that `hil lower` uses (exact, or the stated tolerance of float host steps;
+    labels: the K labels must be distinct and select K largest source outputs).
 Without "hil_source", --inputs are the dataflow's integer inputs and nothing is compared.
 """
 
@@ -128,51 +128,64 @@ def _integer_inputs(model, x: np.ndarray, io: IOMap, src_shape: tuple[int, ...])
     return xi
 
 
-def _mismatches(y_int: np.ndarray, y_src: np.ndarray, io: IOMap) -> int:
-    n = len(y_int)
-    yi = y_int.reshape(n, -1).astype(np.float64)
-    ys = y_src.reshape(n, -1).astype(np.float64)
-    if io.output_kind == "labels" and ys.shape[1] != yi.shape[1]:
-        k = yi.shape[1]
-        if yi.min(initial=0) < 0 or yi.max(initial=0) >= ys.shape[1]:
-            return n
-        picked = np.take_along_axis(ys, yi.astype(np.int64), axis=1)
-        best = -np.sort(-ys, axis=1)[:, :k]
-        distinct = np.array([len(set(r)) == k for r in yi.astype(np.int64)])
-        return int((~(np.all(np.sort(picked, axis=1)[:, ::-1] == best, axis=1) & distinct)).sum())
-    if ys.shape != yi.shape:
-        raise UserError(f"dataflow output shape {y_int.shape} does not match the source output {y_src.shape}")
-    if io.output_kind == "labels":
-        return int((ys != yi).any(axis=1).sum())
-    # exact: power-of-two scales make y_int·scale + bias representable, so no tolerance is needed
-    return int(((yi * io.output_scale + io.output_bias) != ys).any(axis=1).sum())
-
-
 def run_values(model, path: Path, x: np.ndarray) -> tuple[np.ndarray, Optional[int], np.ndarray]:
-    """(dataflow integer outputs, mismatches or None, user-facing outputs)."""
+    """(dataflow integer outputs, differing samples or None without a source, user-facing outputs)."""
+    y_int, equality, shown = run_comparison(model, path, x)
+    return y_int, None if equality is None else equality.mismatches + equality.ties, shown
+
+
+def run_comparison(model, path: Path, x: np.ndarray):
+    """(dataflow integer outputs, toolchain.equality.Equality or None without a source, user-facing
+    outputs). With a source, raw inputs go through the lowering's host steps (toolchain.lower.
+    stream_inputs) and outputs through its output steps, compared as `hil lower` compares."""
     from hw.emulator.values import execute_dataflow
     from toolchain.onnxio import load_model
 
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         raise UserError("--inputs needs a dataflow model with one input and one output")
     io, source = _io_map(model), model.get_metadata_prop("hil_source")
+    raw = json.loads(model.get_metadata_prop("hil_io") or "{}")
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
+    src = None
     if source:
-        src = load_model(Path(path).parent / source)
+        from toolchain.passes.cleanup import import_cleanup
+
+        src = import_cleanup(load_model(Path(path).parent / source))  # as `hil lower` verified it
         src_shape = _shape(src, src.graph.input[0].name)
-        xi = _integer_inputs(model, x, io, src_shape)
+        if raw.get("input_steps"):
+            from toolchain.lower import stream_inputs
+
+            if tuple(x.shape[1:]) != tuple(src_shape[1:]):
+                raise UserError(f"inputs have shape {x.shape}; expected (N, {', '.join(map(str, src_shape[1:]))})")
+            xi = stream_inputs(src, model, x).astype(np.float64)
+        else:
+            xi = _integer_inputs(model, x, io, src_shape)
     else:
         if x.shape[1:] != _shape(model, iname)[1:]:
             raise UserError(f"inputs have shape {x.shape}; expected (N, {', '.join(map(str, _shape(model, iname)[1:]))})")
         xi = _integer_inputs(model, x, IOMap(), _shape(model, iname))
     y_int = execute_dataflow(model, {iname: xi})[oname]
-    shown = y_int if io.output_kind == "labels" else y_int * io.output_scale + io.output_bias
-    if not source:
-        return y_int, None, shown
-    from toolchain.export import run_qonnx
+    from toolchain.lower import output_values
 
-    y_src = run_qonnx(src, x.astype(np.float32))
-    return y_int, _mismatches(y_int, y_src, io), shown
+    n = len(y_int)
+    if io.output_kind == "labels":
+        values, tolerance, shown = y_int, 0.0, y_int
+    else:
+        values, tolerance = output_values(raw, y_int.reshape(n, -1))
+        shown = values.reshape(y_int.shape)
+    if src is None:
+        return y_int, None, shown
+    from toolchain.equality import compare
+    from toolchain.export import run_qonnx
+    from toolchain.passes.hoststeps import source_inputs
+
+    steps = raw.get("input_steps")
+    x_src = source_inputs(steps, x, raw.get("input_has_quantizer", True)) if steps else x.astype(np.float32)
+    y_src = run_qonnx(src, x_src)
+    if io.output_kind == "labels":
+        return y_int, compare(y_int.reshape(n, -1), y_src, labels=True), shown
+    scale = max(1.0, float(np.abs(y_src).max(initial=0.0)))
+    return y_int, compare(values, y_src.reshape(n, -1), tolerance=tolerance * scale), shown
 
 
 def _read_depths(path: Optional[Path]) -> Optional[dict[str, int]]:
@@ -244,7 +257,7 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     x = _load_inputs(inputs) if inputs is not None else None
     dma_bits, clock_ns = _pipeline_defaults(model, dma_bits, clock_ns)
     try:
-        values = run_values(model, Path(model_path), x) if x is not None else None
+        values = run_comparison(model, Path(model_path), x) if x is not None else None
         graph = build_timing_graph(model, _read_depths(fifo_depths))
         config = SimConfig(frames=frames, dma_bits=dma_bits)
         sizing = (size_fifos(graph, replace(config, frames=max(frames, 2)), rounding_mode, shrink=shrink)
@@ -258,7 +271,8 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
         raise DeadlockError(str(err)) from None
     result = {"model": str(model_path), **_timing_json(timing, clock_ns, dma_bits, sizing, graph),
               "samples": None if values is None else int(len(x)),
-              "mismatches": None if values is None else values[1]}
+              "mismatches": None if values is None or values[1] is None else values[1].mismatches,
+              **({"equality": values[1].to_json()} if values is not None and values[1] is not None else {})}
     if timing.deadlock is not None:
         raise EmulationDeadlock(timing.deadlock.describe(), result)
     if output is not None:

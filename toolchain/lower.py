@@ -35,27 +35,31 @@ FoldingArg = Union[str, Path, dict, None]
 DEFAULT_SAMPLES = 500
 
 
-def _front_passes():
+def _front_passes(options):
     from toolchain.passes.streamline import (CollapseScalarMul, MoveScalarMulPastLinear, MoveScalarMulPastShape,
                                              PassThroughTypes, RemoveUnitMul)
     from toolchain.passes.residual import MoveScalarMulPastAdd, SplitForkedMul
     from toolchain.passes.thresholds import ActivationToThresholds
 
-    return [PassThroughTypes(), RemoveUnitMul(), CollapseScalarMul(), SplitForkedMul(), MoveScalarMulPastShape(),
-            MoveScalarMulPastLinear(), MoveScalarMulPastAdd(), ActivationToThresholds()]
+    return [PassThroughTypes(), RemoveUnitMul(), CollapseScalarMul(options), SplitForkedMul(), MoveScalarMulPastShape(),
+            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), ActivationToThresholds(options)]
 
 
-def front_steps() -> list:
+def front_steps(options=None) -> list:
     """QONNX -> integer graph (MatMul/Conv on integer weights, MultiThreshold, MaxPool, Reshape),
-    still NCHW and executable by qonnx."""
+    still NCHW and executable by qonnx. `options` (passes/options.py LowerOptions) default to strict,
+    today's contract for callers that run the passes themselves."""
     from toolchain.passes.common import FixedPoint
     from toolchain.passes.inputs import InputQuantToStream
+    from toolchain.passes.options import LowerOptions
     from toolchain.passes.weights import FoldConstQuant, FoldWeightQuant
 
-    return [FoldConstQuant(), FoldWeightQuant(), InputQuantToStream(), FixedPoint(_front_passes())]
+    options = options if options is not None else LowerOptions(strict=True)
+    return [FoldConstQuant(), FoldWeightQuant(options), InputQuantToStream(options.input_type, options.input_scale),
+            FixedPoint(_front_passes(options))]
 
 
-def convert_steps(label_select: bool = False) -> list:
+def convert_steps(label_select: bool = False, options=None) -> list:
     """Integer graph -> dataflow ops, channels-last, the output mapping in hil_io."""
     from toolchain.passes.channels_last import ToChannelsLast
     from toolchain.passes.convert import (Im2ColToSWG, MatMulToMVAU, MaxPoolToStreaming, RemoveFlatten,
@@ -64,26 +68,30 @@ def convert_steps(label_select: bool = False) -> list:
     from toolchain.passes.residual import AddToAddStreams, InsertDuplicateStreams
 
     steps = [ToChannelsLast(), Im2ColToSWG(), MaxPoolToStreaming(), MatMulToMVAU(), ThresholdsToThresholding(),
-             AddToAddStreams(), RemoveFlatten(), InsertDuplicateStreams(), AbsorbOutputAffine()]
+             AddToAddStreams(), RemoveFlatten(), InsertDuplicateStreams(), AbsorbOutputAffine(options, label_select)]
     return steps + ([InsertLabelSelect()] if label_select else [])
 
 
 def prepare(model):
-    """qonnx cleanup and the checks that refuse unsupported models early."""
-    from toolchain.passes.cleanup import CheckSupported, Tidy
+    """The import cleanup (passes/cleanup.py), then the checks that refuse unsupported models early."""
+    from toolchain.passes.cleanup import CheckSupported, Tidy, import_cleanup
 
+    model = import_cleanup(model)
     model.transform(CheckSupported(), make_deepcopy=False, cleanup=False)
     return model.transform(Tidy())
 
 
-def to_dataflow(model, label_select: bool = False):
+def to_dataflow(model, label_select: bool = False, strict: bool = False, input_type: Optional[str] = None,
+                input_scale: Optional[float] = None):
     """The unfolded dataflow graph (PE = SIMD = 1), without FIFOs or DWCs."""
     from toolchain.passes.bitwidth import InferBitWidths
     from toolchain.passes.naming import NameNodes
+    from toolchain.passes.options import LowerOptions
     from toolchain.passes.output import CheckAllDataflow, CollectProvenance
 
+    options = LowerOptions(strict=strict, input_type=input_type, input_scale=input_scale)
     model = prepare(model)
-    steps = front_steps() + convert_steps(label_select)
+    steps = front_steps(options) + convert_steps(label_select, options)
     for step in steps + [CheckAllDataflow(), InferBitWidths(), NameNodes(), CollectProvenance()]:
         model = model.transform(step)
     return model
@@ -123,14 +131,16 @@ def _device(part: str):
 
 
 def lower_model(model, *, folding: FoldingArg = None, target_fps: Optional[float] = None, clock_ns: float = 10.0,
-                part: Optional[str] = None, label_select: bool = False, source: Optional[str] = None):
+                part: Optional[str] = None, label_select: bool = False, source: Optional[str] = None,
+                strict: bool = False, input_type: Optional[str] = None, input_scale: Optional[float] = None):
     """QONNX ModelWrapper -> dataflow ModelWrapper (folded, with DWCs and FIFOs, metadata set).
     A folding config that addresses a LabelSelect node (FINN's BNN-PYNQ configs do) implies
     label_select: the graph then ends in the top-1 LabelSelect it folds."""
     _check_options(folding, target_fps, clock_ns, part)
     config = _folding_config(folding)
     label_select = label_select or (config is not None and any(n.startswith("LabelSelect_") for n in config.nodes))
-    model = to_dataflow(model, label_select=label_select)
+    model = to_dataflow(model, label_select=label_select, strict=strict, input_type=input_type,
+                        input_scale=input_scale)
     model = fold_dataflow(model, folding=folding, target_fps=target_fps, clock_ns=clock_ns, part=part)
     if source is not None:
         model.set_metadata_prop("hil_source", str(source))
@@ -192,13 +202,23 @@ def _set_opsets(model) -> None:
 # ---- verification ------------------------------------------------------------------------------
 
 def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
-    """The dataflow's integer input for inputs x of the source model, in the dataflow's layout: for a
-    float input, the source's own input quantizer (qonnx execution) divided by its scale; for an
-    integer-annotated input (raw pixels), x itself, which must lie on that DataType's grid."""
+    """The dataflow's integer input for raw inputs x of the source model, in the dataflow's layout:
+    the host steps recorded by the lowering (hil_io "input_steps": preprocessing and the input
+    quantizer, passes/hoststeps.py), or for an integer-annotated input (raw pixels) x itself, which
+    must lie on that DataType's grid. A dataflow file from before host steps: the source's own input
+    quantizer divided by its scale."""
+    from toolchain.passes.common import get_io
+    from toolchain.passes.hoststeps import apply_input_steps
     from toolchain.passes.inputs import integer_input_dtype
 
+    steps = get_io(dataflow).get("input_steps")
     dt = integer_input_dtype(source)
-    xi = _quantized_inputs(source, x) if dt is None else _checked_integers(np.asarray(x, dtype=np.float64), dt)
+    if steps:
+        xi = apply_input_steps(steps, x)
+    elif dt is None:
+        xi = _quantized_inputs(source, x)
+    else:
+        xi = _checked_integers(np.asarray(x, dtype=np.float64), dt)
     df_shape = dataflow.get_tensor_shape(dataflow.graph.input[0].name)
     nhwc = dataflow.get_metadata_prop("hil_layout") == "NHWC"  # not guessed from shapes: C == H == W exists
     if xi.ndim == 4 and (nhwc or list(xi.shape[1:]) != list(df_shape[1:])):
@@ -230,26 +250,38 @@ def _checked_integers(x: np.ndarray, dt) -> np.ndarray:
     return x
 
 
-def grid_inputs(source, n: int, seed: int = 0) -> np.ndarray:
-    """Random inputs on the source's input grid: integers of the input quantizer times its scale, or
-    integers of the input's own DataType for an integer-annotated input."""
-    from toolchain.passes.inputs import input_quantizer, integer_input_dtype
-    from toolchain.passes.weights import quantizer_params
+def grid_inputs(source, n: int, seed: int = 0, dataflow=None) -> np.ndarray:
+    """Random raw inputs covering the source's input grid: the input quantizer's integers times its
+    scale (half a step of noise added, so the host's rounding is exercised), mapped back through the
+    preprocessing when the dataflow records one; integers of the input's own DataType for an
+    integer-annotated input."""
+    from qonnx.core.datatype import DataType
 
-    shape = source.get_tensor_shape(source.graph.input[0].name)[1:]
+    from toolchain.passes.common import get_io
+    from toolchain.passes.hoststeps import invert_input_steps
+    from toolchain.passes.inputs import integer_input_dtype, quant_step
+
+    shape = source.get_tensor_shape(source.graph.input[0].name)
     rng = np.random.default_rng(seed)
     dt = integer_input_dtype(source)
     if dt is not None:
         if dt.name == "BIPOLAR":
-            return rng.choice([-1.0, 1.0], size=(n, *shape)).astype(np.float32)
-        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float32)
-    q = input_quantizer(source)
-    scale, dt = quantizer_params(source, q)
-    if dt.name == "BIPOLAR":
-        xi = rng.choice([-1.0, 1.0], size=(n, *shape))
+            return rng.choice([-1.0, 1.0], size=(n, *shape[1:])).astype(np.float32)
+        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape[1:])).astype(np.float32)
+    steps = get_io(dataflow).get("input_steps") if dataflow is not None else None
+    if not steps:
+        from toolchain.passes.inputs import input_quantizer
+
+        steps = [quant_step(source, input_quantizer(source))]
+    qdt = DataType[steps[-1]["dtype"]]
+    count = int(np.prod(shape[1:]))
+    if qdt.name == "BIPOLAR":
+        levels = rng.choice([-1.0, 1.0], size=(n, count))
     else:
-        xi = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float64)
-    return (xi * float(scale.ravel()[0])).astype(np.float32)
+        levels = rng.integers(int(qdt.min()), int(qdt.max()) + 1, size=(n, count)).astype(np.float64)
+    if len(steps) > 1 or not get_io(dataflow or source).get("input_has_quantizer", True):
+        levels = levels + (rng.random(levels.shape) - 0.5) * (0.9 if qdt.name != "BIPOLAR" else 0.0)
+    return invert_input_steps(steps, levels, shape)
 
 
 def _chunk(model) -> int:
@@ -269,34 +301,85 @@ def _unannotated(model):
     return copy
 
 
+def output_values(io: dict, y_int: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the design's user-facing outputs, the tolerance they are compared with): hil_io "output_steps"
+    replayed in float32 (hoststeps.py; tolerance 0 when they are bit-exact, i.e. correctly rounded
+    elementwise ops on the source's own exact accumulator), else y_int·output_scale + output_bias."""
+    from toolchain.passes.hoststeps import apply_output_steps
+
+    steps = io.get("output_steps")
+    if steps:
+        return apply_output_steps(steps, y_int), OUTPUT_TOLERANCE_REL if not io.get("output_exact", False) else 0.0
+    return (y_int.astype(np.float64) * io.get("output_scale", 1.0) + io.get("output_bias", 0.0)).astype(np.float32), 0.0
+
+
+# the stated tolerance of float host steps the source computed differently (float scales applied to
+# a float32 accumulation, BatchNorm, Softmax): 2^-12 of the sample's largest output magnitude (at least 1)
+OUTPUT_TOLERANCE_REL = 2.0**-12
+# a differing sample is a tie when a source quantizer's input lies this close (in quantization
+# steps) to a rounding boundary: far above float32's rounding of these chains, far below one step
+TIE_WINDOW = 2.0**-10
+
+
+def tie_evidence(source, x_src: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Per differing sample: does some activation quantizer of the source see, in its own float32
+    execution, an input within TIE_WINDOW steps of a rounding boundary (Quant: k + 0.5 in units of
+    the scale, BipolarQuant: 0)?"""
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from toolchain.passes.common import QUANTIZERS, initializer
+
+    quants = [n for n in source.graph.node if n.op_type in QUANTIZERS and initializer(source, n.input[0]) is None]
+    iname = source.graph.input[0].name
+    found = np.zeros(len(samples), dtype=bool)
+    for i in range(0, len(samples), 64):
+        idx = samples[i:i + 64]
+        model = source.transform(ChangeBatchSize(len(idx))).transform(InferShapes())
+        ctx = execute_onnx(model, {iname: x_src[idx]}, return_full_exec_context=True)
+        for q in quants:
+            v = np.asarray(ctx[q.input[0]], dtype=np.float64)
+            s = np.broadcast_to(np.asarray(initializer(source, q.input[1]), dtype=np.float64), v.shape)
+            r = v / s
+            if q.op_type == "BipolarQuant" or int(initializer(source, q.input[3]).ravel()[0]) == 1:
+                dist = np.abs(r)
+            else:
+                dist = np.abs(r - np.floor(r) - 0.5)
+            found[i:i + len(idx)] |= (dist <= TIE_WINDOW).reshape(len(idx), -1).any(axis=1)
+    return found
+
+
 def verify(source, dataflow, x: np.ndarray) -> dict:
-    """Execute both graphs with qonnx (execute_onnx) and compare every sample exactly:
-    values: float32(y_int·output_scale + output_bias) == y_source; labels: y_int == argmax(y_source)
-    (lower index on ties, as ONNX TopK and LabelSelect)."""
+    """Execute both graphs with qonnx (execute_onnx) and compare every sample with
+    toolchain.equality.compare: values through the output host steps (exact, or with the stated
+    tolerance), labels against the source's scores; differing samples are checked for tie evidence.
+    The result is Equality.to_json()."""
+    from toolchain.equality import compare
     from toolchain.export import run_qonnx
     from toolchain.passes.common import get_io
+    from toolchain.passes.hoststeps import source_inputs
 
     io = get_io(dataflow)
-    y_src = run_qonnx(source, np.asarray(x, dtype=np.float32))
+    steps = io.get("input_steps")
+    x_src = source_inputs(steps, x, io.get("input_has_quantizer", True)) if steps else np.asarray(x, np.float32)
+    y_src = run_qonnx(source, x_src)
     y_int = run_qonnx(_unannotated(dataflow), stream_inputs(source, dataflow, x), chunk=_chunk(dataflow))
     n = len(y_src)
-    ys = y_src.reshape(n, -1)
-    yi = y_int.reshape(n, -1).astype(np.float64)
+    check = lambda bad: tie_evidence(source, x_src, bad)  # noqa: E731
     if io.get("output_kind") == "labels":
-        want = np.argmax(ys, axis=1)[:, None].astype(np.float64)
-        bad = (yi != want).any(axis=1)
-    else:
-        got = (yi * io.get("output_scale", 1.0) + io.get("output_bias", 0.0)).astype(np.float32)
-        if got.shape != ys.shape:
-            raise UserError(f"dataflow output shape {y_int.shape} does not match the source's {y_src.shape}")
-        bad = (got != ys).any(axis=1)
-    return {"samples": int(n), "mismatches": int(bad.sum())}
+        return compare(y_int.reshape(n, -1), y_src, labels=True, tie_check=check).to_json()
+    got, rel = output_values(io, y_int.reshape(n, -1))
+    scale = max(1.0, float(np.abs(y_src).max(initial=0.0)))
+    return compare(got, y_src.reshape(n, -1), tolerance=rel * scale, tie_check=check).to_json()
 
 
 def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional[np.ndarray] = None,
-               recipe: Optional[str] = None, samples: int = DEFAULT_SAMPLES, seed: int = 0, **options) -> dict:
+               recipe: Optional[str] = None, samples: int = DEFAULT_SAMPLES, seed: int = 0, strict: bool = False,
+               **options) -> dict:
     """Lower `src`, verify dataflow ≡ QONNX on `inputs` (else the recipe's data, else random inputs
-    on the input grid), and write `out` atomically only if every sample matches."""
+    on the input grid), and write `out` atomically only if every sample is equal or (unless strict) a
+    verified float32 tie (toolchain/equality.py)."""
     from toolchain.fileio import atomic_path
     from toolchain.onnxio import load_model
 
@@ -305,22 +388,36 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
         raise UserError(f"output must be an .onnx file, got {out}")
     if samples < 1:
         raise UserError(f"samples must be >= 1, got {samples}")
-    source = load_model(src)
+    from toolchain.passes.cleanup import import_cleanup
+
+    source = import_cleanup(load_model(src))  # verified against the cleaned graph: same float32 ops
     t0 = time.perf_counter()
     rel = os.path.relpath(src.resolve(), out.resolve().parent)
-    dataflow = lower_model(source, source=rel, **options)
+    dataflow = lower_model(source, source=rel, strict=strict, **options)
     t1 = time.perf_counter()
-    x = _verification_inputs(source, inputs, recipe, samples, seed)
+    x = _verification_inputs(source, dataflow, inputs, recipe, samples, seed)
     result = verify(source, dataflow, x)
     result.update(model=str(out), source=str(src), io=_io(dataflow),
                   nodes=dict(Counter(n.op_type for n in dataflow.graph.node)),
                   lower_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))
-    if result["mismatches"]:
+    if result["mismatches"] or (strict and result["ties"]):
         raise UserError(f"lowering of {src} is not bit-exact: {result['mismatches']} of {result['samples']} samples "
-                        "differ from the QONNX model; no file written")
+                        f"differ from the QONNX model ({result['ties']} more are float32 ties); no file written")
     with atomic_path(out) as tmp:
         dataflow.save(str(tmp))
     return result
+
+
+def parse_scale(text: str) -> float:
+    """--input-scale: a positive number, or a power of two written 2^-10 / 2**-10."""
+    t = text.replace(" ", "").replace("**", "^")
+    try:
+        value = 2.0 ** float(t[2:]) if t.startswith("2^") else float(t)
+    except ValueError:
+        raise UserError(f"--input-scale must be a number or 2^k, got {text!r}") from None
+    if not value > 0:
+        raise UserError(f"--input-scale must be positive, got {text!r}")
+    return value
 
 
 def _io(model) -> dict:
@@ -329,7 +426,7 @@ def _io(model) -> dict:
     return get_io(model)
 
 
-def _verification_inputs(source, inputs, recipe, samples: int, seed: int) -> np.ndarray:
+def _verification_inputs(source, dataflow, inputs, recipe, samples: int, seed: int) -> np.ndarray:
     if inputs is not None:
         x = np.asarray(inputs, dtype=np.float32)
         shape = source.get_tensor_shape(source.graph.input[0].name)
@@ -341,4 +438,4 @@ def _verification_inputs(source, inputs, recipe, samples: int, seed: int) -> np.
         from toolchain.zoo import load_recipe
 
         return verification_inputs(load_recipe(recipe), samples, seed)
-    return grid_inputs(source, samples, seed)
+    return grid_inputs(source, samples, seed, dataflow=dataflow)

@@ -1,4 +1,6 @@
-"""Loading ONNX files given by the user: one clear error for a missing or malformed file."""
+"""Loading ONNX files given by the user: one clear error for a missing or malformed file. The QONNX
+ops' legacy domains are renamed and missing opset imports added first (passes/cleanup.py fix_domains),
+so that files from older tools load; the rest of the import cleanup runs in `hil lower`."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ def load_model(path: str | Path):
         raise UserError(f"{path} is not an ONNX model ({type(err).__name__})") from None
     if not proto.graph.node or not proto.graph.input or not proto.graph.output:
         raise UserError(f"{path} is not an ONNX model (no graph nodes, inputs or outputs)")
+    from toolchain.passes.cleanup import fix_domains
+
+    fix_domains(proto)  # legacy QONNX domains and missing opset imports (older Brevitas, FINN, the zoo)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as err:
