@@ -351,6 +351,13 @@ def tie_evidence(source, x_src: np.ndarray, samples: np.ndarray) -> np.ndarray:
 
 
 def verify(source, dataflow, x: np.ndarray) -> dict:
+    """{"samples", "mismatches"}: every sample that differs in any way (ties included), the contract
+    of callers that want bit-exactness; `verify_equality` gives the classified result."""
+    e = verify_equality(source, dataflow, x)
+    return {"samples": e["samples"], "mismatches": e["mismatches"] + e["ties"]}
+
+
+def verify_equality(source, dataflow, x: np.ndarray) -> dict:
     """Execute both graphs with qonnx (execute_onnx) and compare every sample with
     toolchain.equality.compare: values through the output host steps (exact, or with the stated
     tolerance), labels against the source's scores; differing samples are checked for tie evidence.
@@ -396,7 +403,7 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     dataflow = lower_model(source, source=rel, strict=strict, **options)
     t1 = time.perf_counter()
     x = _verification_inputs(source, dataflow, inputs, recipe, samples, seed)
-    result = verify(source, dataflow, x)
+    result = verify_equality(source, dataflow, x)
     result.update(model=str(out), source=str(src), io=_io(dataflow),
                   nodes=dict(Counter(n.op_type for n in dataflow.graph.node)),
                   lower_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))

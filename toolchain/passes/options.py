@@ -24,3 +24,4 @@ class LowerOptions:
     input_type: Optional[str] = None  # e.g. "INT16": the host quantizer of a graph input without one
     input_scale: Optional[float] = None
     inexact: set = field(default_factory=set)
+    fused_bias: set = field(default_factory=set)  # bias Adds split from a Gemm/Conv: exact only on the grid

@@ -44,6 +44,24 @@ def _tail_step(model: ModelWrapper, node, channels: int):
     return None, None
 
 
+def _fused_biases_on_grid(tail: list, fused: set) -> bool:
+    """A bias the source's Gemm/Conv summed with its products is replayed exactly by a separate float32
+    Add only when it is on the accumulator grid (bias / scale an integer): the sum is then exact."""
+    import numpy as np
+
+    scale = np.ones(1)
+    for node, st in tail:
+        if st["op"] == "Mul":
+            scale = scale * np.asarray(st["value"], dtype=np.float64)
+        elif st["op"] == "Div":
+            scale = scale / np.asarray(st["value"], dtype=np.float64)
+        elif node.name in fused:
+            r = np.asarray(st["value"], dtype=np.float64) / scale
+            if not np.array_equal(r, np.round(r)):
+                return False
+    return True
+
+
 def _argmax_preserving(step: dict) -> bool:
     if step["op"] == "Softmax":
         return True
@@ -93,6 +111,7 @@ class AbsorbOutputAffine(Transformation):
                 raise node_error(bad[0], "label selection needs an argmax-preserving output (a positive scalar "
                                  "scale, a scalar bias, Softmax); this per-channel or negative scale changes it")
         exact = all(st["op"] in AFFINE for st in steps) and not any(n.name in self.options.inexact for n, _ in tail)
+        exact = exact and _fused_biases_on_grid(tail, self.options.fused_bias)
         entries = {"output_steps": steps, "output_exact": exact}
         if all(st["op"] in AFFINE and len(st["value"]) == 1 for st in steps):
             scale, bias = 1.0, 0.0

@@ -155,7 +155,7 @@ class FoldWeightQuant(Transformation):
             elif b is None and node.op_type == "Conv":
                 raise node_error(node, "the bias must be a constant (or a quantizer on a constant)")
             new.append(helper.make_node("Add", [mul_out, b_name], [out], name=f"{node.name}_bias"))
-            self.options.inexact.add(f"{node.name}_bias")  # the source summed it with the products
+            self.options.fused_bias.add(f"{node.name}_bias")  # the source summed it with the products
         if not exact:
             self.options.inexact.add(mul.name)
         model.graph.node.remove(q)
