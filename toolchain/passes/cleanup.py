@@ -10,7 +10,7 @@ a ModelWrapper given directly), before any of our checks, so that the provenance
    any domain in use is added (`fix_domains`, also applied by toolchain.onnxio.load_model, since
    onnx.checker refuses a model without them);
 2. initializers listed as graph inputs (older exporters, torch.onnx with keep_initializers_as_inputs)
-   become plain initializers (qonnx RemoveStaticGraphInputs);
+   become plain initializers (as qonnx RemoveStaticGraphInputs);
 3. batch size 1 (qonnx ChangeBatchSize) when the input's batch dimension is symbolic or not 1;
 4. qonnx cleanup_model: shape inference, constant folding of everything except the quantizers (a
    dynamic Shape -> Gather -> Concat -> Reshape becomes a constant Reshape), unique readable names;
@@ -47,6 +47,20 @@ def fix_domains(proto) -> None:
     for opset in list(proto.opset_import):  # the legacy domains are no longer used
         if opset.domain in LEGACY_DOMAINS and opset.domain not in used:
             proto.opset_import.remove(opset)
+    inputs = {i.name for i in proto.graph.input}  # a value_info repeating a graph input (qonnx refuses it)
+    for vi in [v for v in proto.graph.value_info if v.name in inputs]:
+        proto.graph.value_info.remove(vi)
+
+
+def _remove_static_inputs(model: ModelWrapper) -> None:
+    """Graph inputs that have an initializer are constants (qonnx RemoveStaticGraphInputs, which would
+    also duplicate a value_info that shape inference already wrote)."""
+    known = {vi.name for vi in model.graph.value_info}
+    for inp in list(model.graph.input):
+        if model.get_initializer(inp.name) is not None:
+            if inp.name not in known:
+                model.graph.value_info.append(inp)
+            model.graph.input.remove(inp)
 
 
 def _batch_one(model: ModelWrapper) -> ModelWrapper:
@@ -69,11 +83,10 @@ def _check_shapes(model: ModelWrapper) -> None:
 
 def import_cleanup(model: ModelWrapper) -> ModelWrapper:
     """The import step of the module docstring; UserError for a graph it cannot make static."""
-    from qonnx.transformation.general import RemoveStaticGraphInputs
     from qonnx.util.cleanup import cleanup_model
 
     fix_domains(model.model)
-    model = model.transform(RemoveStaticGraphInputs())
+    _remove_static_inputs(model)
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         raise UserError(f"the lowering needs a model with one input and one output, got "
                         f"{len(model.graph.input)} inputs and {len(model.graph.output)} outputs")
