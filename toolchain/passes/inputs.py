@@ -25,7 +25,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
 from toolchain.errors import UserError
-from toolchain.passes.common import QUANTIZERS, add_initializer, get_io, is_float_dtype, update_io
+from toolchain.passes.common import (QUANTIZERS, add_initializer, get_io, is_float_dtype, new_tensor,
+                                     rename_tensor_uses, update_io)
 from toolchain.passes.weights import quantizer_params
 
 
@@ -132,6 +133,9 @@ class InputQuantToStream(Transformation):
             step, out, removed, has_q = quant_step(model, q), q.output[0], pre + [q], True
         elif self.input_type is not None:
             step, out, removed, has_q = given_input_step(self.input_type, self.input_scale or 1.0), t, pre, False
+            if out == iname:  # the layers read the graph input itself: they read the scaled stream now
+                out = new_tensor(model, model.get_tensor_shape(iname), hint="input_scaled")
+                rename_tensor_uses(model, iname, out)
         else:
             input_quantizer(model)  # raises the error with the suggestion
         if len(step["scale"]) != 1:
