@@ -342,7 +342,8 @@ def tie_evidence(source, x_src: np.ndarray, samples: np.ndarray) -> np.ndarray:
             v = np.asarray(ctx[q.input[0]], dtype=np.float64)
             s = np.broadcast_to(np.asarray(initializer(source, q.input[1]), dtype=np.float64), v.shape)
             r = v / s
-            if q.op_type == "BipolarQuant" or int(initializer(source, q.input[3]).ravel()[0]) == 1:
+            signed = next((a.i for a in q.attribute if a.name == "signed"), 1)
+            if q.op_type == "BipolarQuant" or (signed and int(initializer(source, q.input[3]).ravel()[0]) == 1):
                 dist = np.abs(r)
             else:
                 dist = np.abs(r - np.floor(r) - 0.5)
