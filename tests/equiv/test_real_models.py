@@ -184,3 +184,27 @@ def test_float32_ties_are_verified_and_strict_refuses_them(tmp_path):
     assert result["mismatches"] == 0 and result["ties"] >= 1  # 25 is one; each checked at its quantizer
     with pytest.raises(UserError, match="not a power of two"):
         lower_file(path, tmp_path / "strict.onnx", inputs=x, strict=True)
+
+
+def test_cli_input_type_and_strict(tmp_path):
+    """`hil lower --input-type INT16 --input-scale 2^-10` on a QKeras-style graph; without it, the
+    one-line error names those options; `--strict` refuses its float scales."""
+    import json
+
+    import onnx
+
+    from tests.conftest import run_cli
+
+    path = tmp_path / "keras.onnx"
+    onnx.save(_qkeras_like().model, path)
+    out = tmp_path / "df.onnx"
+    proc = run_cli("lower", str(path), "-o", str(out), "--samples", "50")
+    assert proc.returncode == 2 and "--input-type INT16 --input-scale 2^-10" in proc.stderr and not out.exists()
+    proc = run_cli("lower", str(path), "-o", str(out), "--samples", "50", "--input-type", "INT16",
+                   "--input-scale", "2^-10", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["io"]["input_scale"] == 2.0**-10 and result["mismatches"] == 0
+    proc = run_cli("lower", str(path), "-o", str(tmp_path / "strict.onnx"), "--samples", "50", "--input-type",
+                   "INT16", "--input-scale", "2^-10", "--strict")
+    assert proc.returncode == 2 and "power of two" in proc.stderr and not (tmp_path / "strict.onnx").exists()
