@@ -3,19 +3,28 @@
     model = lower_model(ModelWrapper("model.onnx"), target_fps=100_000, part="xc7z020clg400-1")
     result = lower_file("model.onnx", "dataflow.onnx", folding="folding.json")   # verified, atomic
 
-The passes (toolchain/passes/*.py, one family per file), in order: cleanup and checks; weight
-quantizers -> integer initializers; the input quantizer -> integer input stream (computed on the
-host), unless the graph input is annotated with an integer DataType (raw UINT8 pixels, FINN's
-convention): then the preprocessing and input quantizer are an activation chain like any other and
-become a Thresholding node, and the host sends the integers as they are (input_scale 1); streamlining
-(scale Muls moved down) interleaved with activation chains -> exact thresholds, to a fixed point;
-channels-last; conversion to dataflow ops (SWG, StreamingMaxPool, MVAU, Thresholding); the output
-scale into metadata; residual forks/joins (DuplicateStreams, AddStreams); optional LabelSelect; bit
-widths; names; folding; DWC and FIFO insertion; every op validated.
+The passes (toolchain/passes/*.py, one family per file), in order: the import cleanup (cleanup.py:
+legacy domains, opset imports, initializers listed as inputs, batch 1, shape inference) and checks;
+weight quantizers -> integer initializers; the preprocessing and input quantizer -> host steps and an
+integer input stream (inputs.py, hoststeps.py; a graph input without a quantizer takes --input-type),
+unless the graph input is annotated with an integer DataType (raw UINT8 pixels, FINN's convention):
+then the preprocessing and input quantizer are an activation chain like any other and become a
+Thresholding node, and the host sends the integers as they are (input_scale 1); streamlining (scale
+Muls moved down) interleaved with activation chains -> thresholds, to a fixed point; channels-last;
+conversion to dataflow ops (SWG, StreamingMaxPool, MVAU, Thresholding); the output ops into host steps;
+residual forks/joins (DuplicateStreams, AddStreams); optional LabelSelect; bit widths; names; folding;
+DWC and FIFO insertion; every op validated.
 
-Metadata written: "hil_io" (JSON: input_scale, input_dtype, output_scale, output_bias,
-output_kind), "hil_source" (source path relative to the dataflow file), "hil_part",
-"hil_clock_ns", "hil_quantizers" (JSON: thresholded node -> its source quantizer and chain), and
+Exactness: power-of-two scales give thresholds from the source's own float32 path, bit-exact. Float
+scales and biases (not --strict; options.py) give thresholds of the quantized network in exact
+arithmetic (exact_thresholds.py); verification (toolchain/equality.py) then counts a sample where the
+source's float32 rounding went the other way as a *tie* only with evidence (a source quantizer input
+within TIE_WINDOW of a rounding boundary), and refuses any other difference. --strict refuses float
+scales and any tie, as before.
+
+Metadata written: "hil_io" (JSON: input_scale, input_dtype, input_steps, input_has_quantizer,
+output_scale, output_bias, output_steps, output_exact, output_kind), "hil_source" (source path
+relative to the dataflow file), "hil_part", "hil_clock_ns", "hil_quantizers" (JSON: thresholded node -> its source quantizer and chain), and
 "hil_layout" ("NHWC" once the conv path is channels-last).
 """
 

@@ -1,11 +1,15 @@
 """The integer input stream.
 
-A float graph input: the input quantizer is computed on the host.
+A float graph input: the preprocessing (Reshape/Flatten, Mul/Add/Sub/Div by constants, e.g. 2x-1 or
+(x+1)/2) and the input quantizer are computed on the host.
 
-    global_in (float) -> Quant(s) -> ...   ==>   global_in (INT8, x_int) -> Mul(s) -> ...
+    global_in (float) -> [Reshape, Mul, Sub] -> Quant(s) -> ...   ==>   global_in (INT8, x_int) -> Mul(s) -> ...
 
-The dataflow graph reads x_int = Quant(x) / s (BipolarQuant: ±1); "hil_io" records input_scale and
-input_dtype, and `toolchain.lower.stream_inputs` rebuilds the mapping from the source model.
+The dataflow graph reads x_int = Quant(pre(x)) / s (BipolarQuant: ±1); "hil_io" records input_scale,
+input_dtype and the host steps (input_steps, hoststeps.py), which `toolchain.lower.stream_inputs` and
+`hil emulate --inputs` apply to raw inputs. A graph input without a quantizer (QKeras-style graphs)
+takes an input type and scale given to the lowering (--input-type INT16 --input-scale 2^-10: the host
+computes round(x / scale) clipped to the type), or is refused with that suggestion.
 
 A graph input annotated with an integer DataType (FINN's convention for raw pixels:
 model.set_tensor_datatype(inp, DataType["UINT8"])): the host sends those integers unchanged
