@@ -127,26 +127,35 @@ def lower(
     recipe: Optional[str] = typer.Option(None, "--recipe", help="Verify on this zoo recipe's data instead."),
     samples: int = typer.Option(500, "--samples", help="Verification samples (recipe data or random inputs)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
+    strict: bool = typer.Option(False, "--strict", help="Refuse what is not provably bit-exact with the source's "
+                                                        "float32 execution (float scales, float32 ties)."),
+    input_type: Optional[str] = typer.Option(None, "--input-type", help="Integer type of a graph input without a "
+                                                                        "quantizer, e.g. INT16."),
+    input_scale: Optional[str] = typer.Option(None, "--input-scale", help="Its scale, e.g. 2^-10 or 0.001."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
-    """Lower QONNX to a folded streaming dataflow graph and verify it bit-exact against the QONNX.
+    """Lower QONNX to a folded streaming dataflow graph and verify it against the QONNX.
 
     Examples: hil lower model.onnx -o dataflow.onnx --target-fps 100000 --part Pynq-Z2 ;
     hil lower cnv.onnx --folding folding.json --label-select -o dataflow.onnx --json
-    (exit 2, no file, when any sample differs or a construct cannot be lowered exactly)
+    hil lower keras.onnx --input-type INT16 --input-scale 2^-10 -o dataflow.onnx
+    (exit 2, no file, when a sample differs other than by a verified float32 tie — with --strict, any
+    difference — or a construct cannot be lowered)
     """
     _run_dir(run_dir)
     from toolchain.defaults import DEFAULT_CLOCK_NS
     from toolchain.inputs import load_inputs
-    from toolchain.lower import lower_file
+    from toolchain.lower import lower_file, parse_scale
 
     x = load_inputs(inputs) if inputs is not None else None
     result = lower_file(model, output, inputs=x, recipe=recipe, samples=samples, folding=folding,
                         target_fps=target_fps, clock_ns=DEFAULT_CLOCK_NS if clock_ns is None else clock_ns, part=part,
-                        label_select=label_select)
+                        label_select=label_select, strict=strict, input_type=input_type,
+                        input_scale=None if input_scale is None else parse_scale(input_scale))
     save(run_dir, "lower", result)
-    emit(result, as_json, f"{output}: {sum(result['nodes'].values())} nodes, {result['mismatches']} mismatches on "
-                          f"{result['samples']} samples")
+    emit(result, as_json, f"{output}: {sum(result['nodes'].values())} nodes, {result['mismatches']} mismatches, "
+                          f"{result['ties']} ties on {result['samples']} samples, label agreement "
+                          f"{result['label_agreement']:.4f}")
 
 
 @app.command()

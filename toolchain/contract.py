@@ -35,6 +35,11 @@ class OutputKind(str, Enum):
     LABELS = "labels"
 
 
+# the stated tolerance of float host steps the source computed differently (float scales applied to
+# a float32 accumulation, BatchNorm, Softmax): 2^-12 of the sample's largest output magnitude (at least 1)
+OUTPUT_TOLERANCE_REL = 2.0**-12
+
+
 @dataclass(frozen=True)
 class IOContract:
     input_scale: float = 1.0
@@ -42,19 +47,39 @@ class IOContract:
     output_scale: float = 1.0
     output_bias: float = 0.0
     output_kind: OutputKind = OutputKind.VALUES
+    # host steps recorded by the lowering (toolchain/hoststeps.py): preprocessing and the
+    # input quantizer of a float input, float ops after the last dataflow op (scale, bias, Softmax)
+    input_steps: Optional[list] = None
+    input_has_quantizer: bool = True
+    output_steps: Optional[list] = None
+    output_exact: bool = True  # the output steps replay the source's own float ops bit for bit
 
     def decode(self, y_int: np.ndarray) -> np.ndarray:
-        """The user-facing outputs of the dataflow's integer outputs: labels as they are, values
+        """The user-facing outputs of the dataflow's integer outputs: labels as they are; values
+        through the recorded output steps (float32, as the source computes them), else
         y_int · output_scale + output_bias (float64: exact, the scales are powers of two)."""
         if self.output_kind is OutputKind.LABELS:
             return y_int
+        if self.output_steps:
+            from toolchain.hoststeps import apply_output_steps
+
+            n = len(y_int)
+            return apply_output_steps(self.output_steps, np.asarray(y_int).reshape(n, -1)).reshape(np.shape(y_int))
         return np.asarray(y_int, dtype=np.float64) * self.output_scale + self.output_bias
+
+    def output_tolerance(self, reference: np.ndarray) -> float:
+        """The stated tolerance of decoded values against the source's outputs `reference`: 0 unless
+        float output steps compute what the source computes in another order."""
+        if self.output_kind is OutputKind.LABELS or not self.output_steps or self.output_exact:
+            return 0.0
+        return OUTPUT_TOLERANCE_REL * max(1.0, float(np.abs(reference).max(initial=0.0)))
 
     def to_json(self) -> dict:
         out = asdict(self)
         out["output_kind"] = self.output_kind.value
-        if self.input_dtype is None:
-            del out["input_dtype"]
+        for key in ("input_dtype", "input_steps", "output_steps"):
+            if out[key] is None:
+                del out[key]
         return out
 
 

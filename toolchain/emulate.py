@@ -6,11 +6,14 @@ Timing: hw.emulator (max-plus event engine, docs/timing.md §5.2) over every nod
 schedule, `frames` frames, the DMA source as fast as the design accepts. Values (with --inputs): each
 node's execute over the batch, compared with qonnx execute_onnx of the source QONNX (metadata
 "hil_source"), inputs and outputs mapped through metadata "hil_io" (toolchain.contract):
-  * inputs are the source model's float inputs; x_int = x / input_scale must be integral and inside
-    input_dtype (else refused: the dataflow only sees the integer grid); NCHW inputs are transposed
-    to the dataflow's channels-last layout when hil_layout says so (toolchain.inputs.integer_inputs);
-  * outputs are compared by toolchain.compare (the one definition of equal): "values" exactly after
-    y_int·scale + bias, "labels" as K distinct labels selecting K largest source outputs.
+  * inputs are the source model's raw float inputs, mapped by the host steps the lowering recorded
+    ("input_steps": preprocessing and the input quantizer, toolchain/hoststeps.py); a design
+    without them: x_int = x / input_scale must be integral and inside input_dtype; NCHW inputs are
+    transposed to the dataflow's channels-last layout when hil_layout says so (toolchain.inputs);
+  * outputs are decoded through the contract (output steps, or y_int·scale + bias) and compared by
+    toolchain.equality.compare_design, the one definition of equal that `hil lower` uses (exact, or
+    the stated tolerance of float host steps; labels: the K labels must be distinct and select K
+    largest source outputs).
 Without "hil_source", --inputs are the dataflow's integer inputs and nothing is compared.
 
 With `run_dir`, the result is also written to run_dir/emulate.json and the event arrays the report
@@ -27,11 +30,10 @@ from typing import Optional
 
 import numpy as np
 
-from toolchain.compare import compare_outputs
 from toolchain.contract import read_io, source_path
 from toolchain.defaults import known_device, resolve_clock
 from toolchain.errors import DeadlockError, UserError
-from toolchain.inputs import integer_inputs, load_inputs
+from toolchain.inputs import check_sample_shape, integer_inputs, load_inputs, stream_inputs
 
 DEFAULT_FRAMES = 3
 RESULT, TIMELINE = "emulate.json", "emulate_timeline.json"
@@ -58,7 +60,15 @@ def _pipeline_defaults(model, dma_bits: Optional[int], clock_ns: Optional[float]
 
 
 def run_values(model, path: Path, x: np.ndarray) -> tuple[np.ndarray, Optional[int], np.ndarray]:
-    """(dataflow integer outputs, mismatches or None, user-facing outputs)."""
+    """(dataflow integer outputs, differing samples or None without a source, user-facing outputs)."""
+    y_int, equality, shown = run_comparison(model, path, x)
+    return y_int, None if equality is None else equality.mismatches + equality.ties, shown
+
+
+def run_comparison(model, path: Path, x: np.ndarray):
+    """(dataflow integer outputs, toolchain.equality.Equality or None without a source, user-facing
+    outputs). With a source, raw inputs go through the lowering's host steps (toolchain.lower.
+    stream_inputs) and outputs through its output steps, compared as `hil lower` compares."""
     from hw.emulator.values import execute_dataflow
     from toolchain.onnxio import load_model, run_qonnx
 
@@ -66,17 +76,26 @@ def run_values(model, path: Path, x: np.ndarray) -> tuple[np.ndarray, Optional[i
         raise UserError("--inputs needs a dataflow model with one input and one output")
     io, src_path = read_io(model), source_path(model, path)
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
+    src = None
     if src_path is not None:
-        src = load_model(src_path)
-        xi = integer_inputs(model, x, io)
+        from toolchain.passes.cleanup import import_cleanup
+
+        src = import_cleanup(load_model(src_path))  # as `hil lower` verified it
+        if io.input_steps:
+            xi = stream_inputs(src, model, check_sample_shape(src, x)).astype(np.float64)
+        else:
+            xi = integer_inputs(model, x, io)
     else:
         xi = integer_inputs(model, x, replace(io, input_scale=1.0, input_dtype=None), source_layout=False)
     y_int = execute_dataflow(model, {iname: xi})[oname]
     shown = io.decode(y_int)
-    if src_path is None:
+    if src is None:
         return y_int, None, shown
-    y_src = run_qonnx(src, x.astype(np.float32))
-    return y_int, compare_outputs(y_src, shown, io.output_kind).mismatches, shown
+    from toolchain.equality import compare_design
+    from toolchain.hoststeps import source_inputs
+
+    x_src = source_inputs(io.input_steps, x, io.input_has_quantizer) if io.input_steps else x.astype(np.float32)
+    return y_int, compare_design(io, y_int, run_qonnx(src, x_src)), shown
 
 
 def _read_depths(path: Optional[Path]) -> Optional[dict[str, int]]:
@@ -147,7 +166,7 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     x = load_inputs(inputs) if inputs is not None else None
     dma_bits, clock_ns = _pipeline_defaults(model, dma_bits, clock_ns)
     try:
-        values = run_values(model, Path(model_path), x) if x is not None else None
+        values = run_comparison(model, Path(model_path), x) if x is not None else None
         graph = build_timing_graph(model, _read_depths(fifo_depths))
         config = SimConfig(frames=frames, dma_bits=dma_bits)
         sizing = (size_fifos(graph, replace(config, frames=max(frames, 2)), rounding_mode, shrink=shrink)
@@ -161,7 +180,8 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
         raise DeadlockError(str(err)) from None
     result = {"model": str(model_path), **_timing_json(timing, clock_ns, dma_bits, sizing, graph),
               "samples": None if values is None else int(len(x)),
-              "mismatches": None if values is None else values[1]}
+              "mismatches": None if values is None or values[1] is None else values[1].mismatches,
+              **({"equality": values[1].to_json()} if values is not None and values[1] is not None else {})}
     if run_dir is not None:
         write_json(Path(run_dir) / RESULT, result)
         write_json(Path(run_dir) / TIMELINE, timeline_json(timing))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.compare import compare_outputs
+from toolchain.equality import compare
 from toolchain.compress.brevitas_export import quiet, recipe_input_dtype, to_qonnx
 from toolchain.data import verification_inputs
 from toolchain.errors import UserError
@@ -38,8 +38,8 @@ def export_and_verify(model, recipe, x: np.ndarray, output: Path) -> dict:
         t0 = time.perf_counter()
         qmodel = to_qonnx(model, tuple(recipe.architecture.input_shape), tmp, recipe_input_dtype(recipe))
         t1 = time.perf_counter()
-        same = compare_outputs(predict(model, x), run_qonnx(qmodel, x))
-        result = {**same.to_json(), "max_abs_diff": same.max_abs_diff}
+        same = compare(run_qonnx(qmodel, x), predict(model, x))
+        result = {"samples": same.samples, "mismatches": same.mismatches, "max_abs_diff": same.max_abs_diff}
         result.update(model=str(output), recipe=recipe.name,
                       nodes=dict(Counter(n.op_type for n in qmodel.graph.node)),
                       export_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))

@@ -46,14 +46,23 @@ def check_sample_shape(model, x: np.ndarray) -> np.ndarray:
 
 
 def stream_inputs(source, dataflow, x: np.ndarray) -> np.ndarray:
-    """The dataflow's integer input for inputs x of the source model, in the dataflow's layout: for a
-    float input, the source's own input quantizer (qonnx execution) divided by its scale; for an
-    integer-annotated input (raw pixels), x itself, which must lie on that DataType's grid."""
+    """The dataflow's integer input for raw inputs x of the source model, in the dataflow's layout:
+    the host steps recorded by the lowering (hil_io "input_steps": preprocessing and the input
+    quantizer, toolchain/hoststeps.py), or for an integer-annotated input (raw pixels) x itself, which
+    must lie on that DataType's grid. A dataflow file from before host steps: the source's own input
+    quantizer divided by its scale."""
+    from toolchain.hoststeps import apply_input_steps
     from toolchain.passes.inputs import integer_input_dtype
 
+    steps = read_io(dataflow).input_steps
     dt = integer_input_dtype(source)
-    xi = _quantized_inputs(source, x) if dt is None else _checked_integers(np.asarray(x, dtype=np.float64), dt)
-    return to_dataflow_layout(xi, dataflow).astype(np.float32)
+    if steps:
+        xi = apply_input_steps(steps, x)
+    elif dt is None:
+        xi = _quantized_inputs(source, x)
+    else:
+        xi = _checked_integers(np.asarray(x, dtype=np.float64), dt)
+    return to_dataflow_layout(np.asarray(xi), dataflow).astype(np.float32)
 
 
 def integer_inputs(dataflow, x: np.ndarray, io: IOContract | None = None, source_layout: bool = True) -> np.ndarray:
@@ -101,23 +110,34 @@ def _checked_integers(x: np.ndarray, dt) -> np.ndarray:
     return x
 
 
-def grid_inputs(source, n: int, seed: int = 0) -> np.ndarray:
-    """Random inputs on the source's input grid: integers of the input quantizer times its scale, or
-    integers of the input's own DataType for an integer-annotated input."""
-    from toolchain.passes.inputs import input_quantizer, integer_input_dtype
-    from toolchain.passes.weights import quantizer_params
+def grid_inputs(source, n: int, seed: int = 0, dataflow=None) -> np.ndarray:
+    """Random raw inputs covering the source's input grid: the input quantizer's integers times its
+    scale (half a step of noise added, so the host's rounding is exercised), mapped back through the
+    preprocessing when the dataflow records one; integers of the input's own DataType for an
+    integer-annotated input."""
+    from qonnx.core.datatype import DataType
 
-    shape = source.get_tensor_shape(source.graph.input[0].name)[1:]
+    from toolchain.hoststeps import invert_input_steps
+    from toolchain.passes.inputs import integer_input_dtype, quant_step
+
+    shape = source.get_tensor_shape(source.graph.input[0].name)
     rng = np.random.default_rng(seed)
     dt = integer_input_dtype(source)
     if dt is not None:
         if dt.name == "BIPOLAR":
-            return rng.choice([-1.0, 1.0], size=(n, *shape)).astype(np.float32)
-        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float32)
-    q = input_quantizer(source)
-    scale, dt = quantizer_params(source, q)
-    if dt.name == "BIPOLAR":
-        xi = rng.choice([-1.0, 1.0], size=(n, *shape))
+            return rng.choice([-1.0, 1.0], size=(n, *shape[1:])).astype(np.float32)
+        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape[1:])).astype(np.float32)
+    steps = read_io(dataflow).input_steps if dataflow is not None else None
+    if not steps:
+        from toolchain.passes.inputs import input_quantizer
+
+        steps = [quant_step(source, input_quantizer(source))]
+    qdt = DataType[steps[-1]["dtype"]]
+    count = int(np.prod(shape[1:]))
+    if qdt.name == "BIPOLAR":
+        levels = rng.choice([-1.0, 1.0], size=(n, count))
     else:
-        xi = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(n, *shape)).astype(np.float64)
-    return (xi * float(scale.ravel()[0])).astype(np.float32)
+        levels = rng.integers(int(qdt.min()), int(qdt.max()) + 1, size=(n, count)).astype(np.float64)
+    if len(steps) > 1 or not read_io(dataflow or source).input_has_quantizer:
+        levels = levels + (rng.random(levels.shape) - 0.5) * (0.9 if qdt.name != "BIPOLAR" else 0.0)
+    return invert_input_steps(steps, levels, shape)

@@ -1,5 +1,5 @@
 """QONNX ≡ dataflow: every zoo recipe (untrained export) lowers and its dataflow graph computes the
-QONNX model's outputs exactly on 500 samples (the recipe's data where it ships, else random
+QONNX model's outputs exactly on 500 samples, under --strict (the recipe's data where it ships, else random
 inputs); cnv-w1a1 lowers to FINN's node sequence."""
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def exports(tmp_path_factory):
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_recipe_lowers_bit_exact(recipe, exports):
     src, x = exports(recipe)
-    result = lower_file(src, src.parent / "dataflow.onnx", inputs=x)
-    assert (result["samples"], result["mismatches"]) == (SAMPLES, 0)
+    result = lower_file(src, src.parent / "dataflow.onnx", inputs=x, strict=True)  # today's contract
+    assert (result["samples"], result["mismatches"], result["ties"]) == (SAMPLES, 0, 0)
     assert set(result["nodes"]) <= {"MVAU", "SWG", "StreamingMaxPool", "Thresholding", "DWC", "FIFO"}
 
 

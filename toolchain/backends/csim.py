@@ -85,9 +85,9 @@ def _traced_predict(hmodel, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.nda
 
 
 def _mismatching_samples(a: np.ndarray, b: np.ndarray) -> int:
-    from toolchain.compare import compare_outputs
+    from toolchain.equality import compare
 
-    return compare_outputs(b, a).mismatches  # b: the emulator's reference, a: the C-sim
+    return compare(a, b).mismatches  # a: the C-sim, b: the emulator's reference
 
 
 def compile_project(hmodel) -> float:

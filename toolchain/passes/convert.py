@@ -1,4 +1,4 @@
-"""Conversion to dataflow ops (FINN convert_to_hw_layers.py, reference/finn.md §1.4):
+"""Conversion to dataflow ops (FINN convert_to_hw_layers.py, docs/finn.md §1.4):
 
 * Im2Col -> [FMPadding +] SWG                       (InferConvInpGen)
 * MaxPoolNHWC (stride == kernel) -> StreamingMaxPool (InferStreamingMaxPool)

@@ -1,5 +1,5 @@
 """Residual branches: a fork and an elementwise join of two streams (FINN InferAddStreamsLayer,
-InferDuplicateStreamsLayer; reference/finn.md §1.4).
+InferDuplicateStreamsLayer; docs/finn.md §1.4).
 
 * SplitForkedMul: a scale Mul read by several nodes becomes one Mul per reader, so each moves on
   independently;

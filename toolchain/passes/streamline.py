@@ -1,9 +1,10 @@
 """Streamlining: move scalar scale Muls down the graph until every linear layer reads integers
 (FINN MoveScalarMulPastMatMul / MoveScalarMulPastConv / MoveMulPastMaxPool / CollapseRepeatedMul,
-reference/finn.md §1.3), exactly:
+docs/finn.md §1.3), exactly:
 
-* past MatMul/Conv only for power-of-two scales on integer inputs whose accumulator stays below
-  2^24 (then (x·s)·W and (x·W)·s are the same float32 numbers);
+* past MatMul/Conv for power-of-two scales on integer inputs whose accumulator stays below 2^24
+  (then (x·s)·W and (x·W)·s are the same float32 numbers); other scales only when not --strict, the
+  moved Mul then recorded as inexact (options.py: equal in exact arithmetic, not in float32);
 * past MaxPool only for positive scales; past Reshape/Flatten always;
 * two Muls collapse only when one factor is a power of two and the product is exact in float32.
 """
@@ -45,7 +46,14 @@ def _swap(model: ModelWrapper, mul, x: str, s: float, layer) -> None:
 
 
 class MoveScalarMulPastLinear(Transformation):
-    """Mul(x_int, s) -> MatMul/Conv(W_int)  ==>  MatMul/Conv -> Mul(s), s a power of two."""
+    """Mul(x_int, s) -> MatMul/Conv(W_int)  ==>  MatMul/Conv -> Mul(s), s a power of two (or any
+    scale unless strict)."""
+
+    def __init__(self, options=None):
+        super().__init__()
+        from toolchain.passes.options import LowerOptions
+
+        self.options = options if options is not None else LowerOptions(strict=True)
 
     def apply(self, model: ModelWrapper):
         for mul in list(model.graph.node):
@@ -57,10 +65,12 @@ class MoveScalarMulPastLinear(Transformation):
                 continue
             if is_float_dtype(model.get_tensor_datatype(layer.input[1])):
                 continue  # weights not folded yet
-            if not is_po2(np.array(s)):
+            if not is_po2(np.array(s)) and self.options.strict:
                 raise node_error(layer, f"its input is scaled by {s}, not a power of two, so the float32 layer is "
                                  "not an exact integer computation; use power-of-two scales (Brevitas *FixedPoint "
                                  "quantizers)")
+            if not is_po2(np.array(s)):
+                self.options.inexact.add(mul.name)
             _swap(model, mul, x, s, layer)
             channel_ranges(model, layer.output[0])  # refuses accumulators beyond float32's exact range
             return model, True
@@ -90,6 +100,12 @@ class MoveScalarMulPastShape(Transformation):
 class CollapseScalarMul(Transformation):
     """Mul(Mul(x, a), b) -> Mul(x, a·b) when exact (one factor a power of two, a·b exact in float32)."""
 
+    def __init__(self, options=None):
+        super().__init__()
+        from toolchain.passes.options import LowerOptions
+
+        self.options = options if options is not None else LowerOptions(strict=True)
+
     def apply(self, model: ModelWrapper):
         for first in list(model.graph.node):
             x, a = _scalar_mul(model, first)
@@ -105,6 +121,8 @@ class CollapseScalarMul(Transformation):
             if not (is_po2(np.array(a)) or is_po2(np.array(b))) or float(np.float32(ab)) != ab:
                 continue
             second.input[:] = [x, add_initializer(model, second.name, np.float32(ab))]
+            if first.name in self.options.inexact:
+                self.options.inexact.add(second.name)
             model.graph.node.remove(first)
             return model, True
         return model, False

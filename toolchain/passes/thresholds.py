@@ -22,6 +22,8 @@ from qonnx.transformation.base import Transformation
 
 from toolchain.passes.common import (F32_EXACT, QONNX_DOMAIN, QUANTIZERS, add_initializer, channel_ranges,
                                      initializer, linear_weight_matrix, node_error, node_index, single_consumer)
+from toolchain.errors import UserError
+from toolchain.passes.exact_thresholds import ExactChain, exact_thresholds
 from toolchain.passes.threshold_search import Chain, direction, search, verify
 from toolchain.passes.weights import quantizer_params
 
@@ -118,7 +120,17 @@ def _provenance(q, nodes: list, dt: DataType, scale: np.ndarray) -> dict:
 
 
 class ActivationToThresholds(Transformation):
-    """One activation chain per application (the fixed-point driver repeats)."""
+    """One activation chain per application (the fixed-point driver repeats). A chain holding a node
+    the source evaluated differently (options.inexact: a float scale moved past a layer, a bias summed
+    inside the source's Gemm) or a bias off the accumulator grid gets exact-arithmetic thresholds
+    (exact_thresholds.py), refused under --strict; every other chain the source's own float path
+    (threshold_search.py), bit-exact with the source."""
+
+    def __init__(self, options=None):
+        super().__init__()
+        from toolchain.passes.options import LowerOptions
+
+        self.options = options if options is not None else LowerOptions(strict=True)
 
     def apply(self, model: ModelWrapper):
         for q in list(model.graph.node):
@@ -139,17 +151,30 @@ class ActivationToThresholds(Transformation):
         lo, hi = channel_ranges(model, src)
         if max(np.abs(lo).max(), np.abs(hi).max()) >= F32_EXACT:
             raise node_error(q, "its integer input can exceed 2^24, beyond float32's exact integers")
-        _check_bias_grid(model, nodes, lo, hi, shape[1])
+        exact = any(n.name in self.options.inexact for n in nodes)
+        if exact and self.options.strict:
+            raise node_error(q, "its input carries a float (non-power-of-two) scale, so the source's float32 "
+                             "arithmetic is not exact; lower without --strict (thresholds from exact arithmetic)")
+        try:
+            _check_bias_grid(model, nodes, lo, hi, shape[1])
+        except UserError:
+            if self.options.strict:
+                raise
+            exact = True
         consts = {t: initializer(model, t) for n in nodes for t in n.input if t and initializer(model, t) is not None}
         chain = Chain(src=src, nodes=[copy.deepcopy(n) for n in nodes], consts=consts,
                       opset=list(model.model.opset_import), channels=shape[1], spatial=tuple(shape[2:]),
                       levels=_levels(model, q, dt), scale=np.asarray(scale), name=f"{q.name} ({q.op_type})")
-        sign = direction(chain, lo, hi)
+        evaluator = ExactChain(chain) if exact else chain
+        sign = direction(evaluator, lo, hi)
         if (sign < 0).any():
             _flip_channels(model, src, sign < 0, chain.name)
             lo, hi = channel_ranges(model, src)
-        thresholds = search(chain, lo, hi, sign)
-        verify(chain, thresholds, lo, hi, sign)
+        if exact:
+            thresholds = exact_thresholds(chain, lo, hi, sign)
+        else:
+            thresholds = search(chain, lo, hi, sign)
+            verify(chain, thresholds, lo, hi, sign)
         self._rewrite(model, q, src, nodes, chain, thresholds, dt, scale)
 
     def _rewrite(self, model, q, src, nodes, chain, thresholds, dt, scale) -> None:

@@ -1,6 +1,6 @@
 """Weights: fold weight quantizers into integer initializers with their DataType, split the scale into
 a Mul after the layer, and make every linear layer a bias-free MatMul or Conv (FINN
-FoldQuantWeights + GemmToMatMul + ExtractBiasFromConv, reference/finn.md §1.2).
+FoldQuantWeights + GemmToMatMul + ExtractBiasFromConv, docs/finn.md §1.2).
 
     Gemm(x, Quant(W), b)  ->  MatMul(x, W_int^T) -> Mul(s_w) -> Add(b)
     Conv(x, Quant(W), b)  ->  Conv(x, W_int)     -> Mul(s_w) -> Add(b)
@@ -65,7 +65,15 @@ def _out_channel_scale(q, scale: np.ndarray, w_shape: tuple, out_axis: int) -> n
 
 
 class FoldWeightQuant(Transformation):
-    """Quant/BipolarQuant on a weight initializer -> integer initializer (annotated) + scale Mul."""
+    """Quant/BipolarQuant on a weight initializer -> integer initializer (annotated) + scale Mul. A
+    non-power-of-two scale is refused under --strict; otherwise its Mul (and the bias Add, which the
+    source summed inside its Gemm/Conv) is recorded in options.inexact (options.py)."""
+
+    def __init__(self, options=None):
+        super().__init__()
+        from toolchain.passes.options import LowerOptions
+
+        self.options = options if options is not None else LowerOptions(strict=True)
 
     def apply(self, model: ModelWrapper):
         for node in list(model.graph.node):
@@ -91,18 +99,22 @@ class FoldWeightQuant(Transformation):
         if len(model.find_consumers(wname)) != 1:
             raise node_error(q, "a quantized weight shared by several layers is not supported")
         scale, dt = quantizer_params(model, q)
-        if not is_po2(scale):
+        po2 = is_po2(scale)
+        if not po2 and self.options.strict:
             raise node_error(q, f"weight scale {scale.ravel()[:4]} is not a power of two, so the source's float32 "
                              "products are not exact integers; use power-of-two weight scales (Brevitas "
                              "*FixedPoint quantizers, or scaling_const=1.0 for binary weights)")
         wq = run_const_quant(model, q)
-        w_int = wq / np.broadcast_to(scale, wq.shape)
-        if not np.array_equal(w_int, np.round(w_int)):
+        w_int = wq.astype(np.float64) / np.broadcast_to(scale, wq.shape).astype(np.float64)
+        # a float scale: float32(w_int · s) / s is w_int up to float32 rounding
+        tol = 0.0 if po2 else 2.0**-10
+        if np.abs(w_int - np.round(w_int)).max(initial=0.0) > tol:
             raise node_error(q, "quantized weights divided by the scale are not integers")
-        self._rewrite(model, node, q, w_int, scale, dt)
+        self._rewrite(model, node, q, np.round(w_int), scale, dt, exact=po2)
         return True
 
-    def _rewrite(self, model: ModelWrapper, node, q, w_int: np.ndarray, scale: np.ndarray, dt: DataType) -> None:
+    def _rewrite(self, model: ModelWrapper, node, q, w_int: np.ndarray, scale: np.ndarray, dt: DataType,
+                 exact: bool) -> None:
         out = node.output[0]
         out_shape = model.get_tensor_shape(out)
         bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
@@ -143,6 +155,9 @@ class FoldWeightQuant(Transformation):
             elif b is None and node.op_type == "Conv":
                 raise node_error(node, "the bias must be a constant (or a quantizer on a constant)")
             new.append(helper.make_node("Add", [mul_out, b_name], [out], name=f"{node.name}_bias"))
+            self.options.fused_bias.add(f"{node.name}_bias")  # the source summed it with the products
+        if not exact:
+            self.options.inexact.add(mul.name)
         model.graph.node.remove(q)
         idx = node_index(model, node)
         model.graph.node.remove(node)
