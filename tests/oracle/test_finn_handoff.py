@@ -21,7 +21,7 @@ from qonnx.custom_op.registry import getCustomOp
 from tests.golden.test_finn_canonical_foldings import FOLDINGS
 from tests.oracle.differential import ours
 from tests.oracle.finn_flow import FINN_NODE, handoff_steps, run_flow
-from toolchain.backends import build
+from toolchain.pipeline import build
 from toolchain.export import export_run
 
 PART = "xc7z020clg400-1"
