@@ -21,7 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from toolchain.backends.plan import DenseLayer, InputLayer, Layer, PadLayer, Plan, PoolLayer, ThresholdLayer
+from toolchain.backends.plan import (DenseLayer, FlattenLayer, InputLayer, Layer, PadLayer, Plan, PoolLayer,
+                                    ThresholdLayer)
 from toolchain.errors import UserError
 
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado"}
@@ -98,6 +99,8 @@ def _layer_dict(layer: Layer, prev: Optional[str]) -> dict:
         return {"class_name": "HilThreshold", "name": layer.name, "inputs": [prev], "n_in": int(np.prod(layer.shape)),
                 "n_chan": c, "n_steps": steps, "out_scale": layer.out_scale, "out_bias": layer.out_bias,
                 "threshold_data": layer.thresholds.astype(np.float64)}
+    if isinstance(layer, FlattenLayer):  # io_stream: an in-place view, no kernel (hls4ml InplaceStreamFlatten)
+        return {"class_name": "Reshape", "name": layer.name, "inputs": [prev], "target_shape": list(layer.shape)}
     h, w, c = layer.shape
     if isinstance(layer, PoolLayer):
         return {"class_name": "MaxPooling2D", "name": layer.name, "inputs": [prev], "data_format": "channels_last",
@@ -207,7 +210,7 @@ def _layers_json(plan: Plan) -> list[dict]:
             entry.update(kind="Conv2D" if layer.conv else "Dense", reuse_factor=layer.reuse, strategy=layer.strategy,
                          **layer.folding)
         else:
-            kinds = {ThresholdLayer: "HilThreshold", PoolLayer: "MaxPooling2D"}
+            kinds = {ThresholdLayer: "HilThreshold", PoolLayer: "MaxPooling2D", FlattenLayer: "Reshape"}
             entry["kind"] = kinds.get(type(layer), "ZeroPadding2D")
         out.append(entry)
     return out

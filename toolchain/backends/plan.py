@@ -12,6 +12,8 @@ op declares its own in `hls4ml_layers(walk, node)` (hw/ops/<op>.py) using the bu
   noActivation=0       -> + HilThreshold (hls4ml_ext): out = Σ_k [acc >= T_k] + ActVal;
 * Thresholding         -> HilThreshold;
 * FMPadding            -> ZeroPadding2D;  StreamingMaxPool -> MaxPooling2D;
+* MVAU after a feature map of H·W·C = MW values (a dense layer after a flatten)
+                       -> Reshape to (H·W·C,) + Dense: the stream order (h, w, c) is the IR's;
 * FIFO, DWC            -> nothing (hls4ml makes its own streams);
 * LabelSelect (last)   -> runs on the host on the hls4ml outputs (hls4ml has no top-k layer).
 
@@ -93,6 +95,15 @@ class ThresholdLayer(Layer):
 @dataclass
 class PoolLayer(Layer):
     k: int = 2
+
+
+@dataclass
+class FlattenLayer(Layer):
+    """A feature map (H, W, C) read as one vector of H·W·C features in stream order (h, w, c): hls4ml's
+    Reshape to 1-D, which in io_stream is no kernel at all (hls4ml InplaceStreamFlatten: the Dense
+    reads its n_in values word by word, nnet_dense_stream.h DataPrepare), the order the IR's MVAU
+    reads a flattened map in (hw/ops/mvau.py execute; FINN RemoveCNVtoFCFlatten permutes the weights
+    to it)."""
 
 
 @dataclass
@@ -213,8 +224,9 @@ class _Walk:
                                "minimization of the lowering)")
         rf, strategy = reuse_and_strategy(name, mw, mh, folding["PE"], folding["SIMD"])
         conv, shape = self._geometry(name, input_vectors, mw, mh)
-        if conv is None and self.swg is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
-            raise refuse(name, "an MVAU over several vectors without numInputVectors", "re-run the lowering")
+        if conv is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
+            self._flatten(name, mw)
+            shape = (mh,)
         swg, self.swg = self.swg, None
         nodes = ((swg[0],) if swg else ()) + (name,)
         dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
@@ -267,6 +279,16 @@ class _Walk:
             h, w = vec[1], vec[2]
             return ConvGeom(h, w, mw, 1, 1, h, w), (h, w, mh)
         return None, self.cur.shape[:-1] + (mh,)
+
+    def _flatten(self, name: str, mw: int) -> None:
+        """A dense MVAU (numInputVectors=[1]) after a feature map reads the whole map as one vector."""
+        fmap = self.cur.shape
+        if math.prod(fmap) != mw:
+            raise refuse(name, f"an MVAU with MW={mw} and numInputVectors=[1] after a feature map of shape "
+                               f"{fmap} (neither one vector per pixel nor the flattened map)",
+                         f"set numInputVectors=[1, {fmap[0]}, {fmap[1]}] with MW={fmap[-1]} for a pointwise layer, "
+                         f"or MW={math.prod(fmap)} for a dense layer after a flatten")
+        self.add(FlattenLayer(f"{name}_flatten", (name,), self.cur.out, (mw,), None))
 
     # HilThreshold --------------------------------------------------------------------------------
     def threshold(self, node, t: np.ndarray, channels: int, out_dtype: DataType, act_val: int) -> None:
