@@ -9,7 +9,8 @@ from qonnx.core.datatype import DataType
 
 from hw.emulator.values import execute_dataflow
 from hw.ops.graph import NodeSpec, linear_model
-from toolchain.backends.plan import BackendRefusal, DenseLayer, PadLayer, PoolLayer, ThresholdLayer, plan_hls4ml
+from toolchain.backends.plan import (BackendRefusal, DenseLayer, FlattenLayer, PadLayer, PoolLayer, ThresholdLayer,
+                                    plan_hls4ml)
 from toolchain.backends.reuse import resource_rf_valid
 from toolchain.backends.precision import Enc, IntType, stream_type
 
@@ -62,6 +63,8 @@ def run_plan(plan, x):
         elif isinstance(layer, PadLayer):
             t, lft, b, r = layer.pads
             y = np.pad(y, ((0, 0), (t, b), (lft, r), (0, 0)))
+        elif isinstance(layer, FlattenLayer):  # the io_stream order: pixel by pixel, channels within
+            y = y.reshape(len(y), -1)
         assert layer.out.hw.covers(y.min(), y.max()), layer.name
     return plan.output.enc.from_hw(y)
 
@@ -135,6 +138,18 @@ def test_conv_with_padding_and_maxpool():
     assert dense[0].conv.k == 3 and dense[0].ir_nodes == ("SWG_0", "MVAU_0") and dense[1].conv.k == 1
 
 
+def test_dense_after_a_feature_map_larger_than_1x1_reads_it_flattened():
+    """conv -> 4x4x4 map -> dense, and max-pool -> 2x2x4 map -> dense: Reshape (h, w, c) + Dense."""
+    conv = [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "UINT3", "INT12", steps=7, vec=(1, 4, 4))]
+    plan = check_exact(conv + [mvau(64, 5, "UINT3", "INT4", "INT12", "INT12")], n=200)
+    flat = [layer for layer in plan.layers if isinstance(layer, FlattenLayer)]
+    assert [(f.name, f.shape, f.ir_tensor) for f in flat] == [("MVAU_1_flatten", (64,), None)]
+    assert plan.layers[-1].conv is None and plan.layers[-1].shape == (5,)
+    pool = NodeSpec("StreamingMaxPool", dict(ImgDim=[4, 4], PoolDim=[2, 2], NumChannels=4, dataType="UINT3"))
+    plan = check_exact(conv + [pool, mvau(16, 3, "UINT3", "INT4", "INT12", "INT12", steps=3, pe=3)], n=200)
+    assert [type(layer) for layer in plan.layers[-3:]] == [FlattenLayer, DenseLayer, ThresholdLayer]
+
+
 def test_standalone_thresholds_on_bipolar_and_integer_streams():
     t_bip = RNG.integers(-2, 3, (16, 1)).astype(float)  # x = ±1 against -2..2: (T + 1) / 2 often a half
     t_bip[:4, 0] = [-1, 0, 1, 0.5]
@@ -171,14 +186,44 @@ def test_reuse_factor_rule_and_strategy():
     assert (layer.reuse, layer.strategy) == (80, "Latency")  # no valid Resource RF: Latency, same RF
 
 
-@pytest.mark.parametrize("spec, match", [
-    (lambda: mvau(8, 4, "UINT4", "INT4", "INT16", "INT6"), r"MVAU_0: accDataType INT6"),
-    (lambda: mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", mem_mode="external"), r"MVAU_0: external"),
-    (lambda: mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=2), r"MVAU_0: a BIPOLAR output from 2"),
+CONV = [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "UINT3", "INT12", steps=7, vec=(1, 4, 4))]
+
+
+@pytest.mark.parametrize("broken, fixed, match", [
+    # a dense layer after a 4x4x4 map must read all 64 values (MW=64) ...
+    (lambda: CONV + [mvau(32, 5, "UINT3", "INT4", "INT12", "INT12")],
+     lambda: CONV + [mvau(64, 5, "UINT3", "INT4", "INT12", "INT12")],
+     r"MVAU_1: an MVAU with MW=32 and numInputVectors=\[1\] after a feature map of shape \(4, 4, 4\).*"
+     r"set numInputVectors=\[1, 4, 4\] with MW=4 for a pointwise layer, or MW=64 for a dense layer"),
+    # ... and a pointwise one the map's own size
+    (lambda: CONV + [mvau(4, 5, "UINT3", "INT4", "INT12", "INT12", vec=(1, 2, 8))],
+     lambda: CONV + [mvau(4, 5, "UINT3", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
+     r"MVAU_1: an MVAU over numInputVectors=\[1, 2, 8\].*set numInputVectors=\[1, 4, 4\] and MW=4"),
+    (lambda: [swg(3, 2, 6, "INT4"), mvau(16, 4, "INT4", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
+     lambda: [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
+     r"MVAU_0: MW=16 after SWG_0 \(3x3x2 windows\).*set MW=18"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16"), mvau(6, 2, "INT16", "INT4", "INT24", "INT24")],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16"), mvau(4, 2, "INT16", "INT4", "INT24", "INT24")],
+     r"MVAU_1: an MVAU with MW=6 after a stream of 4 values per vector.*set MW=4"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT6")], lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")],
+     r"MVAU_0: accDataType INT6 .*widen accDataType"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT6", "INT16")], lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")],
+     r"MVAU_0: outputDataType INT6 .*set outputDataType to the accumulator type"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", mem_mode="external")],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", mem_mode="internal_embedded")],
+     r"MVAU_0: external or runtime-writeable weights.*use mem_mode internal_embedded"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=2)],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=1)],
+     r"MVAU_0: a BIPOLAR output from 2 thresholds per channel.*use one threshold per channel"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "UINT2", "INT16", steps=3, act=1)],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "UINT3", "INT16", steps=3, act=1)],
+     r"MVAU_0: outputs \[1, 4\] outside outputDataType UINT2.*widen outputDataType"),
 ])
-def test_inexpressible_nodes_are_refused(spec, match):
-    with pytest.raises(BackendRefusal, match=match):
-        plan_hls4ml(linear_model([spec()]))
+def test_each_refusal_names_the_construct_and_its_fix_works(broken, fixed, match):
+    with pytest.raises(BackendRefusal, match=match) as err:
+        plan_hls4ml(linear_model(broken()))
+    assert "is not expressible in hls4ml; " in str(err.value)
+    check_exact(fixed(), n=100)  # the fix the message names gives an exact plan
 
 
 def test_label_select_must_be_last():

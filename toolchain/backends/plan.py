@@ -125,7 +125,8 @@ class Plan:
 
 def _init(model: ModelWrapper, node, i: int, what: str) -> np.ndarray:
     if len(node.input) <= i or model.get_initializer(node.input[i]) is None:
-        raise refuse(node.name, f"a {what} that is not an initializer", "fold it into a constant (run the lowering)")
+        raise refuse(node.name, f"a {what} that is not an initializer", "make it an initializer of the graph (as `hil lower` writes "
+                     "every weight and threshold)")
     return model.get_initializer(node.input[i])
 
 
@@ -133,7 +134,8 @@ def _int(values: np.ndarray, node: str, what: str) -> np.ndarray:
     try:
         return check_integral(values, f"{node}: {what}")
     except PrecisionError as err:
-        raise refuse(node, f"{what} with non-integer values", "re-run the lowering (integer weights)") from err
+        raise refuse(node, f"{what} with non-integer values", "give it integer values in its datatype (as `hil lower` "
+                     "writes them)") from err
 
 
 def _tensor_type(dt: DataType, node: str, what: str) -> TensorType:
@@ -160,10 +162,11 @@ def threshold_matrix(t: np.ndarray, channels: int, lo: int, hi: int, enc: Enc, n
     """Integer thresholds (C, steps) equivalent to t on integer inputs in [lo, hi] (IR values)."""
     t = np.asarray(t, dtype=np.float64)
     if np.isnan(t).any():
-        raise refuse(node, "NaN thresholds", "re-run the lowering")
+        raise refuse(node, "NaN thresholds", "give every threshold a finite value")
     t = broadcast_thresholds(t, channels)
     if t.shape[0] != channels:
-        raise refuse(node, f"thresholds of shape {t.shape} for {channels} channels", "re-run the lowering")
+        raise refuse(node, f"thresholds of shape {t.shape} for {channels} channels",
+                     f"give it ({channels}, steps) or (1, steps) thresholds")
     t = np.clip(np.ceil(t), lo, hi + 1)  # x >= T <=> x >= ceil(T); outside [lo, hi] the answer is constant
     if enc is Enc.BIT:
         t = np.clip(np.ceil((t + 1) / 2), 0, 2)
@@ -190,7 +193,8 @@ class _Walk:
     def add(self, layer: Layer) -> None:
         if self.swg is not None and not isinstance(layer, DenseLayer):
             raise refuse(self.swg[0], f"a sliding-window generator feeding {layer.ir_nodes[0]}",
-                         "only SWG -> MVAU convolutions are supported (no depthwise or pooling windows)")
+                         "follow the SWG with an MVAU (a window generator feeds convolutions only "
+                         "here), or use --backend finn")
         self.layers.append(layer)
 
     def refuse(self, node, construct: str, fix: str):
@@ -199,7 +203,8 @@ class _Walk:
     def unsupported(self, node):
         supported = [f"{name} (last)" if name == "LabelSelect" else name for name, cls in custom_op.items()
                      if cls.hls4ml_layers is not HWOp.hls4ml_layers]
-        raise refuse(node.name, f"the {node.op_type} op", f"the hls4ml backend supports {', '.join(supported)}")
+        raise refuse(node.name, f"the {node.op_type} op", f"the hls4ml backend supports {', '.join(supported)}; "
+                     "use --backend finn for the others")
 
     def initializer(self, node, i: int, what: str) -> np.ndarray:
         return _init(self.model, node, i, what)
@@ -212,7 +217,8 @@ class _Walk:
         name = node.name
         w = _int(w, name, "weights")
         if w.shape != (mw, mh):
-            raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})", "re-run the lowering")
+            raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})",
+                         f"give the weight matrix the shape (MW, MH) = ({mw}, {mh})")
         wdt = weight_dtype
         if w.min() < wdt.min() or w.max() > wdt.max():
             raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
@@ -227,6 +233,9 @@ class _Walk:
         if conv is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
             self._flatten(name, mw)
             shape = (mh,)
+        elif conv is None and self.cur.shape[-1] != mw:
+            raise refuse(name, f"an MVAU with MW={mw} after a stream of {self.cur.shape[-1]} values per vector",
+                         f"set MW={self.cur.shape[-1]} (and the weight matrix to match)")
         swg, self.swg = self.swg, None
         nodes = ((swg[0],) if swg else ()) + (name,)
         dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
@@ -271,12 +280,18 @@ class _Walk:
             g = self.swg[1]
             if mw != g.k * g.k * g.n_chan:
                 raise refuse(name, f"MW={mw} after {self.swg[0]} ({g.k}x{g.k}x{g.n_chan} windows)",
-                             "re-run the lowering")
+                             f"set MW={g.k * g.k * g.n_chan} (the im2col window size kh·kw·C)")
             return g, (g.out_h, g.out_w, mh)
         if math.prod(vec) > 1:
             if len(vec) != 3 or len(self.cur.shape) != 3:
-                raise refuse(name, f"an MVAU over numInputVectors={vec}", "only 2-D feature maps are supported")
+                raise refuse(name, f"an MVAU over numInputVectors={vec} on a stream of shape {self.cur.shape} (not "
+                                   "a 2-D feature map)", "hls4ml convolves 2-D maps only: give a 1-D map of length "
+                                   "L the shape (1, L, C) and numInputVectors=[1, 1, L]")
             h, w = vec[1], vec[2]
+            if self.cur.shape != (h, w, mw):
+                raise refuse(name, f"an MVAU over numInputVectors={vec} with MW={mw} after a feature map of shape "
+                                   f"{self.cur.shape}", f"set numInputVectors=[1, {self.cur.shape[0]}, "
+                                   f"{self.cur.shape[1]}] and MW={self.cur.shape[2]}")
             return ConvGeom(h, w, mw, 1, 1, h, w), (h, w, mh)
         return None, self.cur.shape[:-1] + (mh,)
 
@@ -308,7 +323,9 @@ class _Walk:
     def sliding_window(self, node, geom: ConvGeom) -> None:
         """A window generator is not a layer: it makes the next dense() a Conv2D."""
         if len(self.cur.shape) != 3:
-            raise refuse(node.name, f"a sliding window over a tensor of shape {self.cur.shape}", "re-run the lowering")
+            raise refuse(node.name, f"a sliding window over a stream of shape {self.cur.shape} (not a 2-D feature "
+                                    "map)", "hls4ml convolves 2-D maps only: give a 1-D map of length L the shape "
+                                    "(1, L, C)")
         self.swg = (node.name, geom)
 
     def conv_geometry(self, in_h: int, in_w: int, n_chan: int, k: int, stride: int, out_h: int, out_w: int) -> ConvGeom:
@@ -333,7 +350,7 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
     g = model.graph
     if len(g.input) != 1 or len(g.output) != 1:
         raise BackendRefusal(f"the hls4ml backend needs one graph input and one output, got {len(g.input)} and "
-                             f"{len(g.output)}")
+                             f"{len(g.output)}; `hil lower` makes one of each")
     iname, oname = g.input[0].name, g.output[0].name
     in_dt = model.get_tensor_datatype(iname)
     walk = _Walk(model)
@@ -344,7 +361,7 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
     tensor = iname
     for node in node_order(model):
         if node.domain != DOMAIN:
-            raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "lower the model first")
+            raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "run `hil lower` on it first")
         if walk.host_label_select is not None:
             raise refuse(walk.host_label_select, f"a LabelSelect followed by {node.name}",
                          "LabelSelect is supported only as the last node")
@@ -359,7 +376,9 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
         tensor = node.output[0]
         op.hls4ml_layers(walk, node)
     if walk.swg is not None:
-        raise refuse(walk.swg[0], "a sliding-window generator at the end of the graph", "re-run the lowering")
+        raise refuse(walk.swg[0], "a sliding-window generator at the end of the graph",
+                     "end the graph with the MVAU the window generator feeds")
     if tensor != oname:
-        raise BackendRefusal(f"graph output {oname} is not produced by the node chain")
+        raise BackendRefusal(f"graph output {oname} is not produced by the node chain; make the last "
+                             "node write it")
     return Plan(walk.layers, walk.layers[0].out, walk.cur.out, walk.host_label_select, iname, oname)
