@@ -15,6 +15,8 @@ op declares its own in `hls4ml_layers(walk, node)` (hw/ops/<op>.py) using the bu
 * MVAU after a feature map of H·W·C = MW values (a dense layer after a flatten)
                        -> Reshape to (H·W·C,) + Dense: the stream order (h, w, c) is the IR's;
 * FIFO, DWC            -> nothing (hls4ml makes its own streams);
+* DuplicateStreams     -> nothing (hls4ml's io_stream clone_output pass inserts a Clone where a stream
+                          feeds two layers);  AddStreams -> Merge 'add' (residual joins);
 * LabelSelect (last)   -> runs on the host on the hls4ml outputs (hls4ml has no top-k layer).
 
 BIPOLAR streams travel as bits (precision.Enc.BIT). Rewrites that keep every value exact:
@@ -64,6 +66,7 @@ class Layer:
     out: TensorType  # type of its output stream
     shape: tuple[int, ...]  # output shape, no batch axis
     ir_tensor: Optional[str]  # the IR tensor equal to its output (None: internal, e.g. an accumulator)
+    inputs: tuple[str, ...] = ()  # the plan layers it reads (set by _Walk.add: the current layer)
 
 
 @dataclass
@@ -104,6 +107,12 @@ class FlattenLayer(Layer):
     reads its n_in values word by word, nnet_dense_stream.h DataPrepare), the order the IR's MVAU
     reads a flattened map in (hw/ops/mvau.py execute; FINN RemoveCNVtoFCFlatten permutes the weights
     to it)."""
+
+
+@dataclass
+class AddLayer(Layer):
+    """AddStreams: hls4ml's Merge 'add' (nnet_merge_stream.h add: out[j] = in1[j] + in2[j] in the result
+    type), exact when the result type holds every sum."""
 
 
 @dataclass
@@ -183,19 +192,25 @@ class _Walk:
     def __init__(self, model: ModelWrapper):
         self.model = model
         self.layers: list[Layer] = []
-        self.swg: Optional[tuple[str, ConvGeom]] = None
+        self.at: Optional[Layer] = None  # the layer whose output the node being walked reads
+        self.producer: dict[str, Layer] = {}  # IR stream tensor -> the layer whose output carries it
+        self.swg: Optional[tuple[str, ConvGeom]] = None  # a window generator the node being walked reads
+        self.pending_swg: dict[str, tuple[str, ConvGeom]] = {}  # SWG output (through FIFOs) -> the SWG
         self.host_label_select: Optional[str] = None
 
     @property
     def cur(self) -> Layer:
-        return self.layers[-1]
+        return self.at
 
     def add(self, layer: Layer) -> None:
         if self.swg is not None and not isinstance(layer, DenseLayer):
             raise refuse(self.swg[0], f"a sliding-window generator feeding {layer.ir_nodes[0]}",
                          "follow the SWG with an MVAU (a window generator feeds convolutions only "
                          "here), or use --backend finn")
+        if not layer.inputs:
+            layer.inputs = (self.at.name,)
         self.layers.append(layer)
+        self.at = layer
 
     def refuse(self, node, construct: str, fix: str):
         raise refuse(node.name, construct, fix)
@@ -337,6 +352,26 @@ class _Walk:
     def pad(self, node, pads: tuple[int, int, int, int], shape: tuple[int, ...]) -> None:
         self.add(PadLayer(node.name, (node.name,), self.cur.out, shape, node.output[0], pads=pads))
 
+    def add_streams(self, node, out_dtype: DataType) -> None:
+        """out = a + b of the streams node.input[0] (the current layer) and node.input[1]."""
+        a, b = self.cur, self.producer.get(node.input[1])
+        if b is None:
+            raise refuse(node.name, f"a second input {node.input[1]} that no earlier node produces",
+                         "feed it from a node of the graph (a DuplicateStreams fork)")
+        if Enc.BIT in (a.out.enc, b.out.enc):
+            raise refuse(node.name, "a sum of BIPOLAR streams (hls4ml carries them as bits)",
+                         "quantize the joined streams to integers (e.g. a 2-bit signed activation), or use "
+                         "--backend finn")
+        if a.shape != b.shape:
+            raise refuse(node.name, f"a sum of streams of shapes {a.shape} and {b.shape}",
+                         "join streams of one shape")
+        out = _tensor_type(out_dtype, node.name, "outputDataType")
+        lo, hi = a.out.lo + b.out.lo, a.out.hi + b.out.hi
+        if not out.hw.covers(lo, hi):
+            raise refuse(node.name, f"outputDataType {out.dtype} for the sums in [{lo}, {hi}]",
+                         "widen outputDataType")
+        self.add(AddLayer(node.name, (node.name,), out, a.shape, node.output[0], inputs=(a.name, b.name)))
+
     def on_host(self, node) -> None:
         """The node runs on the host on the hls4ml outputs (hls4ml has no such layer); it must be last."""
         self.host_label_select = node.name
@@ -358,27 +393,35 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
     port = re.sub(r"\W", "_", iname)  # the C++ port name of the top function
     port = "in_" + port if port == "input" or port[0].isdigit() else port
     walk.layers.append(InputLayer(port, (), _tensor_type(in_dt, iname, "graph input"), shape, iname))
-    tensor = iname
+    walk.producer[iname] = walk.layers[0]
     for node in node_order(model):
         if node.domain != DOMAIN:
             raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "run `hil lower` on it first")
         if walk.host_label_select is not None:
             raise refuse(walk.host_label_select, f"a LabelSelect followed by {node.name}",
                          "LabelSelect is supported only as the last node")
-        if not node.input or node.input[0] != tensor or len(node.output) != 1:
-            raise refuse(node.name, f"a {node.op_type} node off the single chain (branching graph)",
-                         "the hls4ml backend handles chains only; use --backend finn for branching graphs")
+        if not node.input or node.input[0] not in walk.producer:
+            raise refuse(node.name, f"a {node.op_type} node whose input is no stream of the graph",
+                         "feed it from the graph input or another node")
         op = getCustomOp(node)
         try:
             op.validate()
         except OpError as err:
             raise BackendRefusal(str(err)) from None
-        tensor = node.output[0]
+        walk.at, walk.swg = walk.producer[node.input[0]], walk.pending_swg.pop(node.input[0], None)
         op.hls4ml_layers(walk, node)
-    if walk.swg is not None:
-        raise refuse(walk.swg[0], "a sliding-window generator at the end of the graph",
+        if walk.swg is not None:  # the SWG itself, or a FIFO/DWC after it: its consumer comes later
+            if len(node.output) != 1:
+                raise refuse(walk.swg[0], f"a sliding-window generator feeding {node.name}",
+                             "follow the SWG with an MVAU (a window generator feeds convolutions only here)")
+            walk.pending_swg[node.output[0]] = walk.swg
+        for out in node.output:
+            walk.producer[out] = walk.at
+    for name, _ in walk.pending_swg.values():
+        raise refuse(name, "a sliding-window generator at the end of the graph",
                      "end the graph with the MVAU the window generator feeds")
-    if tensor != oname:
-        raise BackendRefusal(f"graph output {oname} is not produced by the node chain; make the last "
+    last = walk.producer.get(oname)
+    if last is not walk.layers[-1]:
+        raise BackendRefusal(f"graph output {oname} is not written by the last layer of the graph; make the last "
                              "node write it")
-    return Plan(walk.layers, walk.layers[0].out, walk.cur.out, walk.host_label_select, iname, oname)
+    return Plan(walk.layers, walk.layers[0].out, last.out, walk.host_label_select, iname, oname)
