@@ -1,6 +1,7 @@
 """hls4ml C-simulation (g++) ≡ emulator: 0 mismatching samples out of 1,000, every layer compared, for the
 zoo's MLPs (multi-bit and binary) and CNN, each fully parallel (Latency, RF 1) and folded (Resource,
-RF = (MW/SIMD)·(MH/PE) > 1)."""
+RF = (MW/SIMD)·(MH/PE) > 1); and 200 samples for the graphs beyond the zoo's: a dense layer after a 2x2
+feature map (Reshape + Dense) and a residual fork/join (Clone + Merge add)."""
 
 import pytest
 from qonnx.custom_op.registry import getCustomOp
@@ -119,3 +120,18 @@ def test_csim_of_a_dense_layer_after_a_2x2_feature_map(tmp_path):
     assert csim["samples"] == 200 and csim["mismatches"] == 0
     # every layer that computes an IR tensor was traced and compared, the classifier included
     assert csim["per_layer"] == {"MVAU_0": 0, "MaxPool_0": 0, "MVAU_1": 0, "MVAU_2": 0}
+
+
+@pytest.mark.slow
+def test_csim_of_a_residual_fork_and_join(tmp_path):
+    """lower's residual MLP (DuplicateStreams -> MVAU | skip -> AddStreams): hls4ml clones the forked
+    stream and adds the two in AddStreams' type; every layer, the join included, equals the emulator."""
+    from tests.unit.test_passes_residual import residual_mlp
+
+    result = build_hls4ml(lower_model(residual_mlp()), tmp_path / "prj", csim=200)
+    assert [layer["kind"] for layer in result["layers"]].count("Add") == 1
+    firmware = (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::clone_stream" in firmware and "nnet::add" in firmware
+    csim = result["csim"]
+    assert csim["samples"] == 200 and csim["mismatches"] == 0
+    assert csim["per_layer"] == {"MVAU_0": 0, "MVAU_1": 0, "AddStreams_0": 0, "MVAU_2": 0}

@@ -9,8 +9,8 @@ from qonnx.core.datatype import DataType
 
 from hw.emulator.values import execute_dataflow
 from hw.ops.graph import NodeSpec, linear_model
-from toolchain.backends.plan import (BackendRefusal, DenseLayer, FlattenLayer, PadLayer, PoolLayer, ThresholdLayer,
-                                    plan_hls4ml)
+from toolchain.backends.plan import (AddLayer, BackendRefusal, DenseLayer, FlattenLayer, PadLayer, PoolLayer,
+                                    ThresholdLayer, plan_hls4ml)
 from toolchain.backends.reuse import resource_rf_valid
 from toolchain.backends.precision import Enc, IntType, stream_type
 
@@ -44,9 +44,12 @@ def _wrap(values: np.ndarray, t: IntType) -> np.ndarray:
 
 
 def run_plan(plan, x):
-    y = plan.input.enc.to_hw(x)
+    outs = {plan.layers[0].name: plan.input.enc.to_hw(x)}
     for layer in plan.layers[1:]:
-        if isinstance(layer, DenseLayer):
+        y = outs[layer.inputs[0]]
+        if isinstance(layer, AddLayer):
+            y = y + outs[layer.inputs[1]]
+        elif isinstance(layer, DenseLayer):
             if layer.conv is not None and layer.conv.k > 1:
                 g = layer.conv
                 r = np.arange(g.out_h)[:, None] * g.stride + np.arange(g.k)[None]
@@ -66,16 +69,21 @@ def run_plan(plan, x):
         elif isinstance(layer, FlattenLayer):  # the io_stream order: pixel by pixel, channels within
             y = y.reshape(len(y), -1)
         assert layer.out.hw.covers(y.min(), y.max()), layer.name
+        outs[layer.name] = y
     return plan.output.enc.from_hw(y)
 
 
 def check_exact(specs, n=300):
-    model = linear_model(specs)
+    return check_model_exact(linear_model(specs), n)
+
+
+def check_model_exact(model, n=300):
     plan = plan_hls4ml(model)
     lo, hi = plan.input.lo, plan.input.hi
     shape = (n,) + plan.layers[0].shape
     x = RNG.choice([-1.0, 1.0], shape) if plan.input.enc is Enc.BIT else RNG.integers(lo, hi + 1, shape).astype(float)
-    ref = execute_dataflow(model, {"global_in": x})["global_out"]
+    iname, oname = model.graph.input[0].name, model.graph.output[0].name
+    ref = execute_dataflow(model, {iname: x})[oname]
     got = run_plan(plan, x)
     assert got.shape == ref.shape
     np.testing.assert_array_equal(got, ref)
@@ -233,8 +241,27 @@ def test_label_select_must_be_last():
                                   mvau(1, 2, "UINT3", "INT4", "INT8", "INT8")]))
 
 
-def test_branching_graph_is_refused():
-    dup = NodeSpec("DuplicateStreams", dict(NumChannels=4, PE=1, NumOutputStreams=2, inputDataType="INT12"))
-    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT12", "INT12"), dup])
-    with pytest.raises(BackendRefusal, match="DuplicateStreams_0"):
+def test_residual_fork_and_join_from_the_lowering():
+    """lower's residual MLP: DuplicateStreams -> (MVAU | skip) -> AddStreams: the skip stream feeds the
+    branch's Dense and the Merge add (hls4ml clones it), the sum is exact in AddStreams' type."""
+    from tests.unit.test_passes_residual import residual_mlp
+    from toolchain.lower import lower_model
+
+    for join_quant in (False, True):
+        plan = check_model_exact(lower_model(residual_mlp(join_quant=join_quant)), n=300)
+        add = next(layer for layer in plan.layers if isinstance(layer, AddLayer))
+        assert add.name == "AddStreams_0" and add.out.hw == IntType(4, False)  # UINT3 + UINT3
+        fork = next(layer for layer in plan.layers if layer.ir_tensor and "MVAU_0" in layer.ir_nodes)
+        readers = [layer.name for layer in plan.layers if fork.name in layer.inputs]
+        assert readers == ["MVAU_1_acc", "AddStreams_0"]
+
+
+def test_a_join_of_bipolar_streams_is_refused_with_a_fix():
+    dup = NodeSpec("DuplicateStreams", dict(NumChannels=4, PE=1, NumOutputStreams=2, inputDataType="BIPOLAR"))
+    add = NodeSpec("AddStreams", dict(NumChannels=4, PE=1, inputDataTypes=["BIPOLAR", "BIPOLAR"]))
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=1), dup, add])
+    dnode, anode = model.graph.node[1], model.graph.node[2]
+    dnode.output.append("skip")  # the fork's second stream is the join's second input
+    anode.input.append("skip")
+    with pytest.raises(BackendRefusal, match=r"AddStreams_0: a sum of BIPOLAR streams .*quantize the joined streams"):
         plan_hls4ml(model)
