@@ -9,7 +9,7 @@ precision (result, accum, weight, bias, threshold) is written per layer from the
 model-level default is never used, which `check_model_graph` verifies on the built graph (no type
 named *default*, reuse factor and strategy as planned). Nothing is left to hls4ml's precision
 inference: we never go through its QONNX frontend (whose ApplyAlpha and default types are inexact,
-reference/hls4ml.md §5).
+docs/hls4ml.md §5).
 """
 
 from __future__ import annotations
