@@ -265,3 +265,29 @@ def test_a_join_of_bipolar_streams_is_refused_with_a_fix():
     anode.input.append("skip")
     with pytest.raises(BackendRefusal, match=r"AddStreams_0: a sum of BIPOLAR streams .*quantize the joined streams"):
         plan_hls4ml(model)
+
+
+def test_refusals_of_hand_edited_graphs_name_the_construct_and_a_fix():
+    def refused(model, match):
+        with pytest.raises(BackendRefusal, match=match):
+            plan_hls4ml(model)
+
+    refused(linear_model([swg(3, 2, 6, "INT4")]),
+            r"SWG_0: a sliding-window generator at the end of the graph .*end the graph with the MVAU")
+    half = RNG.integers(-3, 4, (8, 4)) + 0.5
+    refused(linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", w=half)]),
+            r"MVAU_0: weights with non-integer values .*give it integer values")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "UINT2", "INT16", steps=3)])
+    t = model.get_initializer("MVAU_0_param1").copy()
+    t[0, 0] = np.nan
+    model.set_initializer("MVAU_0_param1", t)
+    refused(model, r"MVAU_0: NaN thresholds .*give every threshold a finite value")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")])
+    model.graph.initializer.remove(model.graph.initializer[0])
+    refused(model, r"node MVAU_0 has inputs no node produces .*give every node input a producer node or an initializer")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")])
+    model.graph.node[0].input[1] = ""  # an omitted optional input
+    refused(model, r"MVAU_0: a weight matrix that is not an initializer .*make it an initializer")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")])
+    model.graph.node[0].domain = ""
+    refused(model, r"MVAU_0: a MVAU node \(domain ''\) .*run `hil lower` on it first")

@@ -380,6 +380,7 @@ class _Walk:
 def plan_hls4ml(model: ModelWrapper) -> Plan:
     """The typed hls4ml plan of a dataflow graph, or BackendRefusal naming the first node that
     cannot be expressed exactly."""
+    from hw.emulator.graph import TimingGraphError
     from hw.emulator.values import node_order
 
     g = model.graph
@@ -394,7 +395,11 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
     port = "in_" + port if port == "input" or port[0].isdigit() else port
     walk.layers.append(InputLayer(port, (), _tensor_type(in_dt, iname, "graph input"), shape, iname))
     walk.producer[iname] = walk.layers[0]
-    for node in node_order(model):
+    try:
+        nodes = node_order(model)
+    except TimingGraphError as err:  # a node reading a tensor that nothing makes (or a cycle)
+        raise BackendRefusal(f"{err}; give every node input a producer node or an initializer") from None
+    for node in nodes:
         if node.domain != DOMAIN:
             raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "run `hil lower` on it first")
         if walk.host_label_select is not None:
