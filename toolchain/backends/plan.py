@@ -134,8 +134,8 @@ class Plan:
 
 def _init(model: ModelWrapper, node, i: int, what: str) -> np.ndarray:
     if len(node.input) <= i or model.get_initializer(node.input[i]) is None:
-        raise refuse(node.name, f"a {what} that is not an initializer", "make it an initializer of the graph (as `hil lower` writes "
-                     "every weight and threshold)")
+        raise refuse(node.name, f"a {what} that is not an initializer",
+                     "make it an initializer of the graph (as `hil lower` writes every weight and threshold)")
     return model.get_initializer(node.input[i])
 
 
