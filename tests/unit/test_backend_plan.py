@@ -207,6 +207,11 @@ CONV = [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "UINT3", "INT12", step
     (lambda: CONV + [mvau(4, 5, "UINT3", "INT4", "INT12", "INT12", vec=(1, 2, 8))],
      lambda: CONV + [mvau(4, 5, "UINT3", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
      r"MVAU_1: an MVAU over numInputVectors=\[1, 2, 8\].*set numInputVectors=\[1, 4, 4\] and MW=4"),
+    # a pointwise layer over a 1-D map of length 8: hls4ml convolves it as a 1x8 map
+    (lambda: [mvau(4, 3, "INT4", "INT4", "INT12", "INT12", vec=(1, 8))],
+     lambda: [mvau(4, 3, "INT4", "INT4", "INT12", "INT12", vec=(1, 1, 8))],
+     r"MVAU_0: an MVAU over numInputVectors=\[1, 8\] on a stream of shape \(8, 4\) \(not a 2-D feature map\).*"
+     r"give a 1-D map of length L the shape \(1, L, C\) and numInputVectors=\[1, 1, L\]"),
     (lambda: [swg(3, 2, 6, "INT4"), mvau(16, 4, "INT4", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
      lambda: [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
      r"MVAU_0: MW=16 after SWG_0 \(3x3x2 windows\).*set MW=18"),
