@@ -90,3 +90,8 @@ class AddStreams(ChannelStreamOp):
     def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
         return [ActionCount(Action.ADD, math.prod(self._vec()) * self.a("NumChannels"),
                             (self.output_datatype().bitwidth(),), "adds")]
+
+    # ---- hls4ml -------------------------------------------------------------------------------
+    def hls4ml_layers(self, walk, node) -> None:
+        """hls4ml's Merge 'add' of the two streams (plan._Walk.add_streams checks the sum's type)."""
+        walk.add_streams(node, self.output_datatype())

@@ -69,3 +69,9 @@ class DuplicateStreams(ChannelStreamOp):
     def energy_actions(self, ctx: NodeContext) -> list:
         """Register moves only: no entry in the energy table (0)."""
         return []
+
+    # ---- hls4ml -------------------------------------------------------------------------------
+    def hls4ml_layers(self, walk, node) -> None:
+        """No layer: every output is the input stream; hls4ml's io_stream pass clone_output inserts a
+        Clone layer where one layer's output feeds two."""
+        return None

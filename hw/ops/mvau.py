@@ -333,8 +333,9 @@ class MVAU(HWOp):
 
     # ---- hls4ml -------------------------------------------------------------------------------
     def hls4ml_layers(self, walk, node) -> None:
-        """A Dense (Conv2D after an SWG or over a feature map) with the integer weights, and with an
-        activation a HilThreshold on its accumulator (builders in toolchain/backends/plan.py)."""
+        """A Dense (Conv2D after an SWG, Conv2D 1x1 for numInputVectors=[1, H, W], Reshape + Dense for a
+        dense layer after a feature map) with the integer weights, and with an activation a HilThreshold
+        on its accumulator (builders in toolchain/backends/plan.py)."""
         if self.a("mem_mode") == "external" or self.a("runtime_writeable_weights"):
             walk.refuse(node, "external or runtime-writeable weights", "use mem_mode internal_embedded or "
                         "internal_decoupled with runtime_writeable_weights=0 (hls4ml weights are constants)")

@@ -1,6 +1,7 @@
 """hls4ml C-simulation (g++) ≡ emulator: 0 mismatching samples out of 1,000, every layer compared, for the
 zoo's MLPs (multi-bit and binary) and CNN, each fully parallel (Latency, RF 1) and folded (Resource,
-RF = (MW/SIMD)·(MH/PE) > 1)."""
+RF = (MW/SIMD)·(MH/PE) > 1); and 200 samples for the graphs beyond the zoo's: a dense layer after a 2x2
+feature map (Reshape + Dense) and a residual fork/join (Clone + Merge add)."""
 
 import pytest
 from qonnx.custom_op.registry import getCustomOp
@@ -77,3 +78,60 @@ def test_csim_matches_emulator_at_a_setfolding_reuse_factor(sources, tmp_path):
     strategies = {layer["strategy"] for layer in result["layers"] if "reuse_factor" in layer}
     assert {"Latency", "Resource"} <= strategies
     assert result["csim"]["mismatches"] == 0 and result["csim"]["samples"] == SAMPLES
+
+
+CNN_2X2 = """name: cnn-2x2
+description: conv 3x3, max-pool 2, conv 2x2 -> a 2x2 feature map flattened into the classifier
+dataset: {name: digits, images: true}
+architecture:
+  input_shape: [1, 8, 8]
+  layers:
+    - {type: conv, channels: 4, kernel: 3}
+    - {type: maxpool, kernel: 2}
+    - {type: conv, channels: 4, kernel: 2}
+    - {type: dense, units: 10}
+quant: {weight_bits: 4, act_bits: 4}
+training: {epochs: 1, batch_size: 64, lr: 0.01, seed: 0}
+"""
+
+
+def test_csim_of_a_dense_layer_after_a_2x2_feature_map(tmp_path):
+    """conv -> 2x2x4 map -> dense: hls4ml's io_stream Conv2D writes the map pixel by pixel (h, w) with the
+    channels in each word, its Dense after a Reshape reads the words in that order; the IR's MVAU reads
+    the flattened map as (h, w, c). Random weights make any other order mismatch."""
+    import json
+
+    from tests.conftest import run_cli
+
+    recipe = tmp_path / "cnn-2x2.yaml"
+    recipe.write_text(CNN_2X2)
+    assert export_run(str(recipe), tmp_path / "cnn.onnx", untrained=True, samples=100)["mismatches"] == 0
+    dataflow = lower_model(load_model(tmp_path / "cnn.onnx"))
+    last = dataflow.graph.node[-1]
+    assert last.op_type == "MVAU" and dataflow.get_tensor_shape(last.input[0]) == [1, 2, 2, 4]
+    assert getCustomOp(last).get_nodeattr("numInputVectors") == [1]
+    dataflow.save(tmp_path / "dataflow.onnx")
+    run = run_cli("build", str(tmp_path / "dataflow.onnx"), "-o", str(tmp_path / "prj"), "--csim", "200", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    kinds = [(layer["name"], layer["kind"]) for layer in result["layers"]]
+    assert kinds[-2:] == [("MVAU_2_flatten", "Reshape"), ("MVAU_2", "Dense")]
+    csim = result["csim"]
+    assert csim["samples"] == 200 and csim["mismatches"] == 0
+    # every layer that computes an IR tensor was traced and compared, the classifier included
+    assert csim["per_layer"] == {"MVAU_0": 0, "MaxPool_0": 0, "MVAU_1": 0, "MVAU_2": 0}
+
+
+@pytest.mark.slow
+def test_csim_of_a_residual_fork_and_join(tmp_path):
+    """lower's residual MLP (DuplicateStreams -> MVAU | skip -> AddStreams): hls4ml clones the forked
+    stream and adds the two in AddStreams' type; every layer, the join included, equals the emulator."""
+    from tests.unit.test_passes_residual import residual_mlp
+
+    result = build_hls4ml(lower_model(residual_mlp()), tmp_path / "prj", csim=200)
+    assert [layer["kind"] for layer in result["layers"]].count("Add") == 1
+    firmware = (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::clone_stream" in firmware and "nnet::add" in firmware
+    csim = result["csim"]
+    assert csim["samples"] == 200 and csim["mismatches"] == 0
+    assert csim["per_layer"] == {"MVAU_0": 0, "MVAU_1": 0, "AddStreams_0": 0, "MVAU_2": 0}

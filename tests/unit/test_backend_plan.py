@@ -9,7 +9,8 @@ from qonnx.core.datatype import DataType
 
 from hw.emulator.values import execute_dataflow
 from hw.ops.graph import NodeSpec, linear_model
-from toolchain.backends.plan import BackendRefusal, DenseLayer, PadLayer, PoolLayer, ThresholdLayer, plan_hls4ml
+from toolchain.backends.plan import (AddLayer, BackendRefusal, DenseLayer, FlattenLayer, PadLayer, PoolLayer,
+                                    ThresholdLayer, plan_hls4ml)
 from toolchain.backends.reuse import resource_rf_valid
 from toolchain.backends.precision import Enc, IntType, stream_type
 
@@ -43,9 +44,12 @@ def _wrap(values: np.ndarray, t: IntType) -> np.ndarray:
 
 
 def run_plan(plan, x):
-    y = plan.input.enc.to_hw(x)
+    outs = {plan.layers[0].name: plan.input.enc.to_hw(x)}
     for layer in plan.layers[1:]:
-        if isinstance(layer, DenseLayer):
+        y = outs[layer.inputs[0]]
+        if isinstance(layer, AddLayer):
+            y = y + outs[layer.inputs[1]]
+        elif isinstance(layer, DenseLayer):
             if layer.conv is not None and layer.conv.k > 1:
                 g = layer.conv
                 r = np.arange(g.out_h)[:, None] * g.stride + np.arange(g.k)[None]
@@ -62,17 +66,24 @@ def run_plan(plan, x):
         elif isinstance(layer, PadLayer):
             t, lft, b, r = layer.pads
             y = np.pad(y, ((0, 0), (t, b), (lft, r), (0, 0)))
+        elif isinstance(layer, FlattenLayer):  # the io_stream order: pixel by pixel, channels within
+            y = y.reshape(len(y), -1)
         assert layer.out.hw.covers(y.min(), y.max()), layer.name
+        outs[layer.name] = y
     return plan.output.enc.from_hw(y)
 
 
 def check_exact(specs, n=300):
-    model = linear_model(specs)
+    return check_model_exact(linear_model(specs), n)
+
+
+def check_model_exact(model, n=300):
     plan = plan_hls4ml(model)
     lo, hi = plan.input.lo, plan.input.hi
     shape = (n,) + plan.layers[0].shape
     x = RNG.choice([-1.0, 1.0], shape) if plan.input.enc is Enc.BIT else RNG.integers(lo, hi + 1, shape).astype(float)
-    ref = execute_dataflow(model, {"global_in": x})["global_out"]
+    iname, oname = model.graph.input[0].name, model.graph.output[0].name
+    ref = execute_dataflow(model, {iname: x})[oname]
     got = run_plan(plan, x)
     assert got.shape == ref.shape
     np.testing.assert_array_equal(got, ref)
@@ -135,6 +146,18 @@ def test_conv_with_padding_and_maxpool():
     assert dense[0].conv.k == 3 and dense[0].ir_nodes == ("SWG_0", "MVAU_0") and dense[1].conv.k == 1
 
 
+def test_dense_after_a_feature_map_larger_than_1x1_reads_it_flattened():
+    """conv -> 4x4x4 map -> dense, and max-pool -> 2x2x4 map -> dense: Reshape (h, w, c) + Dense."""
+    conv = [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "UINT3", "INT12", steps=7, vec=(1, 4, 4))]
+    plan = check_exact(conv + [mvau(64, 5, "UINT3", "INT4", "INT12", "INT12")], n=200)
+    flat = [layer for layer in plan.layers if isinstance(layer, FlattenLayer)]
+    assert [(f.name, f.shape, f.ir_tensor) for f in flat] == [("MVAU_1_flatten", (64,), None)]
+    assert plan.layers[-1].conv is None and plan.layers[-1].shape == (5,)
+    pool = NodeSpec("StreamingMaxPool", dict(ImgDim=[4, 4], PoolDim=[2, 2], NumChannels=4, dataType="UINT3"))
+    plan = check_exact(conv + [pool, mvau(16, 3, "UINT3", "INT4", "INT12", "INT12", steps=3, pe=3)], n=200)
+    assert [type(layer) for layer in plan.layers[-3:]] == [FlattenLayer, DenseLayer, ThresholdLayer]
+
+
 def test_standalone_thresholds_on_bipolar_and_integer_streams():
     t_bip = RNG.integers(-2, 3, (16, 1)).astype(float)  # x = ±1 against -2..2: (T + 1) / 2 often a half
     t_bip[:4, 0] = [-1, 0, 1, 0.5]
@@ -171,14 +194,49 @@ def test_reuse_factor_rule_and_strategy():
     assert (layer.reuse, layer.strategy) == (80, "Latency")  # no valid Resource RF: Latency, same RF
 
 
-@pytest.mark.parametrize("spec, match", [
-    (lambda: mvau(8, 4, "UINT4", "INT4", "INT16", "INT6"), r"MVAU_0: accDataType INT6"),
-    (lambda: mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", mem_mode="external"), r"MVAU_0: external"),
-    (lambda: mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=2), r"MVAU_0: a BIPOLAR output from 2"),
+CONV = [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "UINT3", "INT12", steps=7, vec=(1, 4, 4))]
+
+
+@pytest.mark.parametrize("broken, fixed, match", [
+    # a dense layer after a 4x4x4 map must read all 64 values (MW=64) ...
+    (lambda: CONV + [mvau(32, 5, "UINT3", "INT4", "INT12", "INT12")],
+     lambda: CONV + [mvau(64, 5, "UINT3", "INT4", "INT12", "INT12")],
+     r"MVAU_1: an MVAU with MW=32 and numInputVectors=\[1\] after a feature map of shape \(4, 4, 4\).*"
+     r"set numInputVectors=\[1, 4, 4\] with MW=4 for a pointwise layer, or MW=64 for a dense layer"),
+    # ... and a pointwise one the map's own size
+    (lambda: CONV + [mvau(4, 5, "UINT3", "INT4", "INT12", "INT12", vec=(1, 2, 8))],
+     lambda: CONV + [mvau(4, 5, "UINT3", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
+     r"MVAU_1: an MVAU over numInputVectors=\[1, 2, 8\].*set numInputVectors=\[1, 4, 4\] and MW=4"),
+    # a pointwise layer over a 1-D map of length 8: hls4ml convolves it as a 1x8 map
+    (lambda: [mvau(4, 3, "INT4", "INT4", "INT12", "INT12", vec=(1, 8))],
+     lambda: [mvau(4, 3, "INT4", "INT4", "INT12", "INT12", vec=(1, 1, 8))],
+     r"MVAU_0: an MVAU over numInputVectors=\[1, 8\] on a stream of shape \(8, 4\) \(not a 2-D feature map\).*"
+     r"give a 1-D map of length L the shape \(1, L, C\) and numInputVectors=\[1, 1, L\]"),
+    (lambda: [swg(3, 2, 6, "INT4"), mvau(16, 4, "INT4", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
+     lambda: [swg(3, 2, 6, "INT4"), mvau(18, 4, "INT4", "INT4", "INT12", "INT12", vec=(1, 4, 4))],
+     r"MVAU_0: MW=16 after SWG_0 \(3x3x2 windows\).*set MW=18"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16"), mvau(6, 2, "INT16", "INT4", "INT24", "INT24")],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16"), mvau(4, 2, "INT16", "INT4", "INT24", "INT24")],
+     r"MVAU_1: an MVAU with MW=6 after a stream of 4 values per vector.*set MW=4"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT6")], lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")],
+     r"MVAU_0: accDataType INT6 .*widen accDataType"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT6", "INT16")], lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")],
+     r"MVAU_0: outputDataType INT6 .*set outputDataType to the accumulator type"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", mem_mode="external")],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", mem_mode="internal_embedded")],
+     r"MVAU_0: external or runtime-writeable weights.*use mem_mode internal_embedded"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=2)],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=1)],
+     r"MVAU_0: a BIPOLAR output from 2 thresholds per channel.*use one threshold per channel"),
+    (lambda: [mvau(8, 4, "UINT4", "INT4", "UINT2", "INT16", steps=3, act=1)],
+     lambda: [mvau(8, 4, "UINT4", "INT4", "UINT3", "INT16", steps=3, act=1)],
+     r"MVAU_0: outputs \[1, 4\] outside outputDataType UINT2.*widen outputDataType"),
 ])
-def test_inexpressible_nodes_are_refused(spec, match):
-    with pytest.raises(BackendRefusal, match=match):
-        plan_hls4ml(linear_model([spec()]))
+def test_each_refusal_names_the_construct_and_its_fix_works(broken, fixed, match):
+    with pytest.raises(BackendRefusal, match=match) as err:
+        plan_hls4ml(linear_model(broken()))
+    assert "is not expressible in hls4ml; " in str(err.value)
+    check_exact(fixed(), n=100)  # the fix the message names gives an exact plan
 
 
 def test_label_select_must_be_last():
@@ -188,8 +246,53 @@ def test_label_select_must_be_last():
                                   mvau(1, 2, "UINT3", "INT4", "INT8", "INT8")]))
 
 
-def test_branching_graph_is_refused():
-    dup = NodeSpec("DuplicateStreams", dict(NumChannels=4, PE=1, NumOutputStreams=2, inputDataType="INT12"))
-    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT12", "INT12"), dup])
-    with pytest.raises(BackendRefusal, match="DuplicateStreams_0"):
+def test_residual_fork_and_join_from_the_lowering():
+    """lower's residual MLP: DuplicateStreams -> (MVAU | skip) -> AddStreams: the skip stream feeds the
+    branch's Dense and the Merge add (hls4ml clones it), the sum is exact in AddStreams' type."""
+    from tests.unit.test_passes_residual import residual_mlp
+    from toolchain.lower import lower_model
+
+    for join_quant in (False, True):
+        plan = check_model_exact(lower_model(residual_mlp(join_quant=join_quant)), n=300)
+        add = next(layer for layer in plan.layers if isinstance(layer, AddLayer))
+        assert add.name == "AddStreams_0" and add.out.hw == IntType(4, False)  # UINT3 + UINT3
+        fork = next(layer for layer in plan.layers if layer.ir_tensor and "MVAU_0" in layer.ir_nodes)
+        readers = [layer.name for layer in plan.layers if fork.name in layer.inputs]
+        assert readers == ["MVAU_1_acc", "AddStreams_0"]
+
+
+def test_a_join_of_bipolar_streams_is_refused_with_a_fix():
+    dup = NodeSpec("DuplicateStreams", dict(NumChannels=4, PE=1, NumOutputStreams=2, inputDataType="BIPOLAR"))
+    add = NodeSpec("AddStreams", dict(NumChannels=4, PE=1, inputDataTypes=["BIPOLAR", "BIPOLAR"]))
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "BIPOLAR", "INT16", steps=1), dup, add])
+    dnode, anode = model.graph.node[1], model.graph.node[2]
+    dnode.output.append("skip")  # the fork's second stream is the join's second input
+    anode.input.append("skip")
+    with pytest.raises(BackendRefusal, match=r"AddStreams_0: a sum of BIPOLAR streams .*quantize the joined streams"):
         plan_hls4ml(model)
+
+
+def test_refusals_of_hand_edited_graphs_name_the_construct_and_a_fix():
+    def refused(model, match):
+        with pytest.raises(BackendRefusal, match=match):
+            plan_hls4ml(model)
+
+    refused(linear_model([swg(3, 2, 6, "INT4")]),
+            r"SWG_0: a sliding-window generator at the end of the graph .*end the graph with the MVAU")
+    half = RNG.integers(-3, 4, (8, 4)) + 0.5
+    refused(linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16", w=half)]),
+            r"MVAU_0: weights with non-integer values .*give it integer values")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "UINT2", "INT16", steps=3)])
+    t = model.get_initializer("MVAU_0_param1").copy()
+    t[0, 0] = np.nan
+    model.set_initializer("MVAU_0_param1", t)
+    refused(model, r"MVAU_0: NaN thresholds .*give every threshold a finite value")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")])
+    model.graph.initializer.remove(model.graph.initializer[0])
+    refused(model, r"node MVAU_0 has inputs no node produces .*give every node input a producer node or an initializer")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")])
+    model.graph.node[0].input[1] = ""  # an omitted optional input
+    refused(model, r"MVAU_0: a weight matrix that is not an initializer .*make it an initializer")
+    model = linear_model([mvau(8, 4, "UINT4", "INT4", "INT16", "INT16")])
+    model.graph.node[0].domain = ""
+    refused(model, r"MVAU_0: a MVAU node \(domain ''\) .*run `hil lower` on it first")

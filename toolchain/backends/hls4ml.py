@@ -21,7 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from toolchain.backends.plan import DenseLayer, InputLayer, Layer, PadLayer, Plan, PoolLayer, ThresholdLayer
+from toolchain.backends.plan import (AddLayer, DenseLayer, FlattenLayer, InputLayer, Layer, PadLayer, Plan,
+                                    PoolLayer, ThresholdLayer)
 from toolchain.defaults import DEFAULT_CLOCK_NS, DEFAULT_PART, resolve_clock, resolve_part
 from toolchain.errors import UserError
 
@@ -71,6 +72,10 @@ def _layer_dict(layer: Layer, prev: Optional[str]) -> dict:
         return {"class_name": "HilThreshold", "name": layer.name, "inputs": [prev], "n_in": int(np.prod(layer.shape)),
                 "n_chan": c, "n_steps": steps, "out_scale": layer.out_scale, "out_bias": layer.out_bias,
                 "threshold_data": layer.thresholds.astype(np.float64)}
+    if isinstance(layer, AddLayer):  # a residual join: nnet_merge_stream.h add
+        return {"class_name": "Merge", "op": "add", "name": layer.name, "inputs": list(layer.inputs)}
+    if isinstance(layer, FlattenLayer):  # io_stream: an in-place view, no kernel (hls4ml InplaceStreamFlatten)
+        return {"class_name": "Reshape", "name": layer.name, "inputs": [prev], "target_shape": list(layer.shape)}
     h, w, c = layer.shape
     if isinstance(layer, PoolLayer):
         return {"class_name": "MaxPooling2D", "name": layer.name, "inputs": [prev], "data_format": "channels_last",
@@ -99,14 +104,13 @@ def layer_precisions(layer: Layer) -> dict[str, str]:
 
 def hls4ml_config(plan: Plan, out_dir: Path, opts: HLSOptions, tb: Optional[tuple[Path, Path]] = None):
     """(config dict, layer list) for ModelGraph.from_layer_list."""
-    layers, names, prev = [], {}, None
+    layers, names = [], {}
     for layer in plan.layers:
-        layers.append(_layer_dict(layer, prev))
+        layers.append(_layer_dict(layer, layer.inputs[0] if layer.inputs else None))
         entry = {"Precision": layer_precisions(layer), "Trace": True}
         if isinstance(layer, DenseLayer):
             entry.update(ReuseFactor=layer.reuse, Strategy=layer.strategy)
         names[layer.name] = entry
-        prev = layer.name
     config = {
         "OutputDir": str(out_dir), "ProjectName": opts.project_name, "Backend": backend_name(opts.backend),
         "Part": opts.part, "ClockPeriod": opts.clock_ns,
@@ -180,7 +184,8 @@ def _layers_json(plan: Plan) -> list[dict]:
             entry.update(kind="Conv2D" if layer.conv else "Dense", reuse_factor=layer.reuse, strategy=layer.strategy,
                          **layer.folding)
         else:
-            kinds = {ThresholdLayer: "HilThreshold", PoolLayer: "MaxPooling2D"}
+            kinds = {ThresholdLayer: "HilThreshold", PoolLayer: "MaxPooling2D", FlattenLayer: "Reshape",
+                     AddLayer: "Add"}
             entry["kind"] = kinds.get(type(layer), "ZeroPadding2D")
         out.append(entry)
     return out

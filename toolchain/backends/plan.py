@@ -12,7 +12,11 @@ op declares its own in `hls4ml_layers(walk, node)` (hw/ops/<op>.py) using the bu
   noActivation=0       -> + HilThreshold (hls4ml_ext): out = Σ_k [acc >= T_k] + ActVal;
 * Thresholding         -> HilThreshold;
 * FMPadding            -> ZeroPadding2D;  StreamingMaxPool -> MaxPooling2D;
+* MVAU after a feature map of H·W·C = MW values (a dense layer after a flatten)
+                       -> Reshape to (H·W·C,) + Dense: the stream order (h, w, c) is the IR's;
 * FIFO, DWC            -> nothing (hls4ml makes its own streams);
+* DuplicateStreams     -> nothing (hls4ml's io_stream clone_output pass inserts a Clone where a stream
+                          feeds two layers);  AddStreams -> Merge 'add' (residual joins);
 * LabelSelect (last)   -> runs on the host on the hls4ml outputs (hls4ml has no top-k layer).
 
 BIPOLAR streams travel as bits (precision.Enc.BIT). Rewrites that keep every value exact:
@@ -62,6 +66,7 @@ class Layer:
     out: TensorType  # type of its output stream
     shape: tuple[int, ...]  # output shape, no batch axis
     ir_tensor: Optional[str]  # the IR tensor equal to its output (None: internal, e.g. an accumulator)
+    inputs: tuple[str, ...] = ()  # the plan layers it reads (set by _Walk.add: the current layer)
 
 
 @dataclass
@@ -96,6 +101,21 @@ class PoolLayer(Layer):
 
 
 @dataclass
+class FlattenLayer(Layer):
+    """A feature map (H, W, C) read as one vector of H·W·C features in stream order (h, w, c): hls4ml's
+    Reshape to 1-D, which in io_stream is no kernel at all (hls4ml InplaceStreamFlatten: the Dense
+    reads its n_in values word by word, nnet_dense_stream.h DataPrepare), the order the IR's MVAU
+    reads a flattened map in (hw/ops/mvau.py execute; FINN RemoveCNVtoFCFlatten permutes the weights
+    to it)."""
+
+
+@dataclass
+class AddLayer(Layer):
+    """AddStreams: hls4ml's Merge 'add' (nnet_merge_stream.h add: out[j] = in1[j] + in2[j] in the result
+    type), exact when the result type holds every sum."""
+
+
+@dataclass
 class PadLayer(Layer):
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right
 
@@ -114,7 +134,8 @@ class Plan:
 
 def _init(model: ModelWrapper, node, i: int, what: str) -> np.ndarray:
     if len(node.input) <= i or model.get_initializer(node.input[i]) is None:
-        raise refuse(node.name, f"a {what} that is not an initializer", "fold it into a constant (run the lowering)")
+        raise refuse(node.name, f"a {what} that is not an initializer",
+                     "make it an initializer of the graph (as `hil lower` writes every weight and threshold)")
     return model.get_initializer(node.input[i])
 
 
@@ -122,7 +143,8 @@ def _int(values: np.ndarray, node: str, what: str) -> np.ndarray:
     try:
         return check_integral(values, f"{node}: {what}")
     except PrecisionError as err:
-        raise refuse(node, f"{what} with non-integer values", "re-run the lowering (integer weights)") from err
+        raise refuse(node, f"{what} with non-integer values", "give it integer values in its datatype (as `hil lower` "
+                     "writes them)") from err
 
 
 def _tensor_type(dt: DataType, node: str, what: str) -> TensorType:
@@ -149,10 +171,11 @@ def threshold_matrix(t: np.ndarray, channels: int, lo: int, hi: int, enc: Enc, n
     """Integer thresholds (C, steps) equivalent to t on integer inputs in [lo, hi] (IR values)."""
     t = np.asarray(t, dtype=np.float64)
     if np.isnan(t).any():
-        raise refuse(node, "NaN thresholds", "re-run the lowering")
+        raise refuse(node, "NaN thresholds", "give every threshold a finite value")
     t = broadcast_thresholds(t, channels)
     if t.shape[0] != channels:
-        raise refuse(node, f"thresholds of shape {t.shape} for {channels} channels", "re-run the lowering")
+        raise refuse(node, f"thresholds of shape {t.shape} for {channels} channels",
+                     f"give it ({channels}, steps) or (1, steps) thresholds")
     t = np.clip(np.ceil(t), lo, hi + 1)  # x >= T <=> x >= ceil(T); outside [lo, hi] the answer is constant
     if enc is Enc.BIT:
         t = np.clip(np.ceil((t + 1) / 2), 0, 2)
@@ -169,18 +192,25 @@ class _Walk:
     def __init__(self, model: ModelWrapper):
         self.model = model
         self.layers: list[Layer] = []
-        self.swg: Optional[tuple[str, ConvGeom]] = None
+        self.at: Optional[Layer] = None  # the layer whose output the node being walked reads
+        self.producer: dict[str, Layer] = {}  # IR stream tensor -> the layer whose output carries it
+        self.swg: Optional[tuple[str, ConvGeom]] = None  # a window generator the node being walked reads
+        self.pending_swg: dict[str, tuple[str, ConvGeom]] = {}  # SWG output (through FIFOs) -> the SWG
         self.host_label_select: Optional[str] = None
 
     @property
     def cur(self) -> Layer:
-        return self.layers[-1]
+        return self.at
 
     def add(self, layer: Layer) -> None:
         if self.swg is not None and not isinstance(layer, DenseLayer):
             raise refuse(self.swg[0], f"a sliding-window generator feeding {layer.ir_nodes[0]}",
-                         "only SWG -> MVAU convolutions are supported (no depthwise or pooling windows)")
+                         "follow the SWG with an MVAU (a window generator feeds convolutions only "
+                         "here), or use --backend finn")
+        if not layer.inputs:
+            layer.inputs = (self.at.name,)
         self.layers.append(layer)
+        self.at = layer
 
     def refuse(self, node, construct: str, fix: str):
         raise refuse(node.name, construct, fix)
@@ -188,7 +218,8 @@ class _Walk:
     def unsupported(self, node):
         supported = [f"{name} (last)" if name == "LabelSelect" else name for name, cls in custom_op.items()
                      if cls.hls4ml_layers is not HWOp.hls4ml_layers]
-        raise refuse(node.name, f"the {node.op_type} op", f"the hls4ml backend supports {', '.join(supported)}")
+        raise refuse(node.name, f"the {node.op_type} op", f"the hls4ml backend supports {', '.join(supported)}; "
+                     "use --backend finn for the others")
 
     def initializer(self, node, i: int, what: str) -> np.ndarray:
         return _init(self.model, node, i, what)
@@ -201,7 +232,8 @@ class _Walk:
         name = node.name
         w = _int(w, name, "weights")
         if w.shape != (mw, mh):
-            raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})", "re-run the lowering")
+            raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})",
+                         f"give the weight matrix the shape (MW, MH) = ({mw}, {mh})")
         wdt = weight_dtype
         if w.min() < wdt.min() or w.max() > wdt.max():
             raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
@@ -213,8 +245,12 @@ class _Walk:
                                "minimization of the lowering)")
         rf, strategy = reuse_and_strategy(name, mw, mh, folding["PE"], folding["SIMD"])
         conv, shape = self._geometry(name, input_vectors, mw, mh)
-        if conv is None and self.swg is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
-            raise refuse(name, "an MVAU over several vectors without numInputVectors", "re-run the lowering")
+        if conv is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
+            self._flatten(name, mw)
+            shape = (mh,)
+        elif conv is None and self.cur.shape[-1] != mw:
+            raise refuse(name, f"an MVAU with MW={mw} after a stream of {self.cur.shape[-1]} values per vector",
+                         f"set MW={self.cur.shape[-1]} (and the weight matrix to match)")
         swg, self.swg = self.swg, None
         nodes = ((swg[0],) if swg else ()) + (name,)
         dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
@@ -259,14 +295,30 @@ class _Walk:
             g = self.swg[1]
             if mw != g.k * g.k * g.n_chan:
                 raise refuse(name, f"MW={mw} after {self.swg[0]} ({g.k}x{g.k}x{g.n_chan} windows)",
-                             "re-run the lowering")
+                             f"set MW={g.k * g.k * g.n_chan} (the im2col window size kh·kw·C)")
             return g, (g.out_h, g.out_w, mh)
         if math.prod(vec) > 1:
             if len(vec) != 3 or len(self.cur.shape) != 3:
-                raise refuse(name, f"an MVAU over numInputVectors={vec}", "only 2-D feature maps are supported")
+                raise refuse(name, f"an MVAU over numInputVectors={vec} on a stream of shape {self.cur.shape} (not "
+                                   "a 2-D feature map)", "hls4ml convolves 2-D maps only: give a 1-D map of length "
+                                   "L the shape (1, L, C) and numInputVectors=[1, 1, L]")
             h, w = vec[1], vec[2]
+            if self.cur.shape != (h, w, mw):
+                raise refuse(name, f"an MVAU over numInputVectors={vec} with MW={mw} after a feature map of shape "
+                                   f"{self.cur.shape}", f"set numInputVectors=[1, {self.cur.shape[0]}, "
+                                   f"{self.cur.shape[1]}] and MW={self.cur.shape[2]}")
             return ConvGeom(h, w, mw, 1, 1, h, w), (h, w, mh)
         return None, self.cur.shape[:-1] + (mh,)
+
+    def _flatten(self, name: str, mw: int) -> None:
+        """A dense MVAU (numInputVectors=[1]) after a feature map reads the whole map as one vector."""
+        fmap = self.cur.shape
+        if math.prod(fmap) != mw:
+            raise refuse(name, f"an MVAU with MW={mw} and numInputVectors=[1] after a feature map of shape "
+                               f"{fmap} (neither one vector per pixel nor the flattened map)",
+                         f"set numInputVectors=[1, {fmap[0]}, {fmap[1]}] with MW={fmap[-1]} for a pointwise layer, "
+                         f"or MW={math.prod(fmap)} for a dense layer after a flatten")
+        self.add(FlattenLayer(f"{name}_flatten", (name,), self.cur.out, (mw,), None))
 
     # HilThreshold --------------------------------------------------------------------------------
     def threshold(self, node, t: np.ndarray, channels: int, out_dtype: DataType, act_val: int) -> None:
@@ -286,7 +338,9 @@ class _Walk:
     def sliding_window(self, node, geom: ConvGeom) -> None:
         """A window generator is not a layer: it makes the next dense() a Conv2D."""
         if len(self.cur.shape) != 3:
-            raise refuse(node.name, f"a sliding window over a tensor of shape {self.cur.shape}", "re-run the lowering")
+            raise refuse(node.name, f"a sliding window over a stream of shape {self.cur.shape} (not a 2-D feature "
+                                    "map)", "hls4ml convolves 2-D maps only: give a 1-D map of length L the shape "
+                                    "(1, L, C)")
         self.swg = (node.name, geom)
 
     def conv_geometry(self, in_h: int, in_w: int, n_chan: int, k: int, stride: int, out_h: int, out_w: int) -> ConvGeom:
@@ -298,6 +352,26 @@ class _Walk:
     def pad(self, node, pads: tuple[int, int, int, int], shape: tuple[int, ...]) -> None:
         self.add(PadLayer(node.name, (node.name,), self.cur.out, shape, node.output[0], pads=pads))
 
+    def add_streams(self, node, out_dtype: DataType) -> None:
+        """out = a + b of the streams node.input[0] (the current layer) and node.input[1]."""
+        a, b = self.cur, self.producer.get(node.input[1])
+        if b is None:
+            raise refuse(node.name, f"a second input {node.input[1]} that no earlier node produces",
+                         "feed it from a node of the graph (a DuplicateStreams fork)")
+        if Enc.BIT in (a.out.enc, b.out.enc):
+            raise refuse(node.name, "a sum of BIPOLAR streams (hls4ml carries them as bits)",
+                         "quantize the joined streams to integers (e.g. a 2-bit signed activation), or use "
+                         "--backend finn")
+        if a.shape != b.shape:
+            raise refuse(node.name, f"a sum of streams of shapes {a.shape} and {b.shape}",
+                         "join streams of one shape")
+        out = _tensor_type(out_dtype, node.name, "outputDataType")
+        lo, hi = a.out.lo + b.out.lo, a.out.hi + b.out.hi
+        if not out.hw.covers(lo, hi):
+            raise refuse(node.name, f"outputDataType {out.dtype} for the sums in [{lo}, {hi}]",
+                         "widen outputDataType")
+        self.add(AddLayer(node.name, (node.name,), out, a.shape, node.output[0], inputs=(a.name, b.name)))
+
     def on_host(self, node) -> None:
         """The node runs on the host on the hls4ml outputs (hls4ml has no such layer); it must be last."""
         self.host_label_select = node.name
@@ -306,12 +380,13 @@ class _Walk:
 def plan_hls4ml(model: ModelWrapper) -> Plan:
     """The typed hls4ml plan of a dataflow graph, or BackendRefusal naming the first node that
     cannot be expressed exactly."""
+    from hw.emulator.graph import TimingGraphError
     from hw.emulator.values import node_order
 
     g = model.graph
     if len(g.input) != 1 or len(g.output) != 1:
         raise BackendRefusal(f"the hls4ml backend needs one graph input and one output, got {len(g.input)} and "
-                             f"{len(g.output)}")
+                             f"{len(g.output)}; `hil lower` makes one of each")
     iname, oname = g.input[0].name, g.output[0].name
     in_dt = model.get_tensor_datatype(iname)
     walk = _Walk(model)
@@ -319,25 +394,39 @@ def plan_hls4ml(model: ModelWrapper) -> Plan:
     port = re.sub(r"\W", "_", iname)  # the C++ port name of the top function
     port = "in_" + port if port == "input" or port[0].isdigit() else port
     walk.layers.append(InputLayer(port, (), _tensor_type(in_dt, iname, "graph input"), shape, iname))
-    tensor = iname
-    for node in node_order(model):
+    walk.producer[iname] = walk.layers[0]
+    try:
+        nodes = node_order(model)
+    except TimingGraphError as err:  # a node reading a tensor that nothing makes (or a cycle)
+        raise BackendRefusal(f"{err}; give every node input a producer node or an initializer") from None
+    for node in nodes:
         if node.domain != DOMAIN:
-            raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "lower the model first")
+            raise refuse(node.name, f"a {node.op_type} node (domain {node.domain!r})", "run `hil lower` on it first")
         if walk.host_label_select is not None:
             raise refuse(walk.host_label_select, f"a LabelSelect followed by {node.name}",
                          "LabelSelect is supported only as the last node")
-        if not node.input or node.input[0] != tensor or len(node.output) != 1:
-            raise refuse(node.name, f"a {node.op_type} node off the single chain (branching graph)",
-                         "the hls4ml backend handles chains only; use --backend finn for branching graphs")
+        if not node.input or node.input[0] not in walk.producer:
+            raise refuse(node.name, f"a {node.op_type} node whose input is no stream of the graph",
+                         "feed it from the graph input or another node")
         op = getCustomOp(node)
         try:
             op.validate()
         except OpError as err:
             raise BackendRefusal(str(err)) from None
-        tensor = node.output[0]
+        walk.at, walk.swg = walk.producer[node.input[0]], walk.pending_swg.pop(node.input[0], None)
         op.hls4ml_layers(walk, node)
-    if walk.swg is not None:
-        raise refuse(walk.swg[0], "a sliding-window generator at the end of the graph", "re-run the lowering")
-    if tensor != oname:
-        raise BackendRefusal(f"graph output {oname} is not produced by the node chain")
-    return Plan(walk.layers, walk.layers[0].out, walk.cur.out, walk.host_label_select, iname, oname)
+        if walk.swg is not None:  # the SWG itself, or a FIFO/DWC after it: its consumer comes later
+            if len(node.output) != 1:
+                raise refuse(walk.swg[0], f"a sliding-window generator feeding {node.name}",
+                             "follow the SWG with an MVAU (a window generator feeds convolutions only here)")
+            walk.pending_swg[node.output[0]] = walk.swg
+        for out in node.output:
+            walk.producer[out] = walk.at
+    for name, _ in walk.pending_swg.values():
+        raise refuse(name, "a sliding-window generator at the end of the graph",
+                     "end the graph with the MVAU the window generator feeds")
+    last = walk.producer.get(oname)
+    if last is not walk.layers[-1]:
+        raise BackendRefusal(f"graph output {oname} is not written by the last layer of the graph; make the last "
+                             "node write it")
+    return Plan(walk.layers, walk.layers[0].out, last.out, walk.host_label_select, iname, oname)
