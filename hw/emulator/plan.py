@@ -52,7 +52,9 @@ class ValuesPlan:
     frame_values: int  # values per frame of the largest tensor (sets the chunk size)
     last_use: list[list[int]]  # per step, the slots no later step reads (freed right away)
 
-    def chunk_frames(self, max_values: int = MAX_CHUNK_VALUES) -> int:
+    def chunk_frames(self, max_values: int | None = None) -> int:
+        """Frames per chunk: the largest tensor of a chunk holds at most max_values (MAX_CHUNK_VALUES)."""
+        max_values = MAX_CHUNK_VALUES if max_values is None else max_values
         return max(1, max_values // max(self.frame_values, 1))
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -76,7 +78,7 @@ class ValuesPlan:
         return {n: _as_output(slots[s]) for n, s in zip(self.output_names, self.out_slots)}
 
     def chunks(self, x: np.ndarray, prepare: Callable[[np.ndarray], np.ndarray] = np.asarray,
-               max_values: int = MAX_CHUNK_VALUES) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+               max_values: int | None = None) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
         """(start, the chunk's raw inputs, outputs) per chunk of the single-input model: memory is bounded
         by the chunk size whatever len(x) is (x may be a read-only memmap)."""
         (name,) = self.input_names
