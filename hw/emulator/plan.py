@@ -12,8 +12,9 @@ semantics is defined once, by `execute`, and the fast kernels are checked equal 
 (tests/unit/test_values_plan.py). Running the plan is one Python call per node per chunk, no per-sample
 or per-channel loop.
 
-Values between nodes are kept in the narrowest float that holds them exactly (float32 for tensors
-under 2^24); graph outputs are returned as float64 (int64 beyond 2^53), like `execute`.
+Values between nodes are kept in the narrowest dtype that holds them exactly (float32 for tensors
+under 2^24, threshold outputs as int8 or int16); graph outputs are returned as float64 (int64 beyond
+2^53), like `execute`.
 """
 
 from __future__ import annotations

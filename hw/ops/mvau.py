@@ -256,7 +256,7 @@ class MVAU(HWOp):
                 return generic
             if bias is not None:
                 thr, bias = thr - bias[:, None], None  # acc >= t  <=>  xb @ wk >= t - bias
-            table = threshold_table(thr, mh, values, np.float32 if np.abs(values).max() < F32_EXACT else np.float64)
+            table = threshold_table(thr, mh, values)
         per_sample = self._vec()[1:] + (mw,)
         per_size = math.prod(per_sample)
 

@@ -92,7 +92,7 @@ class Thresholding(ChannelStreamOp):
     def compile_values(self, model):
         """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute` on integer inputs: one
         lookup table gather (hw.ops._threshold_kernel.ThresholdTable); otherwise `execute`."""
-        from hw.ops._threshold_kernel import F32_EXACT, threshold_table
+        from hw.ops._threshold_kernel import threshold_table
 
         generic = super().compile_values(model)
         c, odt = self.a("NumChannels"), self.dt("outputDataType")
@@ -104,8 +104,7 @@ class Thresholding(ChannelStreamOp):
         values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
         if values.min() < odt.min() or values.max() > odt.max():
             return generic
-        table = threshold_table(broadcast_thresholds(np.asarray(thr, dtype=np.float64), c), c, values,
-                                np.float32 if np.abs(values).max() < F32_EXACT else np.float64)
+        table = threshold_table(broadcast_thresholds(np.asarray(thr, dtype=np.float64), c), c, values)
 
         def run(ins: list[np.ndarray]) -> list[np.ndarray]:
             x = ins[0]
