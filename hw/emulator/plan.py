@@ -29,7 +29,7 @@ from qonnx.custom_op.registry import getCustomOp
 from hw.emulator.graph import TimingGraphError
 from hw.emulator.model_graph import _check_domain
 
-__all__ = ["ValuesPlan", "compile_plan", "MAX_CHUNK_VALUES"]
+__all__ = ["ValuesPlan", "compile_plan", "frame_values", "node_order", "MAX_CHUNK_VALUES"]
 
 MAX_CHUNK_VALUES = 1 << 22  # values of the largest tensor per chunk (16 MiB of float32): bounded memory
 
@@ -89,6 +89,29 @@ class ValuesPlan:
             yield i, raw, self({name: prepare(raw)})
 
 
+def node_order(model: ModelWrapper) -> list:
+    """Nodes in topological order (graph order among ready nodes)."""
+    g = model.graph
+    made = {i.name for i in g.input} | {t.name for t in g.initializer} | {""}
+    todo, order = list(g.node), []
+    while todo:
+        ready = next((n for n in todo if all(t in made for t in n.input)), None)
+        if ready is None:
+            raise TimingGraphError(f"node {todo[0].name} has inputs no node produces (or the graph is cyclic)")
+        order.append(ready)
+        made.update(ready.output)
+        todo.remove(ready)
+    return order
+
+
+def frame_values(model: ModelWrapper) -> int:
+    """Values per frame of the model's largest annotated tensor (batch axis dropped)."""
+    g = model.graph
+    infos = list(g.input) + list(g.value_info) + list(g.output)  # a tensor may be in two of these
+    shapes = [[d.dim_value for d in v.type.tensor_type.shape.dim] for v in infos]
+    return max((int(np.prod(s[1:])) for s in shapes if s), default=1)
+
+
 def _as_output(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v)
     return v if v.dtype in (np.float64, np.int64) else v.astype(np.float64)
@@ -96,8 +119,6 @@ def _as_output(v: np.ndarray) -> np.ndarray:
 
 def compile_plan(model: ModelWrapper) -> ValuesPlan:
     """One closure per node (its op's compile_values), in topological order, with slot indices."""
-    from hw.emulator.values import frame_values, node_order
-
     _check_domain(model)
     g = model.graph
     slot: dict[str, int] = {}

@@ -31,25 +31,11 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hw.emulator.graph import TimingGraphError
 from hw.emulator.model_graph import _check_domain
+from hw.emulator.plan import compile_plan, frame_values, node_order
 
 __all__ = ["execute_dataflow", "frame_values", "node_order", "single_threaded_blas"]
 
 MAX_CHUNK_VALUES = 1 << 24  # values of the largest tensor per chunk (128 MiB of float64)
-
-
-def node_order(model: ModelWrapper) -> list:
-    """Nodes in topological order (graph order among ready nodes)."""
-    g = model.graph
-    made = {i.name for i in g.input} | {t.name for t in g.initializer} | {""}
-    todo, order = list(g.node), []
-    while todo:
-        ready = next((n for n in todo if all(t in made for t in n.input)), None)
-        if ready is None:
-            raise TimingGraphError(f"node {todo[0].name} has inputs no node produces (or the graph is cyclic)")
-        order.append(ready)
-        made.update(ready.output)
-        todo.remove(ready)
-    return order
 
 
 @lru_cache(maxsize=1)
@@ -59,22 +45,12 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def frame_values(model: ModelWrapper) -> int:
-    """Values per frame of the model's largest annotated tensor (batch axis dropped)."""
-    g = model.graph
-    infos = list(g.input) + list(g.value_info) + list(g.output)  # a tensor may be in two of these
-    shapes = [[d.dim_value for d in v.type.tensor_type.shape.dim] for v in infos]
-    return max((int(np.prod(s[1:])) for s in shapes if s), default=1)
-
-
 def execute_dataflow(model: ModelWrapper, inputs: dict[str, np.ndarray],
                      max_values: int = MAX_CHUNK_VALUES, compiled: bool = True) -> dict[str, np.ndarray]:
     """The graph outputs by name for a batch: the compiled plan (default) or every node's execute."""
     n = min((len(v) for v in inputs.values()), default=0)
     step = max(1, max_values // max(frame_values(model), 1))
     if compiled:
-        from hw.emulator.plan import compile_plan
-
         run = compile_plan(model)
     else:
         def run(part):
