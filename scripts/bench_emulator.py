@@ -91,6 +91,8 @@ def grid_inputs(recipe: str, src, dataflow, n: int) -> tuple[np.ndarray, np.ndar
     from toolchain.zoo import load_recipe
 
     x = verification_inputs(load_recipe(recipe), n)
+    if len(x) < n:  # a small data set (digits: 1,797 images) is cycled to n samples
+        x = x[np.arange(n) % len(x)]
     xi = stream_inputs(src, dataflow, x).astype(np.float64)
     scale = json.loads(dataflow.get_metadata_prop("hil_io"))["input_scale"]
     xs = xi.transpose(0, 3, 1, 2) if xi.ndim == 4 and xi.shape[1:] != x.shape[1:] else xi
