@@ -5,7 +5,7 @@ integer-exact arrays (issue 17).
     y = plan({"global_in": x_int})      # (N, ...) integer-valued inputs -> graph outputs by name
 
 Each node's closure is its op's `compile_values(model)` (hw/ops/*.py): the MVAU's is one BLAS GEMM in
-float32 / float64 / int64 chosen from its proven accumulator bound (hw.ops.base.accumulator_range:
+float32 or float64 (beyond 2^53: execute's int64 product) chosen from its proven accumulator bound (hw.ops.base.accumulator_range:
 float32 holds every integer below 2^24, float64 below 2^53) and a threshold lookup table, the SWG's a
 strided window view; ops without a fast kernel run their `execute` (HWOp.compile_values), so each op's
 semantics is defined once, by `execute`, and the fast kernels are checked equal to it
