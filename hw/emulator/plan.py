@@ -5,9 +5,9 @@ integer-exact arrays (issue 17).
     y = plan({"global_in": x_int})      # (N, ...) integer-valued inputs -> graph outputs by name
 
 Each node's closure is its op's `compile_values(model)` (hw/ops/*.py): the MVAU's is one BLAS GEMM in
-float32 or float64 (beyond 2^53: execute's int64 product) chosen from its proven accumulator bound (hw.ops.base.accumulator_range:
-float32 holds every integer below 2^24, float64 below 2^53) and a threshold lookup table, the SWG's a
-strided window view; ops without a fast kernel run their `execute` (HWOp.compile_values), so each op's
+float32 or float64 chosen from its proven accumulator bound (hw.ops.base.accumulator_range: float32
+holds every integer below 2^24, float64 below 2^53; beyond, execute's int64 product) and a threshold
+lookup table, the SWG's a strided window view; ops without a fast kernel run their `execute` (HWOp.compile_values), so each op's
 semantics is defined once, by `execute`, and the fast kernels are checked equal to it
 (tests/unit/test_values_plan.py). Running the plan is one Python call per node per chunk, no per-sample
 or per-channel loop.
