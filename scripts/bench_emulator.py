@@ -213,41 +213,50 @@ def measure(net: Net, tmp: Path, csim: bool) -> dict:
     return out
 
 
+def jet_table(net: Net, m: dict) -> None:
+    """Today's first table: jet-mlp alone, the earlier bench's rows."""
+    n, t_emu, t_hls = m["samples"], m["emulator"], m["hls4ml"]
+    rates = [("emulator: compiled values plan (bit-exact values)", t_emu, f"0 mismatches vs QONNX on {n}"),
+             ("hls4ml C-sim: ModelGraph.predict", t_hls, m["hls4ml_note"] + "; 0 mismatches"),
+             ("qonnx: execute_onnx, batched (source QONNX)", m["qonnx"], "run_qonnx, chunks of 512"),
+             ("onnxruntime: float32 twin, standard ONNX", m["ort"], "different (float) function")]
+    rows = [(name, f"{n / t:,.0f}" if t else "-", f"{t_hls / t:.3g}x" if t and t_hls else "-",
+             f"{t / t_emu:.3g}x" if t else "-", note) for name, t, note in rates]
+    table(f"values: jet-mlp, {n:,} samples, folding {net.folding}",
+          ("path", "samples/s", "vs hls4ml C-sim", "emulator is faster by", "note"), rows)
+    if t_hls:
+        print(f"acceptance (emulator >= 100x hls4ml C-sim on jet-mlp): {'met' if t_hls / t_emu >= 100 else 'NOT met'} "
+              f"({t_hls / t_emu:,.1f}x)")
+
+
+NETWORK_HEADER = ("network", "samples", "emulator", "onnxruntime float twin", "qonnx", "hls4ml C-sim",
+                  "emulator time / ort", "qonnx / emulator", "hls4ml / emulator", "hls4ml note", "load avg")
+
+
+def network_row(recipe: str, m: dict) -> tuple:
+    rate = {k: (f"{m['samples'] / m[k]:,.0f}" if m[k] else "-") for k in ("emulator", "ort", "qonnx", "hls4ml")}
+    return (recipe, f"{m['samples']:,}", rate["emulator"], rate["ort"], rate["qonnx"], rate["hls4ml"],
+            f"{m['emulator'] / m['ort']:.2f}", f"{m['qonnx'] / m['emulator']:,.1f}",
+            f"{m['hls4ml'] / m['emulator']:,.1f}" if m["hls4ml"] else "-", m["hls4ml_note"], f"{os.getloadavg()[0]:.1f}")
+
+
 def bench_values(networks: list[str], samples: Optional[int], csim: bool, tmp: Path) -> dict:
-    """The jet-mlp table (today's rows), then every network side by side; returns the measurements."""
+    """The jet-mlp table (today's rows) first, then every network side by side, one row printed as each
+    is measured (the whole table again at the end); returns the measurements."""
     results = {}
-    for recipe in networks:
+    order = sorted(networks, key=lambda r: r != "jet-mlp")  # jet-mlp first: its table leads
+    for recipe in order:
         net = prepare(recipe, samples or NETWORKS[recipe], tmp)
         results[recipe] = (net, measure(net, tmp, csim))
-        print(f"  measured {recipe} ({len(net.x):,} samples)", flush=True)
-    if "jet-mlp" in results:
-        net, m = results["jet-mlp"]
-        n, t_emu, t_hls = m["samples"], m["emulator"], m["hls4ml"]
-        rates = [("emulator: compiled values plan (bit-exact values)", t_emu, f"0 mismatches vs QONNX on {n}"),
-                 ("hls4ml C-sim: ModelGraph.predict", t_hls, m["hls4ml_note"] + "; 0 mismatches"),
-                 ("qonnx: execute_onnx, batched (source QONNX)", m["qonnx"], "run_qonnx, chunks of 512"),
-                 ("onnxruntime: float32 twin, standard ONNX", m["ort"], "different (float) function")]
-        rows = [(name, f"{n / t:,.0f}" if t else "-", f"{t_hls / t:.3g}x" if t and t_hls else "-",
-                 f"{t / t_emu:.3g}x" if t else "-", note) for name, t, note in rates]
-        table(f"values: jet-mlp, {n:,} samples, folding {net.folding}",
-              ("path", "samples/s", "vs hls4ml C-sim", "emulator is faster by", "note"), rows)
-    rows = []
-    for recipe, (net, m) in results.items():
-        rate = {k: (f"{m['samples'] / m[k]:,.0f}" if m[k] else "-") for k in ("emulator", "ort", "qonnx", "hls4ml")}
-        rows.append((recipe, f"{m['samples']:,}", rate["emulator"], rate["ort"], rate["qonnx"], rate["hls4ml"],
-                     f"{m['emulator'] / m['ort']:.2f}", f"{m['qonnx'] / m['emulator']:,.1f}",
-                     f"{m['hls4ml'] / m['emulator']:,.1f}" if m["hls4ml"] else "-", m["hls4ml_note"]))
+        if recipe == "jet-mlp":
+            jet_table(*results[recipe])
+        print("  " + " | ".join(map(str, network_row(recipe, results[recipe][1]))), flush=True)
+    rows = [network_row(r, results[r][1]) for r in networks if r in results]
     table("values, samples/s (0 mismatches vs QONNX asserted; hls4ml C-sim equal to the emulator asserted)",
-          ("network", "samples", "emulator", "onnxruntime float twin", "qonnx", "hls4ml C-sim",
-           "emulator time / ort", "qonnx / emulator", "hls4ml / emulator", "hls4ml note"), rows)
+          NETWORK_HEADER, rows)
     within = [r for r, (_, m) in results.items() if m["emulator"] <= 3 * m["ort"]]
     print(f"acceptance (emulator within 3x of onnxruntime float): {len(within)} of {len(results)} networks "
           f"({', '.join(within) or 'none'})")
-    if "jet-mlp" in results and results["jet-mlp"][1]["hls4ml"]:
-        m = results["jet-mlp"][1]
-        ratio = m["hls4ml"] / m["emulator"]
-        print(f"acceptance (emulator >= 100x hls4ml C-sim on jet-mlp): {'met' if ratio >= 100 else 'NOT met'} "
-              f"({ratio:,.1f}x)")
     return results
 
 
