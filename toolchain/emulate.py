@@ -24,6 +24,8 @@ so `hil report` never simulates again.
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -59,43 +61,71 @@ def _pipeline_defaults(model, dma_bits: Optional[int], clock_ns: Optional[float]
     return dma_bits, resolve_clock(clock_ns, model, part)
 
 
-def run_values(model, path: Path, x: np.ndarray) -> tuple[np.ndarray, Optional[int], np.ndarray]:
-    """(dataflow integer outputs, differing samples or None without a source, user-facing outputs)."""
-    y_int, equality, shown = run_comparison(model, path, x)
-    return y_int, None if equality is None else equality.mismatches + equality.ties, shown
-
-
-def run_comparison(model, path: Path, x: np.ndarray):
-    """(dataflow integer outputs, toolchain.equality.Equality or None without a source, user-facing
-    outputs). With a source, raw inputs go through the lowering's host steps (toolchain.lower.
+def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None):
+    """toolchain.equality.Equality against the source QONNX (None without one); the user-facing outputs
+    are written to `out_file` (.npy) when given. x (possibly a read-only memmap) is streamed through the
+    compiled plan in chunks (hw.emulator.plan: at most MAX_CHUNK_VALUES values per tensor), so memory
+    stays bounded whatever len(x) is; a progress bar (rich, on a terminal) when there is more than one
+    chunk. With a source, raw inputs go through the lowering's host steps (toolchain.inputs.
     stream_inputs) and outputs through its output steps, compared as `hil lower` compares."""
-    from hw.emulator.values import execute_dataflow
+    from hw.emulator.plan import compile_plan
+    from hw.emulator.values import single_threaded_blas
     from toolchain.onnxio import load_model, run_qonnx
 
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         raise UserError("--inputs needs a dataflow model with one input and one output")
     io, src_path = read_io(model), source_path(model, path)
-    iname, oname = model.graph.input[0].name, model.graph.output[0].name
     src = None
     if src_path is not None:
         from toolchain.passes.cleanup import import_cleanup
 
         src = import_cleanup(load_model(src_path))  # as `hil lower` verified it
-        if io.input_steps:
-            xi = stream_inputs(src, model, check_sample_shape(src, x)).astype(np.float64)
-        else:
-            xi = integer_inputs(model, x, io)
     else:
-        xi = integer_inputs(model, x, replace(io, input_scale=1.0, input_dtype=None), source_layout=False)
-    y_int = execute_dataflow(model, {iname: xi})[oname]
-    shown = io.decode(y_int)
-    if src is None:
-        return y_int, None, shown
-    from toolchain.equality import compare_design
+        io = replace(io, input_scale=1.0, input_dtype=None)
+
+    def to_stream(part: np.ndarray) -> np.ndarray:
+        if src is not None and io.input_steps:
+            return stream_inputs(src, model, check_sample_shape(src, part)).astype(np.float64)
+        return integer_inputs(model, part, io, source_layout=src is not None)
+
+    from toolchain.equality import Equality, compare_design
     from toolchain.hoststeps import source_inputs
 
-    x_src = source_inputs(io.input_steps, x, io.input_has_quantizer) if io.input_steps else x.astype(np.float32)
-    return y_int, compare_design(io, y_int, run_qonnx(src, x_src)), shown
+    plan = compile_plan(model)
+    oname = model.graph.output[0].name
+    parts, out = [], None
+    with single_threaded_blas(), _progress(len(x), plan.chunk_frames()) as advance:
+        for start, raw, y in plan.chunks(x, to_stream):
+            shown = io.decode(y[oname])
+            if src is not None:
+                raw = np.asarray(raw)
+                x_src = (source_inputs(io.input_steps, raw, io.input_has_quantizer) if io.input_steps
+                         else raw.astype(np.float32))
+                parts.append(compare_design(io, y[oname], run_qonnx(src, x_src)))
+            if out_file is not None:
+                if out is None:
+                    out = np.lib.format.open_memmap(out_file, mode="w+", dtype=shown.dtype,
+                                                    shape=(len(x),) + shown.shape[1:])
+                out[start:start + len(shown)] = shown
+            advance(len(raw))
+    if out is not None:
+        out.flush()
+        del out
+    return Equality.combine(parts) if src is not None else None
+
+
+@contextmanager
+def _progress(total: int, chunk: int):
+    """advance(n) of a rich progress bar on stderr when stderr is a terminal and x takes several chunks."""
+    if total <= chunk or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("values", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def _read_depths(path: Optional[Path]) -> Optional[dict[str, int]]:
@@ -139,12 +169,8 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     """Emulate a dataflow model; returns the `hil emulate --json` object (also written to
     run_dir/emulate.json, with the timeline beside it). Raises UserError on bad input and
     EmulationDeadlock (exit 3) when the design deadlocks."""
-    from hw.emulator.fifo_sizing import DepthRounding, FifoSizingError, size_fifos
-    from hw.emulator.graph import SimConfig, TimingGraphError
-    from hw.emulator.timing import simulate
-    from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
-    from hw.ops.base import OpError
-    from toolchain.fileio import atomic_path, write_json
+    from hw.emulator.fifo_sizing import DepthRounding
+    from toolchain.fileio import atomic_path
     from toolchain.onnxio import load_model
 
     frames = DEFAULT_FRAMES if frames is None else frames
@@ -163,10 +189,25 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     if (write_model is not None or shrink) and not size:
         raise UserError(f"{'--write-model' if write_model is not None else '--shrink'} needs --size-fifos")
     model = load_model(model_path)
-    x = load_inputs(inputs) if inputs is not None else None
+    x = load_inputs(inputs, mmap=True) if inputs is not None else None
     dma_bits, clock_ns = _pipeline_defaults(model, dma_bits, clock_ns)
+    with ExitStack() as outputs:  # -o is streamed to a temporary file, renamed only on success
+        out_tmp = outputs.enter_context(atomic_path(output)) if output is not None else None
+        return _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fifo_depths, rounding_mode,
+                        write_model, shrink, run_dir)
+
+
+def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fifo_depths, rounding_mode,
+             write_model, shrink, run_dir) -> dict:
+    from hw.emulator.fifo_sizing import FifoSizingError, size_fifos
+    from hw.emulator.graph import SimConfig, TimingGraphError
+    from hw.emulator.timing import simulate
+    from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
+    from hw.ops.base import OpError
+    from toolchain.fileio import atomic_path, write_json
+
     try:
-        values = run_comparison(model, Path(model_path), x) if x is not None else None
+        equality = run_values(model, Path(model_path), x, out_tmp) if x is not None else None
         graph = build_timing_graph(model, _read_depths(fifo_depths))
         config = SimConfig(frames=frames, dma_bits=dma_bits)
         sizing = (size_fifos(graph, replace(config, frames=max(frames, 2)), rounding_mode, shrink=shrink)
@@ -179,17 +220,14 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     except FifoSizingError as err:
         raise DeadlockError(str(err)) from None
     result = {"model": str(model_path), **_timing_json(timing, clock_ns, dma_bits, sizing, graph),
-              "samples": None if values is None else int(len(x)),
-              "mismatches": None if values is None or values[1] is None else values[1].mismatches,
-              **({"equality": values[1].to_json()} if values is not None and values[1] is not None else {})}
+              "samples": None if x is None else int(len(x)),
+              "mismatches": None if equality is None else equality.mismatches,
+              **({"equality": equality.to_json()} if equality is not None else {})}
     if run_dir is not None:
         write_json(Path(run_dir) / RESULT, result)
         write_json(Path(run_dir) / TIMELINE, timeline_json(timing))
     if timing.deadlock is not None:
         raise EmulationDeadlock(timing.deadlock.describe(), result)
-    if output is not None:
-        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, values[2])
     if write_model is not None:
         apply_fifo_depths(model, graph, sizing.depths)
         with atomic_path(write_model) as tmp:

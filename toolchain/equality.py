@@ -45,6 +45,15 @@ class Equality:
     def to_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def combine(cls, parts: "list[Equality]") -> "Equality":
+        """One result over consecutive chunks of samples (counts add; agreement weighted by samples)."""
+        n = sum(p.samples for p in parts)
+        return cls(samples=n, mismatches=sum(p.mismatches for p in parts), ties=sum(p.ties for p in parts),
+                   max_abs_diff=max((p.max_abs_diff for p in parts), default=0.0),
+                   label_agreement=(sum(p.label_agreement * p.samples for p in parts) / n) if n else 1.0,
+                   tolerance=max((p.tolerance for p in parts), default=0.0))
+
 
 def _label_differs(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     k = labels.shape[1]

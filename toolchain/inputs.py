@@ -20,13 +20,14 @@ from toolchain.contract import IOContract, read_io, to_dataflow_layout
 from toolchain.errors import UserError
 
 
-def load_inputs(path: str | Path) -> np.ndarray:
-    """A user's inputs file: a float or integer .npy array (N, ...) with N >= 1, or UserError."""
+def load_inputs(path: str | Path, mmap: bool = False) -> np.ndarray:
+    """A user's inputs file: a float or integer .npy array (N, ...) with N >= 1, or UserError.
+    `mmap`: a read-only memmap, so a large file is read chunk by chunk, never all at once."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"inputs file not found: {path}")
     try:
-        x = np.load(path, allow_pickle=False)
+        x = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (ValueError, OSError) as err:
         raise UserError(f"{path} is not a .npy array ({err})") from None
     if not isinstance(x, np.ndarray) or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):

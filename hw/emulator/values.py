@@ -1,7 +1,10 @@
-"""Bit-exact values of a dataflow model: each hw.ops node's `execute` over the whole batch, in
-topological order, in plain numpy (no onnxruntime, no per-sample loop).
+"""Bit-exact values of a dataflow model over a batch, in plain numpy (no onnxruntime, no per-sample loop).
 
     outputs = execute_dataflow(model, {"global_in": x_int})   # x_int: (N, ...) integer-valued
+
+By default the model is compiled once into a plan of per-node fast kernels (hw/emulator/plan.py);
+`compiled=False` runs each node's `execute` in topological order, the definition the plan is tested
+against.
 
 Values are kept as the ops return them (float64 or int64, exact); nothing is rounded to float32.
 Timing is not here: the timing graph of a model (build_timing_graph, apply_fifo_depths) is in
@@ -28,25 +31,11 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hw.emulator.graph import TimingGraphError
 from hw.emulator.model_graph import _check_domain
+from hw.emulator.plan import compile_plan, frame_values, node_order
 
-__all__ = ["execute_dataflow", "frame_values", "node_order"]
+__all__ = ["execute_dataflow", "frame_values", "node_order", "single_threaded_blas"]
 
 MAX_CHUNK_VALUES = 1 << 24  # values of the largest tensor per chunk (128 MiB of float64)
-
-
-def node_order(model: ModelWrapper) -> list:
-    """Nodes in topological order (graph order among ready nodes)."""
-    g = model.graph
-    made = {i.name for i in g.input} | {t.name for t in g.initializer} | {""}
-    todo, order = list(g.node), []
-    while todo:
-        ready = next((n for n in todo if all(t in made for t in n.input)), None)
-        if ready is None:
-            raise TimingGraphError(f"node {todo[0].name} has inputs no node produces (or the graph is cyclic)")
-        order.append(ready)
-        made.update(ready.output)
-        todo.remove(ready)
-    return order
 
 
 @lru_cache(maxsize=1)
@@ -56,24 +45,26 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def frame_values(model: ModelWrapper) -> int:
-    """Values per frame of the model's largest annotated tensor (batch axis dropped)."""
-    g = model.graph
-    infos = list(g.input) + list(g.value_info) + list(g.output)  # a tensor may be in two of these
-    shapes = [[d.dim_value for d in v.type.tensor_type.shape.dim] for v in infos]
-    return max((int(np.prod(s[1:])) for s in shapes if s), default=1)
-
-
 def execute_dataflow(model: ModelWrapper, inputs: dict[str, np.ndarray],
-                     max_values: int = MAX_CHUNK_VALUES) -> dict[str, np.ndarray]:
-    """Run every node's execute over the batch; returns the graph outputs by name."""
+                     max_values: int = MAX_CHUNK_VALUES, compiled: bool = True) -> dict[str, np.ndarray]:
+    """The graph outputs by name for a batch: the compiled plan (default) or every node's execute."""
     n = min((len(v) for v in inputs.values()), default=0)
     step = max(1, max_values // max(frame_values(model), 1))
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    if compiled:
+        run = compile_plan(model)
+    else:
+        def run(part):
+            return _execute(model, part)
+    with single_threaded_blas():
         if n <= step:
-            return _execute(model, inputs)
-        parts = [_execute(model, {k: v[i:i + step] for k, v in inputs.items()}) for i in range(0, n, step)]
+            return run(inputs)
+        parts = [run({k: v[i:i + step] for k, v in inputs.items()}) for i in range(0, n, step)]
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread (see the module docstring for why)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _execute(model: ModelWrapper, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -197,6 +197,20 @@ class HWOp(CustomOp):
     def execute(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def compile_values(self, model):
+        """This node's values function for the compiled plan (hw/emulator/plan.py): a callable from
+        the node's stream inputs to its outputs, with the initializers bound. Default: `execute`, the
+        one definition of the op's values; ops override it with a fast kernel that must equal
+        `execute` on every input (tests/unit/test_values_plan.py)."""
+        names = [t for t in self.onnx_node.input if t]
+        inits = [model.get_initializer(t) for t in names]
+
+        def run(streams: list[np.ndarray]) -> list[np.ndarray]:
+            it = iter(streams)
+            return self.execute([next(it) if v is None else v for v in inits])
+
+        return run
+
     # ---- performance and cost -----------------------------------------------------------------
     def fold_targets(self) -> dict[str, int]:
         """Folding attribute -> the dimension it must divide (FINN folding constraints)."""

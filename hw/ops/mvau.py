@@ -20,7 +20,7 @@ from hw.cost import primitives as P
 from hw.cost.calibrated import Context, NodeContext, accumulator_bits, mvau_lanes, streams, thresholds_cost
 from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
-from hw.ops.base import (AP_INT_MAX_W, HWOp, accumulator_range, apply_thresholds, broadcast_thresholds,
+from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, apply_thresholds, broadcast_thresholds,
                          clip_thresholds, divisors, dtype_for_range, exact_matmul, int_bound, threshold_output_dtype,
                          walk_folding)
 from hw.schedule import TokenSchedule
@@ -209,6 +209,73 @@ class MVAU(HWOp):
             raise self.err(f"output range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}; "
                            "widen outputDataType/accDataType")
         return [out]
+
+    def compile_values(self, model):
+        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: one BLAS GEMM in float32
+        when the proven accumulator bound (sum_i |W_ij| · max|x|, hw.ops.base.accumulator_range) is below
+        2^24, else float64 below 2^53 (every partial sum exact in any order), then a threshold lookup
+        table (hw.ops._threshold_kernel.ThresholdTable). XNOR: popcount(x == w) = xb @ (2wb - 1) +
+        (MW - sum wb), the constant folded into the thresholds. Anything else runs `execute`."""
+        from hw.ops._threshold_kernel import F32_EXACT, threshold_table
+
+        generic = super().compile_values(model)
+        node, mw, mh = self.onnx_node, self.a("MW"), self.a("MH")
+        idt, odt = self.dt("inputDataType"), self.dt("outputDataType")
+        w = model.get_initializer(node.input[1])
+        if self.n_stream_inputs() != 1 or w is None or tuple(w.shape) != (mw, mh) or not idt.is_integer():
+            return generic
+        w = np.asarray(w, dtype=np.float64)
+        if not np.array_equal(w, np.round(w)):
+            return generic
+        xnor = bool(self.a("binaryXnorMode"))
+        if xnor:
+            wb = (w > 0).astype(np.float64)
+            wk, bias, bound = 2.0 * wb - 1.0, mw - wb.sum(axis=0), mw
+        else:
+            b = int_bound(idt)
+            wk, bias, bound = w, None, int(accumulator_range(np.abs(w), -b, b)[1].max(initial=0))
+        if bound >= F64_EXACT:
+            return generic
+        dtype = np.float32 if bound < F32_EXACT else np.float64
+        wk = np.ascontiguousarray(wk, dtype=dtype)
+        if self.a("noActivation"):
+            lo, hi = self.accumulator_range(w)
+            if lo.min(initial=0) < odt.min() or hi.max(initial=0) > odt.max():
+                return generic  # execute reports the overflow when it happens
+            table = None
+            bias = None if bias is None else bias.astype(dtype)
+        else:
+            if len(node.input) < 3 or model.get_initializer(node.input[2]) is None:
+                return generic
+            thr = broadcast_thresholds(np.asarray(model.get_initializer(node.input[2]), dtype=np.float64), mh)
+            if thr.shape[0] != mh:
+                return generic
+            steps = np.arange(thr.shape[1] + 1)
+            values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
+            if values.min() < odt.min() or values.max() > odt.max():
+                return generic
+            if bias is not None:
+                thr, bias = thr - bias[:, None], None  # acc >= t  <=>  xb @ wk >= t - bias
+            table = threshold_table(thr, mh, values)
+        per_sample = self._vec()[1:] + (mw,)
+        per_size = math.prod(per_sample)
+
+        def run(ins: list[np.ndarray]) -> list[np.ndarray]:
+            x = ins[0]
+            shape = x.shape
+            if shape[1:] != per_sample and x[:1].size == per_size:
+                shape = (len(x),) + per_sample  # a flattened feature map feeding a dense layer (execute)
+            elif shape[-1] != mw:
+                return generic(ins)  # execute names the shape error
+            flat = x.reshape(-1, mw)
+            flat = (flat > 0).astype(dtype) if xnor else flat.astype(dtype, copy=False)
+            acc = flat @ wk
+            if bias is not None:
+                acc += bias
+            out = acc if table is None else table(acc)
+            return [out.reshape(shape[:-1] + (mh,))]
+
+        return run
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:

@@ -98,6 +98,26 @@ class SWG(HWOp):
         win = x[:, rows[:, None, :, None], cols[None, :, None, :], :]  # (N, oh, ow, kh, kw, C)
         return [win.reshape(x.shape[0], oh, ow, -1)]
 
+    def compile_values(self, model):
+        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: the windows as a strided
+        view of the input (no gather index), copied once into im2col order (kh, kw, C)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        generic = super().compile_values(model)
+        (kh, kw), (sh, sw), (oh, ow) = self.a("ConvKernelDim"), self.a("Stride"), self.a("OFMDim")
+        if tuple(self.a("Dilation")) != (1, 1):
+            return generic
+        per_sample = self.normal_input_shape()[1:]
+
+        def run(ins: list[np.ndarray]) -> list[np.ndarray]:
+            x = ins[0]
+            if x.ndim != 4 or x.shape[1:] != per_sample:
+                return generic(ins)  # execute names the shape error
+            v = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, :(oh - 1) * sh + 1:sh, :(ow - 1) * sw + 1:sw]
+            return [v.transpose(0, 1, 2, 4, 5, 3).reshape(len(x), oh, ow, -1)]  # (N, oh, ow, C, kh, kw) -> im2col
+
+        return run
+
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
         """hls/convolutioninputgenerator_hls.py:get_exp_cycles (2D)."""

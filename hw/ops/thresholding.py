@@ -9,6 +9,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from qonnx.core.datatype import DataType
 
 from hw.cost import finn as fc
 from hw.cost import primitives as P
@@ -87,6 +88,29 @@ class Thresholding(ChannelStreamOp):
         if out.size and (out.min() < odt.min() or out.max() > odt.max()):
             raise self.err(f"output range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}")
         return [out]
+
+    def compile_values(self, model):
+        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute` on integer inputs: one
+        lookup table gather (hw.ops._threshold_kernel.ThresholdTable); otherwise `execute`."""
+        from hw.ops._threshold_kernel import threshold_table
+
+        generic = super().compile_values(model)
+        c, odt = self.a("NumChannels"), self.dt("outputDataType")
+        thr = model.get_initializer(self.onnx_node.input[1])
+        if (thr is None or not self.dt("inputDataType").is_integer() or np.ndim(thr) not in (1, 2)
+                or np.shape(thr)[-1] != self.a("numSteps") or (np.ndim(thr) == 2 and np.shape(thr)[0] not in (1, c))):
+            return generic
+        steps = np.arange(self.a("numSteps") + 1)
+        values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
+        if values.min() < odt.min() or values.max() > odt.max():
+            return generic
+        table = threshold_table(broadcast_thresholds(np.asarray(thr, dtype=np.float64), c), c, values)
+
+        def run(ins: list[np.ndarray]) -> list[np.ndarray]:
+            x = ins[0]
+            return [table(x)] if x.shape[-1] == c else generic(ins)
+
+        return run
 
     def cycles(self) -> int:
         """thresholding.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
