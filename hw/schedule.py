@@ -4,7 +4,7 @@ A node executes one frame as a fixed sequence of *firings* (loop iterations of i
 nest), one firing per `ii` cycles at best. Firing f reads at most one word from each input stream and
 writes at most one word to each output stream. A firing's write becomes visible `latency` cycles after
 the firing issues; at most `in_flight` writes may be outstanding (the pipeline depth bound of
-reference/emulator.md §5.2).
+docs/timing.md §5.2).
 
 Schedules are stored compactly as a `pattern` repeated `repeats` times, because MVAUs repeat the same
 NF·SF pattern for every input vector and a CNV frame has tens of millions of firings.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Documented defaults for the per-node pipeline (reference/emulator.md §5.2). An HLS loop with
+# Documented defaults for the per-node pipeline (docs/timing.md §5.2). An HLS loop with
 # `#pragma HLS pipeline II=1` reads in cycle t and writes its result a few cycles later; 2 cycles of
 # read-to-write latency and room for 4 results in flight sustain II=1 ((L+1)/II <= P).
 DEFAULT_II = 1

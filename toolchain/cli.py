@@ -165,7 +165,7 @@ def estimate(
                                                                    "accepted)."),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
     clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's)."),
-    cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN v0.10 formulas) | calibrated."),
+    cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN's formulas, equal to finn-plus 1.6.1 on every op it has) | calibrated."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
 ) -> None:

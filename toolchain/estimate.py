@@ -1,4 +1,4 @@
-"""`hil estimate`: analytic cycles, resources (FINN v0.10 formulas or the calibrated model) and
+"""`hil estimate`: analytic cycles, resources (FINN's formulas as finn-plus 1.6.1 computes them, or the calibrated model) and
 energy per frame (hw/cost/energy.py) of a dataflow graph.
 
     estimate(model, part="xc7z020clg400-1", clock_ns=None, cost="finn") -> dict

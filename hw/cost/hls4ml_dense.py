@@ -1,4 +1,4 @@
-"""Calibrated estimate of an hls4ml Dense layer (reference/hls4ml.md §3), from its actual integer
+"""Calibrated estimate of an hls4ml Dense layer (docs/hls4ml.md §3), from its actual integer
 weights, with the primitives the dataflow MVAU uses (an MVAU at PE x SIMD and a Dense at a reuse
 factor are the same hardware question).
 

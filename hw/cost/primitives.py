@@ -3,7 +3,7 @@ and the hls4ml Dense estimate (hw/cost/hls4ml_dense.py): constant and variable m
 trees, pipeline registers, memories.
 
 Every constant says where it comes from: a datasheet fact, a cited rule, a fit on the calibration
-points of reference/hls4ml.md §4 (scripts/bench_estimates.py --fit re-derives them), or "assumed".
+points of docs/hls4ml.md §4 (scripts/bench_estimates.py --fit re-derives them), or "assumed".
 Functions take numpy arrays where a layer has many lanes, so a 4608x512 weight matrix costs one
 vectorized pass.
 """
@@ -31,9 +31,9 @@ AUTO_BRAM_MIN_BITS = 4096
 
 # ---- binding rules --------------------------------------------------------------------------------
 # hls4ml optimization/dsp_aware_pruning/objectives/__init__.py: "Vivado doesn't use DSP when
-# precision < 9" (reference/hls4ml.md §2); applied to both operands of a multiplier
+# precision < 9" (docs/hls4ml.md §2); applied to both operands of a multiplier
 DSP_MIN_WIDTH = 9
-# fit on V1 per-layer DSP (reference/hls4ml.md §4.1): a constant with at most this many nonzero
+# fit on V1 per-layer DSP (docs/hls4ml.md §4.1): a constant with at most this many nonzero
 # canonical-signed-digit (CSD) digits is rewritten into shifts and adders by HLS; with more it stays
 # a multiplier (DSP or LUT multiplier by the width rule). Like every "fit" below it rests on the
 # synthetic jet-tagger weights documented in scripts/bench_estimates.py (the real ones are unpublished)

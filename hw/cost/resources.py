@@ -9,7 +9,7 @@ from enum import Enum
 class CostModel(str, Enum):
     """Which resource model an estimate uses."""
 
-    FINN = "finn"  # FINN v0.10 res_estimation, formula for formula (reference/finn.md §3)
+    FINN = "finn"  # FINN's res_estimation, formula for formula: finn-plus 1.6.1 (v0.10 where equal; docs/finn.md §3)
     CALIBRATED = "calibrated"  # ours: weight-aware, FF included (hw/cost/calibrated.py)
 
 

@@ -1,4 +1,4 @@
-"""FPGA parts and boards as data: one YAML per part in this folder (reference/finn.md §3.6).
+"""FPGA parts and boards as data: one YAML per part in this folder (docs/finn.md §3.6).
 
     get_device("Pynq-Z2") == get_device("xc7z020clg400-1") == get_device("pynq-z1-z2")
 """

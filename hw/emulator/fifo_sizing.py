@@ -1,4 +1,4 @@
-"""FIFO sizing by simulation (docs/finn.md §4.4, docs/timing.md §2 of the decision summary).
+"""FIFO sizing by simulation (docs/finn.md §4.4, docs/timing.md §5.2).
 
 1. Run with unbounded FIFOs and the source as fast as accepted: the reference interval (the best the
    design can do; the slowest node, or the DMA, sets it).

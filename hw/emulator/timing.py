@@ -15,9 +15,9 @@ Definitions (all integers are cycles):
   write_block = cycles write events waited past max(x+L, w-1+1) for a FIFO slot.
 * HWM of a FIFO = max over cycles t of (#words written at <= t) - (#words read at < t): the slots
   occupied as the capacity rule sees them (a slot freed in cycle t is reusable from t+1). It is the
-  smallest capacity that would never have stalled the producer on this run. (docs/timing.md
-  §5.2 writes #reads <= w(k); that end-of-cycle count is one lower whenever a read shares the cycle
-  of a write, and would size a full-rate FIFO to 1, which halves its throughput.)
+  smallest capacity that would never have stalled the producer on this run. (Counting reads at
+  <= t instead, an end-of-cycle count, is one lower whenever a read shares the cycle of a write, and
+  would size a full-rate FIFO to 1, which halves its throughput; docs/timing.md §5.2.)
 * interval = (end(F-1) - end(h)) / (F-1-h), h = (F-1)//2, end(n) = cycle of frame n's last output
   word: the mean over the second half of the run; None with one frame.
 """

@@ -232,7 +232,7 @@ class HWOp(CustomOp):
         datatypes in `model` (InferBitWidths then calls infer_node_datatype). Default: nothing."""
 
     def cycles(self) -> int:
-        """FINN v0.10 get_exp_cycles (0 where FINN gives the op no formula)."""
+        """FINN get_exp_cycles (0 where FINN gives the op no formula)."""
         return 0
 
     def token_schedule(self) -> TokenSchedule:
@@ -247,7 +247,8 @@ class HWOp(CustomOp):
         return calibrated.op_resources(self, model, device)
 
     def finn_resources(self, device=None) -> Resources:
-        """FINN v0.10 res_estimation; ops FINN does not estimate cost nothing (docs/finn.md §3.5)."""
+        """FINN res_estimation as finn-plus 1.6.1 computes it (tests/oracle checks it); ops FINN does not
+        estimate cost nothing (docs/finn.md §3.5)."""
         return Resources()
 
     def calibrated_resources(self, ctx: calibrated.Context) -> Resources:

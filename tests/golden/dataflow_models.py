@@ -2,7 +2,7 @@
 
 * cybsec_mlp: the FINN cybersecurity MLP (notebooks/end2end_example/cybersecurity; folding tutorial
   notebooks/advanced/3_folding.ipynb @ 74918647c) as four MVAUs. Datatypes derived from the
-  tutorial's printed stream widths and the LUT α check (reference/finn.md §5.2): MVAU_0 reads 1-bit
+  tutorial's printed stream widths and the LUT α check (docs/finn.md §5.2): MVAU_0 reads 1-bit
   BIPOLAR inputs (in-stream 1 bit at SIMD 1, 5 bits at SIMD 5; α = log2 600 + 2 + 1 − 1 − 1 needs a
   signed 1-bit type), INT2 weights (w = 2 bits per BRAM word), UINT2 activations (out-stream 2 bits
   at PE 1, 4 at PE 2; LUT 320 of MVAU_1 needs an unsigned input); the last layer thresholds to

@@ -1,4 +1,4 @@
-"""`hil estimate` end to end on hand-built dataflow graphs: the JSON contract of ARCHITECTURE.md,
+"""`hil estimate` end to end on hand-built dataflow graphs: the JSON contract of docs/architecture.md,
 folding files with FINN names, exit 2 with a one-line utilization when the design does not fit."""
 
 import json

@@ -7,7 +7,7 @@ read 8-bit pixels as FINN's networks do (architecture.input_kind: uint8), so the
 FINN's node sequence and every entry of the config names a node of ours. The layer geometry below is
 the topology of brevitas_examples/bnn_pynq CNV.py / FC.py (3x3 unpadded convs on 32x32, 2x2 max-pools;
 784-64-64-64-10); the cycle oracle is FINN's MVAU get_exp_cycles, (MH/PE)·(MW/SIMD)·vec
-(matrixvectoractivation.py, reference/finn.md §2.1), with the config's PE and SIMD.
+(matrixvectoractivation.py, docs/finn.md §2.1), with the config's PE and SIMD.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Golden: FINN folding tutorial, notebooks/advanced/3_folding.ipynb @ 74918647c (2023-06-27, dev),
-cybersecurity MLP, FINN cost model (reference/finn.md §5.2). Numbers are the notebook's outputs of
+cybersecurity MLP, FINN cost model (docs/finn.md §5.2). Numbers are the notebook's outputs of
 exp_cycles_per_layer and res_estimation."""
 
 import pytest

@@ -110,7 +110,7 @@ def test_stream_widths_and_folding_checks():
 
 def test_finn_unit_res_estimate_current_formula():
     # tests/fpgadataflow/test_fpgadataflow_res_estimate.py config (MW=MH=4, INT2, PE=SIMD=1); with the
-    # current formula it gives 315 LUT (lut) and 311 LUT + 1 DSP (dsp), reference/finn.md §5.6
+    # current formula it gives 315 LUT (lut) and 311 LUT + 1 DSP (dsp), docs/finn.md §5.6
     op = mvau(MW=4, MH=4, inputDataType="INT2", weightDataType="INT2", outputDataType="INT2", ActVal=-2,
               resType="lut")
     assert op.resources(CostModel.FINN).LUT == 315

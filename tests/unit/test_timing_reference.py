@@ -288,7 +288,7 @@ def test_fifo_capacity_one_halves_throughput():
 
 
 def test_in_flight_bound_limits_rate():
-    # reference/emulator.md §5.3: sustaining II needs P >= (L+1)/II; L = 3: P=1 -> 4 cycles/word
+    # docs/timing.md §5.3: sustaining II needs P >= (L+1)/II; L = 3: P=1 -> 4 cycles/word
     for p, per_word in ((1, 4), (2, 2), (4, 1)):
         r = simulate(chain([streaming(30, 30, latency=3, in_flight=p)], None), SimConfig(frames=3))
         assert r.interval == 30 * per_word

@@ -2,7 +2,7 @@
 
 RF = (MW/SIMD)·(MH/PE): the cycles per input vector of the folded MVAU. RF 1 -> Latency strategy; RF > 1 ->
 Resource strategy where hls4ml accepts that RF, else the Latency strategy at the same RF, which hls4ml
-accepts for any RF (its multiplier allocation limit rounds, reference/hls4ml.md §3) — FINN's SetFolding
+accepts for any RF (its multiplier allocation limit rounds, docs/hls4ml.md §3) — FINN's SetFolding
 often picks such RFs, and both strategies compute the same numbers. The RF is never changed silently
 (hls4ml's own Resource validation would pick another one, §6 #9).
 """
@@ -13,7 +13,7 @@ import math
 
 
 def resource_rf_valid(n_in: int, n_out: int, rf: int) -> bool:
-    """hls4ml 1.3.0 backends/fpga/fpga_backend.py:_validate_reuse_factor (reference/hls4ml.md §3)."""
+    """hls4ml 1.3.0 backends/fpga/fpga_backend.py:_validate_reuse_factor (docs/hls4ml.md §3)."""
     mult_limit = math.ceil(n_in * n_out / min(n_in, rf))
     ok = (mult_limit % n_out == 0) or rf >= n_in
     ok = ok and (rf % n_in == 0 or rf < n_in)

@@ -1,6 +1,6 @@
 """Statistics-based calibration of the activation quantizers, and post-training quantization (PTQ).
 
-Every activation quantizer of the project (reference/hls4ml.md §5) is symmetric with zero-point 0 and a
+Every activation quantizer of the project (docs/hls4ml.md §5) is symmetric with zero-point 0 and a
 power-of-two per-tensor scale held by Brevitas' `ParameterFromRuntimeStatsScaling` as log2 of a range
 statistic r: scale = 2^ceil(log2 r) / 2^b (unsigned) or / 2^(b-1) (signed). Calibration measures r on
 data and sets it directly, one quantizer at a time in network order, so that each quantizer is

@@ -1,6 +1,6 @@
 """Build a recipe's network: Brevitas QAT layers, or plain float32 layers for the baseline.
 
-The quantizers follow the bit-exact recipe (reference/hls4ml.md §5): power-of-two per-tensor scales,
+The quantizers follow the bit-exact recipe (docs/hls4ml.md §5): power-of-two per-tensor scales,
 zero-point 0, round-half-even, integer biases on the accumulator grid (Int32Bias). Binary weights and
 activations use Brevitas' bipolar quantizers (BipolarQuant in QONNX); 2-bit weights are narrow-range,
 i.e. ternary {-s, 0, s}.

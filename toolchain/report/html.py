@@ -182,7 +182,7 @@ def write_report(run_dir: str | Path) -> Path:
     if svg := utilization_chart(data["estimate"]):
         parts += ["<h2>Resource utilization</h2>", svg]
     if e := data["estimate"]:
-        note = " (FINN v0.10 formulas; FINN estimates no FF)" if e.get("cost_model") == "finn" else ""
+        note = " (FINN's formulas; FINN estimates no FF)" if e.get("cost_model") == "finn" else ""
         parts += [f"<h2>Resources, {html.escape(str(e.get('cost_model')))} model{note}</h2>",
                   _table([(k, f"{v:,.0f}") for k, v in e["total"].items()])]
     title = f"hil report: {(data['metrics'] or {}).get('recipe', run_dir.name)}"
