@@ -212,7 +212,7 @@ def _timing_json(timing, clock_ns: float, dma_bits: Optional[int], sizing, graph
 def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optional[int] = None, size: bool = False,
             dma_bits: Optional[int] = None, clock_ns: Optional[float] = None, output: Optional[Path] = None,
             fifo_depths: Optional[Path] = None, rounding: str = "exact", write_model: Optional[Path] = None,
-            shrink: bool = False) -> dict:
+            shrink: bool = False, impl: str = "hls") -> dict:
     """Emulate a dataflow model; returns the `hil emulate --json` object. Raises UserError on bad
     input and EmulationDeadlock (exit 3) when the design deadlocks."""
     from dataclasses import replace
@@ -245,7 +245,9 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     dma_bits, clock_ns = _pipeline_defaults(model, dma_bits, clock_ns)
     try:
         values = run_values(model, Path(model_path), x) if x is not None else None
-        graph = build_timing_graph(model, _read_depths(fifo_depths))
+        from hw.emulator.impl import with_impl  # timing profile: hls (default) or rtl (hw/ops/rtl templates)
+
+        graph = with_impl(build_timing_graph(model, _read_depths(fifo_depths)), impl)
         config = SimConfig(frames=frames, dma_bits=dma_bits)
         sizing = (size_fifos(graph, replace(config, frames=max(frames, 2)), rounding_mode, shrink=shrink)
                   if size else None)

@@ -14,7 +14,7 @@ from typing import Optional
 
 from toolchain.errors import UserError
 
-BACKENDS = ("hls4ml", "finn")
+BACKENDS = ("hls4ml", "finn", "rtl")
 
 
 def load_dataflow(model_path: str | Path, folding: Optional[str | Path] = None, label_select: bool = False):
@@ -53,10 +53,19 @@ def source_qonnx(model_path: str | Path) -> Path:
 
 def build(model_path: str | Path, backend: str, out_dir: str | Path, *, folding: Optional[str | Path] = None,
           part: Optional[str] = None, clock_ns: Optional[float] = None, csim: int = 0, hls_backend: str = "Vitis",
-          seed: int = 0) -> dict:
+          seed: int = 0, cosim: int = 0) -> dict:
     """`hil build`: write the backend's output folder; returns the --json object."""
     if backend not in BACKENDS:
         raise UserError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
+    if cosim and backend != "rtl":
+        raise UserError("--cosim needs --backend rtl (Verilator co-simulation of the generated RTL)")
+    if backend == "rtl":
+        if csim:
+            raise UserError("--csim needs --backend hls4ml; the rtl backend co-simulates with --cosim N")
+        from toolchain.backends.rtl import build_rtl
+
+        return build_rtl(load_dataflow(model_path, folding), out_dir, cosim=cosim, seed=seed, source=str(model_path),
+                         clock_ns=clock_ns)
     if backend == "finn" and csim:
         raise UserError("--csim needs --backend hls4ml (the FINN handoff is not compiled here)")
     if backend == "finn":
@@ -80,6 +89,13 @@ def summary(result: dict) -> str:
     if result["backend"] == "finn":
         return (f"FINN handoff in {result['dir']}: {result['model_file']}, {result['folding_file']} "
                 f"({result['nodes']} nodes)")
+    if result["backend"] == "rtl":
+        text = f"RTL project ({result['top']}, {result['nodes']} nodes) in {result['dir']}"
+        cosim = result.get("cosim")
+        if cosim:
+            text += (f"; Verilator co-simulation: {cosim['mismatches']} mismatches on {cosim['samples']} samples, "
+                     f"cycle-exact {cosim['cycle_exact']}, FIFO high-water marks equal {cosim['fifo_high_water_equal']}")
+        return text
     text = f"hls4ml project ({result['hls_backend']}, {result['part']}) in {result['project']}"
     csim = result.get("csim")
     if csim:
