@@ -90,3 +90,13 @@ class AddStreams(ChannelStreamOp):
     def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
         return [ActionCount(Action.ADD, math.prod(self._vec()) * self.a("NumChannels"),
                             (self.output_datatype().bitwidth(),), "adds")]
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_addstreams.sv."""
+        from hw.ops import rtl
+
+        a, b = self.input_datatype(0), self.input_datatype(1)
+        params = {"PE": self.a("PE"), "ABITS": a.bitwidth(), "A_MODE": rtl.mode(a), "BBITS": b.bitwidth(),
+                  "B_MODE": rtl.mode(b), "OBITS": self.output_datatype().bitwidth()}
+        return rtl.RtlModule("hil_addstreams", params, (self.instream_width(0), self.instream_width(1)),
+                             (self.outstream_width(),))

@@ -69,3 +69,13 @@ class DuplicateStreams(ChannelStreamOp):
     def energy_actions(self, ctx: NodeContext) -> list:
         """Register moves only: no entry in the energy table (0)."""
         return []
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_duplicatestreams.sv (two outputs)."""
+        from hw.ops import rtl
+
+        if self.a("NumOutputStreams") != 2:
+            raise rtl.RtlUnsupported(f"{self.name}: the RTL template duplicates into 2 streams, not "
+                                     f"{self.a('NumOutputStreams')}; chain DuplicateStreams nodes")
+        width = self.instream_width()
+        return rtl.RtlModule("hil_duplicatestreams", {"WIDTH": width}, (width,), (width, width))

@@ -269,7 +269,7 @@ def cosimulate(model: ModelWrapper, project, n: int, seed: int = 0) -> dict:
     per_sample = int(np.prod(expect.shape[1:]))
     complete = len(got) // per_sample
     y = got[: complete * per_sample].reshape((complete,) + expect.shape[1:])
-    mismatches = int(np.any((y != expect[:complete]).reshape(complete, -1), axis=1).sum()) + (n - complete)
+    mismatches = int(np.any((y != expect[:complete]).reshape(complete, per_sample), axis=1).sum()) + (n - complete)
 
     cycle_exact, hwm_equal, first = True, True, None
     edges = []
@@ -285,7 +285,8 @@ def cosimulate(model: ModelWrapper, project, n: int, seed: int = 0) -> dict:
         cycle_exact &= ok_w and ok_r
         hwm_equal &= hwm == f.hwm
         edges.append({"name": e.name, "depth": e.depth, "rtl_hwm": hwm, "emulator_hwm": f.hwm,
-                      "words": int(len(push)), "cycle_exact": bool(ok_w and ok_r)})
+                      "words": int(len(push)), "occupancy_at_end": int(len(push) - len(pop)),
+                      "cycle_exact": bool(ok_w and ok_r)})
     return {"samples": n, "mismatches": mismatches, "cycle_exact": bool(cycle_exact),
             "fifo_high_water_equal": bool(hwm_equal), "first_difference": first,
             "rtl_deadlock": deadlock, "emulator_deadlock": timing.deadlock is not None,
