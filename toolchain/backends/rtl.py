@@ -63,8 +63,8 @@ def _modules(model: ModelWrapper, graph) -> dict:
         node = by_name[tn.name]
         op = getCustomOp(node)
         if not hasattr(op, "rtl_module"):
-            raise UserError(f"{node.name} ({node.op_type}) has no RTL template yet; the rtl backend builds MVAU, "
-                            "Thresholding, DWC, FIFO and LabelSelect graphs")
+            raise UserError(f"{node.name} ({node.op_type}) has no RTL template; the rtl backend builds every hw.ops op "
+                            "with an rtl_module method")
         try:
             mods[tn.name] = op.rtl_module(node, model)
         except RtlUnsupported as err:
