@@ -55,3 +55,15 @@ def test_digits_mlp_target_fps_sized_fifos(digits_mlp, tmp_path):
     assert_exact(result)
     assert {e["name"]: e["depth"] for e in result["edges"]} == depths
     assert max(depths.values()) > 2  # sizing grew some FIFO beyond the default
+
+
+@pytest.mark.slow
+def test_digits_cnn_unfolded_depth2(tmp_path_factory, tmp_path):
+    """The CI's one CNN: SWG, MVAU over every pixel, DWCs and StreamingMaxPool, depth-2 FIFOs."""
+    src = tmp_path_factory.mktemp("qonnx") / "digits-cnn.onnx"
+    assert export_run("digits-cnn", src, untrained=True, samples=100)["mismatches"] == 0
+    df = tmp_path / "df.onnx"
+    assert run_cli("lower", str(src), "-o", str(df)).returncode == 0
+    result = cosim(df, tmp_path / "prj")
+    assert_exact(result)
+    assert {"SWG", "StreamingMaxPool", "DWC"} <= {n["op_type"] for n in result["node_types"]}

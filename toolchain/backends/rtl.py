@@ -215,7 +215,8 @@ def build_rtl(model: ModelWrapper, out_dir: str | Path, *, cosim: int = 0, seed:
     project = write_rtl(model, out_dir, source=source, clock_ns=clock_ns or 10.0)
     result = {"backend": "rtl", "dir": str(project.dir), "top": TOP, "nodes": len(project.nodes),
               "edges": [{"name": e.name, "depth": e.depth, "width": e.width} for e in project.edges],
-              "sources": list(project.sources)}
+              "sources": list(project.sources),
+              "node_types": [{"name": n.name, "op_type": n.op_type} for n in model.graph.node if n.name in project.nodes]}
     if cosim:
         from toolchain.backends.rtl_cosim import cosimulate
 
