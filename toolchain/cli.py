@@ -207,6 +207,8 @@ def emulate(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the outputs (.npy)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP + " Also writes "
                                                                   "emulate_timeline.json (the report's plots)."),
+    impl: str = typer.Option("hls", "--impl", help="Timing profile: hls (finn-hlslib pipelines) | rtl (the "
+                                                   "--backend rtl templates, cycle-exact against Verilator)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Cycle-accurate, RTL-free emulation: latency, interval, stalls, FIFO depths, deadlock, values.
@@ -220,7 +222,7 @@ def emulate(
     try:
         result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
                      output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model,
-                     shrink=shrink, run_dir=_run_dir(run_dir))
+                     shrink=shrink, run_dir=_run_dir(run_dir), impl=impl)
     except EmulationDeadlock as err:
         if as_json:
             emit(err.result, True, "")
@@ -231,10 +233,14 @@ def emulate(
 @app.command()
 def build(
     model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower` (a QONNX model is lowered first)."),
-    backend: str = typer.Option("hls4ml", "--backend", help="hls4ml (HLS C++ project) | finn (FINN handoff)."),
+    backend: str = typer.Option("hls4ml", "--backend", help="hls4ml (HLS C++ project) | finn (FINN handoff) | "
+                                                      "rtl (SystemVerilog project)."),
     output: Path = typer.Option(..., "-o", "--output", help="Project folder to write (replaced atomically)."),
     csim: int = typer.Option(0, "--csim", help="hls4ml: compile the C-simulation with g++ and compare N random "
                                                "samples with the emulator."),
+    cosim: int = typer.Option(0, "--cosim", help="rtl: co-simulate N random samples with Verilator and compare "
+                                                 "values, every handshake cycle and FIFO high-water marks with the "
+                                                 "emulator (rtl timing profile)."),
     folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON applied first."),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default: the model's, else "
                                                            "xc7z020clg400-1)."),
@@ -248,15 +254,16 @@ def build(
     """HLS project (hls4ml, exact integer types, reuse factors from the folding) or FINN handoff.
 
     Examples: hil build dataflow.onnx --backend hls4ml -o prj --csim 1000 --json ;
-    hil build dataflow.onnx --backend finn -o finn_handoff
-    (exit 2, nothing written, when a node cannot be expressed exactly)
+    hil build dataflow.onnx --backend finn -o finn_handoff ;
+    hil build dataflow.onnx --backend rtl -o rtl_prj --cosim 1000 --json
+    (exit 2, nothing written, when a node cannot be expressed exactly or a needed tool is missing)
     """
     _run_dir(run_dir)
     from toolchain.backends import summary
     from toolchain.pipeline import build as run
 
     result = run(model, backend, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
-                 hls_backend=hls_backend, seed=seed)
+                 hls_backend=hls_backend, seed=seed, cosim=cosim)
     save(run_dir, "build", result)
     emit(result, as_json, summary(result))
 

@@ -165,10 +165,11 @@ def _timing_json(timing, clock_ns: float, dma_bits: Optional[int], sizing, graph
 def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optional[int] = None, size: bool = False,
             dma_bits: Optional[int] = None, clock_ns: Optional[float] = None, output: Optional[Path] = None,
             fifo_depths: Optional[Path] = None, rounding: str = "exact", write_model: Optional[Path] = None,
-            shrink: bool = False, run_dir: Optional[Path] = None) -> dict:
+            shrink: bool = False, run_dir: Optional[Path] = None, impl: str = "hls") -> dict:
     """Emulate a dataflow model; returns the `hil emulate --json` object (also written to
-    run_dir/emulate.json, with the timeline beside it). Raises UserError on bad input and
-    EmulationDeadlock (exit 3) when the design deadlocks."""
+    run_dir/emulate.json, with the timeline beside it). `impl` is the timing profile: hls (default)
+    or rtl (hw/ops/rtl templates). Raises UserError on bad input and EmulationDeadlock (exit 3) when
+    the design deadlocks."""
     from hw.emulator.fifo_sizing import DepthRounding
     from toolchain.fileio import atomic_path
     from toolchain.onnxio import load_model
@@ -194,11 +195,11 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     with ExitStack() as outputs:  # -o is streamed to a temporary file, renamed only on success
         out_tmp = outputs.enter_context(atomic_path(output)) if output is not None else None
         return _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fifo_depths, rounding_mode,
-                        write_model, shrink, run_dir)
+                        write_model, shrink, run_dir, impl)
 
 
 def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fifo_depths, rounding_mode,
-             write_model, shrink, run_dir) -> dict:
+             write_model, shrink, run_dir, impl) -> dict:
     from hw.emulator.fifo_sizing import FifoSizingError, size_fifos
     from hw.emulator.graph import SimConfig, TimingGraphError
     from hw.emulator.timing import simulate
@@ -208,7 +209,9 @@ def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fi
 
     try:
         equality = run_values(model, Path(model_path), x, out_tmp) if x is not None else None
-        graph = build_timing_graph(model, _read_depths(fifo_depths))
+        from hw.emulator.impl import with_impl  # timing profile: hls (default) or rtl (hw/ops/rtl templates)
+
+        graph = with_impl(build_timing_graph(model, _read_depths(fifo_depths)), impl)
         config = SimConfig(frames=frames, dma_bits=dma_bits)
         sizing = (size_fifos(graph, replace(config, frames=max(frames, 2)), rounding_mode, shrink=shrink)
                   if size else None)

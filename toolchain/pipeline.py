@@ -58,7 +58,7 @@ def source_qonnx(model_path: str | Path, model=None) -> Path:
 
 def build(model_path: str | Path, backend: str, out_dir: str | Path, *, folding: Optional[str | Path] = None,
           part: Optional[str] = None, clock_ns: Optional[float] = None, csim: int = 0, hls_backend: str = "Vitis",
-          seed: int = 0) -> dict:
+          seed: int = 0, cosim: int = 0) -> dict:
     """`hil build`: write the backend's output folder; returns the --json object."""
     from toolchain.backends import BACKENDS
     from toolchain.onnxio import load_model
@@ -67,8 +67,17 @@ def build(model_path: str | Path, backend: str, out_dir: str | Path, *, folding:
         raise UserError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if backend == "finn" and csim:
         raise UserError("--csim needs --backend hls4ml (the FINN handoff is not compiled here)")
+    if cosim and backend != "rtl":
+        raise UserError("--cosim needs --backend rtl (Verilator co-simulation of the generated RTL)")
+    if backend == "rtl" and csim:
+        raise UserError("--csim needs --backend hls4ml; the rtl backend co-simulates with --cosim N")
     folding = str(folding) if folding is not None else None
     loaded = load_model(model_path)
+    if backend == "rtl":
+        from toolchain.backends.rtl import build_rtl
+
+        return build_rtl(as_dataflow(loaded, folding), out_dir, cosim=cosim, seed=seed, source=str(model_path),
+                         clock_ns=clock_ns)
     if backend == "finn":
         return _build_finn(model_path, loaded, out_dir, folding, part, clock_ns)
     from toolchain.backends.hls4ml import build_hls4ml

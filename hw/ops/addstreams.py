@@ -95,3 +95,14 @@ class AddStreams(ChannelStreamOp):
     def hls4ml_layers(self, walk, node) -> None:
         """hls4ml's Merge 'add' of the two streams (plan._Walk.add_streams checks the sum's type)."""
         walk.add_streams(node, self.output_datatype())
+
+    # ---- RTL ----------------------------------------------------------------------------------
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_addstreams.sv."""
+        from hw.ops import rtl
+
+        a, b = self.input_datatype(0), self.input_datatype(1)
+        params = {"PE": self.a("PE"), "ABITS": a.bitwidth(), "A_MODE": rtl.mode(a), "BBITS": b.bitwidth(),
+                  "B_MODE": rtl.mode(b), "OBITS": self.output_datatype().bitwidth()}
+        return rtl.RtlModule("hil_addstreams", params, (self.instream_width(0), self.instream_width(1)),
+                             (self.outstream_width(),))

@@ -75,3 +75,14 @@ class DuplicateStreams(ChannelStreamOp):
         """No layer: every output is the input stream; hls4ml's io_stream pass clone_output inserts a
         Clone layer where one layer's output feeds two."""
         return None
+
+    # ---- RTL ----------------------------------------------------------------------------------
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_duplicatestreams.sv (two outputs)."""
+        from hw.ops import rtl
+
+        if self.a("NumOutputStreams") != 2:
+            raise rtl.RtlUnsupported(f"{self.name}: the RTL template duplicates into 2 streams, not "
+                                     f"{self.a('NumOutputStreams')}; chain DuplicateStreams nodes")
+        width = self.instream_width()
+        return rtl.RtlModule("hil_duplicatestreams", {"WIDTH": width}, (width,), (width, width))

@@ -73,3 +73,13 @@ class DWC(PassThroughOp):
     def energy_actions(self, ctx: NodeContext) -> list:
         """Register moves only: no entry in the energy table (0)."""
         return []
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_dwc.sv (integer width ratios; FINN's lcm intermediate width is not built)."""
+        from hw.ops import rtl
+
+        win, wout = self.a("inWidth"), self.a("outWidth")
+        if max(win, wout) % min(win, wout):
+            raise rtl.RtlUnsupported(f"{self.name}: widths {win} -> {wout} are not integer multiples; the RTL DWC "
+                                     "converts integer ratios only (choose foldings whose stream widths divide)")
+        return rtl.RtlModule("hil_dwc", {"IN_W": win, "OUT_W": wout}, (win,), (wout,))

@@ -72,3 +72,11 @@ class FIFO(PassThroughOp):
         width = self.instream_width()
         return [ActionCount(Action.SRAM, self.words_in(), (width,), "FIFO writes"),
                 ActionCount(Action.SRAM, self.words_out(), (width,), "FIFO reads")]
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_fifo.sv: the edge FIFO of `depth` words (the top level instantiates it on
+        the edge this node sits on; it is the edge's capacity, as in the emulator)."""
+        from hw.ops import rtl
+
+        width = self.instream_width()
+        return rtl.RtlModule("hil_fifo", {"WIDTH": width, "DEPTH": self.a("depth")}, (width,), (width,))

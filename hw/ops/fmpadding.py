@@ -99,3 +99,13 @@ class FMPadding(HWOp):
         """ZeroPadding2D."""
         (h, w), (top, left, bottom, right) = self.a("ImgDim"), self.a("Padding")
         walk.pad(node, (top, left, bottom, right), (h + top + bottom, w + left + right, self.a("NumChannels")))
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_fmpadding.sv."""
+        from hw.ops import rtl
+
+        (oh, ow), (top, left, bottom, right) = self._odim(), self.a("Padding")
+        width = self.instream_width()
+        params = {"OH": oh, "OW": ow, "TOP": top, "LEFT": left, "BOTTOM": bottom, "RIGHT": right,
+                  "CF": self.a("NumChannels") // self.a("SIMD"), "WIDTH": width}
+        return rtl.RtlModule("hil_fmpadding", params, (width,), (self.outstream_width(),))

@@ -112,3 +112,12 @@ class LabelSelect(HWOp):
     def hls4ml_layers(self, walk, node) -> None:
         """hls4ml has no top-k layer: runs on the host on the hls4ml outputs (last node only)."""
         walk.on_host(node)
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_labelselect.sv."""
+        from hw.ops import rtl
+
+        idt = self.dt("inputDataType")
+        params = {"LABELS": self.a("Labels"), "PE": self.a("PE"), "K": self.a("K"), "IBITS": idt.bitwidth(),
+                  "IN_MODE": rtl.mode(idt), "IN_MIN": int(idt.min()), "OBITS": self.output_datatype().bitwidth()}
+        return rtl.RtlModule("hil_labelselect", params, (self.instream_width(),), (self.outstream_width(),))

@@ -415,3 +415,40 @@ class MVAU(HWOp):
         if activation:
             walk.threshold(node, walk.initializer(node, 2, "threshold matrix"), self.a("MH"),
                            self.dt("outputDataType"), self.a("ActVal"))
+
+    # ---- RTL ----------------------------------------------------------------------------------
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_mvau.sv with this folding: weight word nf*SF+sf holds lane (pe, s) =
+        W[sf*SIMD+s, nf*PE+pe]; threshold word nf holds T[nf*PE+pe, k] at the accumulator width."""
+        from hw.ops import rtl
+
+        if self.a("mem_mode") == "external" or self.a("runtime_writeable_weights"):
+            raise rtl.RtlUnsupported(f"{self.name}: external or runtime-writeable weights have no RTL template; "
+                                     "use mem_mode internal_embedded or internal_decoupled")
+        pe, simd, mw, mh = self.a("PE"), self.a("SIMD"), self.a("MW"), self.a("MH")
+        nf, sf = mh // pe, mw // simd
+        idt, wdt, odt = self.dt("inputDataType"), self.dt("weightDataType"), self.dt("outputDataType")
+        w = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+        lo, hi = self.accumulator_range((w > 0).astype(np.int64) if self.a("binaryXnorMode") else w.astype(np.int64))
+        thr = None
+        if not self.a("noActivation"):
+            thr = broadcast_thresholds(np.asarray(model.get_initializer(node.input[2]), dtype=np.float64), mh)
+        lo_all = min(float(lo.min()), 0.0, float(thr.min()) if thr is not None else 0.0)
+        hi_all = max(float(hi.max()), 0.0, float(thr.max()) if thr is not None else 0.0)
+        acc_w = rtl.signed_bits(lo_all, hi_all) + 1  # +1: partial sums, headroom (lanes of any sign)
+        wbits = 1 if self.a("binaryXnorMode") else wdt.bitwidth()
+        # (nf, sf, pe, s) lanes of the weight memory
+        lanes = w.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(nf * sf, pe * simd)
+        wpat = rtl.encode(lanes, DataType["BIPOLAR"] if self.a("binaryXnorMode") else wdt)
+        files = {f"{node.name}_weights.mem": rtl.memh(rtl.pack(wpat, wbits), pe * simd * wbits)}
+        params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd,
+                  "IBITS": 1 if self.a("binaryXnorMode") else idt.bitwidth(), "IN_MODE": rtl.mode(idt),
+                  "WBITS": wbits, "W_MODE": rtl.mode(wdt), "XNOR": int(self.a("binaryXnorMode")), "ACC_W": acc_w,
+                  "HAS_THR": int(thr is not None), "NSTEPS": thr.shape[1] if thr is not None else 1,
+                  "ACT_VAL": 0 if odt == DataType["BIPOLAR"] else int(self.a("ActVal")),
+                  "OBITS": odt.bitwidth(), "WEIGHT_FILE": f"{node.name}_weights.mem",
+                  "THRESH_FILE": f"{node.name}_thresholds.mem" if thr is not None else ""}
+        if thr is not None:
+            tpat = rtl.signed_patterns(thr.reshape(nf, pe * thr.shape[1]), acc_w)
+            files[f"{node.name}_thresholds.mem"] = rtl.memh(rtl.pack(tpat, acc_w), pe * thr.shape[1] * acc_w)
+        return rtl.RtlModule("hil_mvau", params, (self.instream_width(),), (self.outstream_width(),), files)

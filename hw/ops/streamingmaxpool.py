@@ -93,3 +93,12 @@ class StreamingMaxPool(SameTypeOp):
         """MaxPooling2D."""
         (h, w), (k, _), c = self.a("ImgDim"), self.a("PoolDim"), self.a("NumChannels")
         walk.pool(node, k, (h // k, w // k, c))
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_maxpool.sv."""
+        from hw.ops import rtl
+
+        dt = self.dt("dataType")
+        params = {"IFM": self.a("ImgDim")[1], "K": self.a("PoolDim")[1], "C": self.a("NumChannels"),
+                  "BITS": dt.bitwidth(), "MODE": rtl.mode(dt)}
+        return rtl.RtlModule("hil_maxpool", params, (self.instream_width(),), (self.outstream_width(),))

@@ -164,6 +164,18 @@ class SWG(HWOp):
         (ih, iw), (oh, ow) = self.a("IFMDim"), self.a("OFMDim")
         walk.sliding_window(node, walk.conv_geometry(ih, iw, self.a("IFMChannels"), k, s, oh, ow))
 
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_swg.sv (the HLS loop of token_schedule, square kernel/image/stride)."""
+        from hw.ops import rtl
+
+        k, s, ifm, ofm = self.a("ConvKernelDim")[0], self.a("Stride")[0], self.a("IFMDim")[0], self.a("OFMDim")[0]
+        if self.a("depthwise"):
+            raise rtl.RtlUnsupported(f"{self.name}: a depthwise SWG has no RTL template")
+        width = self.instream_width()
+        params = {"K": k, "S": s, "IFM": ifm, "OFM": ofm, "CF": self.a("IFMChannels") // self.a("SIMD"),
+                  "WIDTH": width, "KS": int(k % s != 0)}
+        return rtl.RtlModule("hil_swg", params, (width,), (self.outstream_width(),))
+
 
 def swg_hls_flags(k: int, s: int, ifm: int, ofm: int, cf: int, frames: int = 1):
     """(reads, writes) bool arrays over `frames` consecutive frames of the HLS SWG loop."""

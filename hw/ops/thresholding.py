@@ -147,3 +147,21 @@ class Thresholding(ChannelStreamOp):
         """A HilThreshold (toolchain/backends/hls4ml_ext) on the incoming stream."""
         walk.threshold(node, walk.initializer(node, 1, "threshold matrix"), self.a("NumChannels"),
                        self.dt("outputDataType"), self.a("ActVal"))
+
+    def rtl_module(self, node, model):
+        """hw/ops/rtl/hil_thresholding.sv: threshold word t holds T[t*PE+pe, k] (signed, TBITS)."""
+        from qonnx.core.datatype import DataType
+
+        from hw.ops import rtl
+
+        c, pe = self.a("NumChannels"), self.a("PE")
+        thr = broadcast_thresholds(np.asarray(model.get_initializer(node.input[1]), dtype=np.float64), c)
+        idt, odt = self.dt("inputDataType"), self.dt("outputDataType")
+        tbits = max(rtl.signed_bits(thr.min(), thr.max()), rtl.signed_bits(idt.min(), idt.max()))
+        tpat = rtl.signed_patterns(thr.reshape(c // pe, pe * thr.shape[1]), tbits)
+        name = f"{node.name}_thresholds.mem"
+        params = {"C": c, "PE": pe, "IBITS": idt.bitwidth(), "IN_MODE": rtl.mode(idt), "TBITS": tbits,
+                  "NSTEPS": thr.shape[1], "ACT_VAL": 0 if odt == DataType["BIPOLAR"] else int(self.a("ActVal")),
+                  "OBITS": odt.bitwidth(), "THRESH_FILE": name}
+        return rtl.RtlModule("hil_thresholding", params, (self.instream_width(),), (self.outstream_width(),),
+                             {name: rtl.memh(rtl.pack(tpat, tbits), pe * thr.shape[1] * tbits)})

@@ -9,7 +9,7 @@ orchestration (toolchain.pipeline.build, `hil build`), so the backends import no
 
 from __future__ import annotations
 
-BACKENDS = ("hls4ml", "finn")
+BACKENDS = ("hls4ml", "finn", "rtl")
 RESULT = "build.json"
 
 
@@ -18,6 +18,13 @@ def summary(result: dict) -> str:
     if result["backend"] == "finn":
         return (f"FINN handoff in {result['dir']}: {result['model_file']}, {result['folding_file']} "
                 f"({result['nodes']} nodes)")
+    if result["backend"] == "rtl":
+        text = f"RTL project ({result['top']}, {result['nodes']} nodes) in {result['dir']}"
+        cosim = result.get("cosim")
+        if cosim:
+            text += (f"; Verilator co-simulation: {cosim['mismatches']} mismatches on {cosim['samples']} samples, "
+                     f"cycle-exact {cosim['cycle_exact']}, FIFO high-water marks equal {cosim['fifo_high_water_equal']}")
+        return text
     text = f"hls4ml project ({result['hls_backend']}, {result['part']}) in {result['project']}"
     csim = result.get("csim")
     if csim:

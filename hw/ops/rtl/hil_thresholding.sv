@@ -1,0 +1,53 @@
+// hil_thresholding: multi-threshold activation, PE channels per word (finn-hlslib Thresholding_Batch).
+//
+// One firing per cycle, each reading one word and writing one (Thresholding.token_schedule()); channel
+// group t = firing mod (C/PE). out = #{k : x >= T[t*PE+pe][k]} + ACT_VAL (BIPOLAR: the count bit).
+// Output through the 2-word queue of the `rtl` timing profile (latency 1, in flight 2).
+module hil_thresholding #(
+  parameter int C = 1, parameter int PE = 1,
+  parameter int IBITS = 1, parameter int IN_MODE = 0,
+  parameter int TBITS = 32,                 // threshold width (signed)
+  parameter int NSTEPS = 1, parameter int ACT_VAL = 0,
+  parameter int OBITS = 1,
+  parameter THRESH_FILE = "thresholds.mem"
+) (
+  input  logic                clk,
+  input  logic                rst_n,
+  input  logic [PE*IBITS-1:0] in_data,
+  input  logic                in_valid,
+  output logic                in_ready,
+  output logic [PE*OBITS-1:0] out_data,
+  output logic                out_valid,
+  input  logic                out_ready
+);
+  import hil_pkg::*;
+  localparam int TMEM = C / PE;
+  logic [PE*NSTEPS*TBITS-1:0] tmem [TMEM];
+  initial $readmemh(THRESH_FILE, tmem);
+
+  int t;
+  logic q_ready;
+  assign in_ready = q_ready;
+  wire fire = in_valid && q_ready;
+  logic [PE*OBITS-1:0] result;
+
+  always_comb begin
+    for (int pe = 0; pe < PE; pe++) begin
+      logic signed [63:0] v, count;
+      v = decode(64'(in_data[pe*IBITS +: IBITS]), IBITS, IN_MODE);
+      count = 0;
+      for (int k = 0; k < NSTEPS; k++)
+        count += (v >= 64'($signed(tmem[t][(pe*NSTEPS + k)*TBITS +: TBITS]))) ? 64'sd1 : 64'sd0;
+      result[pe*OBITS +: OBITS] = OBITS'(count + ACT_VAL);
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) t <= 0;
+    else if (fire) t <= (t == TMEM - 1) ? 0 : t + 1;
+  end
+
+  hil_fifo #(.WIDTH(PE*OBITS), .DEPTH(2)) queue (
+    .clk, .rst_n, .in_data(result), .in_valid(fire), .in_ready(q_ready),
+    .out_data, .out_valid, .out_ready, .hwm());
+endmodule
