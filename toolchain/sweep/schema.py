@@ -175,4 +175,6 @@ def parse_sweep(data, where: str = "sweep") -> Sweep:
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{where}: {field + ': ' if field else ''}{first['msg']}") from None
+        # a validator's ValueError reads "Value error, ..."; the whole-file check names its field itself
+        message = first["msg"].removeprefix("Value error, ")
+        raise UserError(f"{where}: {field + ': ' if field else ''}{message}") from None
