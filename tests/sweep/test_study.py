@@ -106,3 +106,76 @@ def test_a_different_sweep_in_the_same_run_is_refused(reference, tmp_path):
     other = write_sweep(tmp_path, {**PRUNED_ONLY, "seed": 4})
     proc = run_cli("sweep", str(other), "-o", str(reference))
     assert proc.returncode == 2 and "holds a different sweep" in proc.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_dask_cluster_on_loopback_gives_the_same_trials(reference, pruned_only, tmp_path):
+    """A real cluster: `dask scheduler` and two `dask worker` processes on 127.0.0.1, always stopped."""
+    from distributed import Client
+
+    dask = str(Path(sys.executable).parent / "dask")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", ":0", "--no-show"],
+                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(logs / "s.log", "w"))]
+    try:
+        for i in range(2):
+            procs.append(subprocess.Popen([dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1",
+                                           "--host", "127.0.0.1", "--no-dashboard", "--local-directory",
+                                           str(tmp_path / f"w{i}")], env=env, cwd=ROOT,
+                                          stdout=subprocess.DEVNULL, stderr=open(logs / f"w{i}.log", "w")))
+        with Client(f"tcp://127.0.0.1:{port}", timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            assert len(client.scheduler_info()["workers"]) == 2
+        run = tmp_path / "run"
+        proc = run_cli("sweep", str(pruned_only), "-o", str(run), "--executor", f"dask://127.0.0.1:{port}", "--json",
+                       timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["executor"] == f"dask tcp://127.0.0.1:{port}"
+        assert same_trials(run) == same_trials(reference)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def test_trained_and_failed_trials_then_pareto(tmp_path):
+    """A trained point (estimate, train, export, lower, estimate, emulate) and a crashing one (a channel
+    sparsity that leaves no channel): the crash is recorded with its error, the sweep goes on."""
+    data = {"recipe": "digits-mlp", "trials": 2, "seed": 0, "epochs": 1, "baseline": False, "verify_samples": 50,
+            "space": {"weight_bits": [3], "act_bits": [3], "prune": ["none", "channels:0.999"],
+                      "target_fps": [1.0e5]},
+            "objectives": ["accuracy", "lut", "bops"], "search": {"sampler": "grid", "batch": 2}}
+    run = tmp_path / "run"
+    proc = run_cli("sweep", str(write_sweep(tmp_path, data)), "-o", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert (summary["trials"], summary["complete"], summary["failed"], summary["trained"]) == (2, 1, 1, 1)
+    trials = {t["params"]["prune"]: t for t in trials_of(run)}
+    assert trials["channels:0.999"]["state"] == "FAIL" and trials["channels:0.999"]["error"]
+    good = trials["none"]
+    assert good["state"] == "COMPLETE" and 0.1 < good["measures"]["accuracy"] <= 1
+    folder = run / "trials" / f"{good['number']:04d}"
+    assert all((folder / f).exists() for f in ("checkpoint.pt", "model.onnx", "dataflow.onnx", "estimate.json"))
+    front = run_cli("pareto", str(run), "--json")
+    assert front.returncode == 0, front.stderr
+    result = json.loads(front.stdout)
+    assert [r["number"] for r in result["front"]] == [good["number"]]
+    assert result["front"][0]["emulation"]["deadlock"] is False
+    assert result["front"][0]["rebuild"].startswith(f"hil train {folder / 'recipe.yaml'}")
+    assert (run / "pareto.png").stat().st_size > 10_000

@@ -36,6 +36,22 @@ def constraint_values(trial) -> list[float]:
     return [1.0 if trial.user_attrs.get("status") == Status.INFEASIBLE.value else 0.0]
 
 
+def _grid_sampler_class():
+    import optuna
+
+    class GridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study, trial, state, values) -> None:
+            # optuna's after_trial calls study.stop() once the grid is used up, which raises outside
+            # study.optimize; this sweep asks and tells itself and stops at min(trials, grid size)
+            return None
+
+    return GridSampler
+
+
+def _grid_sampler(search_space: dict, seed: int):
+    return _grid_sampler_class()(search_space, seed=seed)
+
+
 def make_sampler(sweep: Sweep, seed: int):
     import optuna
 
@@ -47,7 +63,7 @@ def make_sampler(sweep: Sweep, seed: int):
         return optuna.samplers.TPESampler(seed=seed, constraints_func=constraint_values,
                                           n_startup_trials=sweep.search.batch)
     if kind is Sampler.GRID:
-        return optuna.samplers.GridSampler(grid(sweep.space), seed=seed)
+        return _grid_sampler(grid(sweep.space), seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
