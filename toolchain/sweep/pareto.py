@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from toolchain.errors import UserError
-from toolchain.sweep.schema import Objective, Sweep
+from toolchain.sweep.schema import Sweep
 from toolchain.sweep.trial import RECIPE_FILE, Status
 
 PLOT = "pareto.png"

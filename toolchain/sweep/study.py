@@ -144,7 +144,7 @@ def run_sweep(sweep: Sweep, run_dir: Path, executor, storage: Optional[str] = No
         study.sampler = make_sampler(sweep, sweep.seed * 1_000_003 + len(study.trials))
         trials = [study.ask(dists) for _ in range(min(sweep.search.batch, total - done))]
         specs = {t.number: TrialSpec(number=t.number, sweep=sweep, point=point_of(t.params),
-                                     folder=str(run_dir / "trials" / f"{t.number:04d}")) for t in trials}
+                                     folder=str((run_dir / "trials" / f"{t.number:04d}").resolve())) for t in trials}
         by_number = {t.number: t for t in trials}
         for returned, outcome in enumerate(executor.run(list(specs.values())), 1):
             record(study, by_number[outcome.number], outcome, sweep)
