@@ -174,8 +174,7 @@ def progress_line(study, sweep: Sweep, outcome: Outcome, total: int, running: in
     m = outcome.measures
     what = (f"acc {m.accuracy:.4f} LUT {m.lut:.0f}" if outcome.trained and m.accuracy is not None and m.lut is not None
             else (outcome.reason or ""))
-    counts = (f" | done {s['trials']}/{total} running {running} pruned {s['pruned']} "
-                                   f"failed {s['failed']}")
+    counts = f" | done {s['trials']}/{total} running {running} pruned {s['pruned']} failed {s['failed']}"
     best = max((t.user_attrs["measures"]["accuracy"] for t in finished(study)
                 if t.user_attrs.get("status") == Status.COMPLETE.value), default=None)
     return f"trial {outcome.number} {outcome.status.value}: {what}{counts}" + \
