@@ -23,7 +23,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 # optional dependency (top-level module) -> the pyproject extra that installs it
 EXTRAS = {"torch": "train", "brevitas": "train", "onnxscript": "train", "onnxoptimizer": "train",
-          "sklearn": "train", "mlxtend": "train", "hls4ml": "hls", "matplotlib": "plot"}
+          "sklearn": "train", "mlxtend": "train", "hls4ml": "hls", "matplotlib": "plot",
+          "optuna": "dse", "distributed": "dse", "dask": "dse"}
 RUN_DIR_HELP = "Also write the --json object to RUN_DIR/<verb>.json (for `hil report RUN_DIR`)."
 
 
@@ -281,6 +282,52 @@ def report(
 
     out = write_report(run_dir)
     emit({"report": str(out)}, as_json, f"wrote {out}")
+
+
+@app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="Sweep YAML: recipe, space, objectives, constraints, search."),
+    out: Path = typer.Option(..., "-o", "--out", help="Run folder: study.db (resumable), trials/, summary.json."),
+    workers: int = typer.Option(1, "--workers", help="Local worker processes (1: in this process)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="local (default) | dask://HOST:PORT."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite in -o)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Hardware-aware design-space exploration (Optuna): bits x pruning x folding, estimate before training.
+
+    Example: hil sweep examples/sweep-digits.yaml -o runs/sweep --workers 2 ; hil pareto runs/sweep
+    (run the same command again to resume a killed sweep)
+    """
+    _run_dir(out)
+    from toolchain.sweep.executors import make_executor
+    from toolchain.sweep.schema import load_sweep
+    from toolchain.sweep.study import run_sweep
+
+    config = load_sweep(sweep_file)
+    runner = make_executor(executor, workers)
+    try:
+        result = run_sweep(config, out, runner, storage=storage, progress=None if as_json else typer.echo)
+    finally:
+        runner.close()
+    emit(result, as_json, f"{result['trials']} trials: {result['complete']} complete, {result['pruned']} pruned "
+                          f"before training (trainings saved), {result['infeasible']} infeasible, "
+                          f"{result['failed']} failed -> {out} (hil pareto {out})")
+
+
+@app.command()
+def pareto(
+    run: Path = typer.Argument(..., help="Run folder of `hil sweep`."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Skip RUN/pareto.png."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The sweep's non-dominated trials: table, RUN/pareto.png, and the command that rebuilds each.
+
+    Example: hil pareto runs/sweep
+    """
+    from toolchain.sweep.pareto import pareto as front, table
+
+    result = front(run, plot=not no_plot)
+    emit(result, as_json, table(result))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from hw.emulator.fifo_sizing import size_fifos
 from hw.emulator.graph import SimConfig
 from hw.emulator.impl import with_impl
 from hw.emulator.timing import simulate
-from hw.emulator.values import apply_fifo_depths, build_timing_graph
+from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
 from tests.unit.test_emulator_model import residual
 from toolchain.backends.rtl import build_rtl
 

@@ -47,6 +47,7 @@ LAYERS: dict[str, tuple[int, str | None]] = {
     "toolchain.pipeline": (ORCHESTRATION, None),
     "toolchain.demo": (ORCHESTRATION, None),
     "toolchain.cli": (ORCHESTRATION, None),
+    "toolchain.sweep": (ORCHESTRATION, None),  # the DSE loop drives every stage (issue 10)
 }
 
 

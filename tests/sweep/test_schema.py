@@ -1,0 +1,58 @@
+"""The sweep file: pydantic validation whose errors name the field, and the space it describes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.sweep.conftest import PRUNED_ONLY, write_sweep
+from toolchain.errors import UserError
+from toolchain.sweep.schema import Objective, parse_sweep
+from toolchain.sweep.space import narrowed, point_of, recipe_of
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"trials": 0}, "trials"),
+    ({"space": {"weight_bits": [9]}}, "space.weight_bits.0"),
+    ({"space": {"part": ["NoSuchBoard"]}}, "space.part"),
+    ({"space": {"prune": ["sideways:0.5"]}}, "space.prune"),
+    ({"space": {"layers": {"7": {"weight_bits": [2]}}}}, "space.layers"),
+    ({"objectives": ["accuracy", "speed"]}, "objectives.1"),
+    ({"objectives": ["lut", "lut"]}, "objectives"),
+    ({"constraints": {"accuracy_min": 2}}, "constraints.accuracy_min"),
+    ({"search": {"sampler": "annealing"}}, "search.sampler"),
+    ({"budget": 3}, "budget"),
+])
+def test_an_error_names_the_field(patch, field):
+    with pytest.raises(UserError) as err:
+        parse_sweep({**PRUNED_ONLY, **patch}, "s.yaml")
+    assert str(err.value).startswith(f"s.yaml: {field}: ")
+
+
+def test_bad_file_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    path = write_sweep(tmp_path, {**PRUNED_ONLY, "trials": -1})
+    out = tmp_path / "run"
+    proc = run_cli("sweep", str(path), "-o", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "trials" in proc.stderr
+    assert not out.exists()
+
+
+def test_a_point_becomes_the_recipe_trained():
+    sweep = parse_sweep({**PRUNED_ONLY, "space": {**PRUNED_ONLY["space"], "layers": {"1": {"act_bits": [3]}},
+                                                 "prune": ["channels:0.5"]}})
+    assert sweep.objectives == [Objective.ACCURACY, Objective.LUT]
+    point = point_of({"weight_bits": 2, "act_bits": 4, "layer1.act_bits": 3, "prune": "channels:0.5",
+                      "target_fps": 1e5, "part": "Pynq-Z2", "clock_ns": 10.0})
+    recipe = recipe_of(sweep, point)
+    assert (recipe.quant.weight_bits, recipe.quant.act_bits, recipe.training.epochs) == (2, 4, 1)
+    assert recipe.architecture.layers[1].act_bits == 3 and recipe.architecture.layers[0].act_bits is None
+    assert recipe.prune == "channels:0.5"
+    # the cheap estimate's architecture: digits-mlp 64-32-10 with half of each hidden layer removed
+    narrow = narrowed(recipe)
+    assert [l.units for l in narrow.architecture.layers] == [32, 16, 10] and narrow.prune is None
+
+
+def test_grid_size_counts_distinct_choices():
+    sweep = parse_sweep(PRUNED_ONLY)
+    assert sweep.space.grid_size() == 4 * 2 * 1 * 3 * 1 * 1

@@ -1,0 +1,128 @@
+"""`hil pareto RUN`: the non-dominated trials, their configurations, plots and rebuild commands."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Optional
+
+from toolchain.errors import UserError
+from toolchain.sweep.schema import Sweep
+from toolchain.sweep.trial import RECIPE_FILE, Status
+
+PLOT = "pareto.png"
+RESULT = "pareto.json"
+AXES = [("lut", "LUT"), ("latency", "latency (ns)"), ("energy", "energy (pJ)"), ("bops", "BOPs")]
+
+
+def dominates(a: list[float], b: list[float]) -> bool:
+    """a dominates b (both already oriented so that smaller is better)."""
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def front_indices(points: list[list[float]]) -> list[int]:
+    return [i for i, p in enumerate(points) if not any(dominates(q, p) for j, q in enumerate(points) if j != i)]
+
+
+def rebuild_command(row: dict) -> str:
+    """The one command that rebuilds the point's HLS project from its recipe (train, export, lower, build)."""
+    folder = Path(row["folder"])
+    d, p = shlex.quote(str(folder / "rebuild")), row["point"]
+    return (f"hil train {shlex.quote(str(folder / RECIPE_FILE))} --out {d} --no-float-baseline && "
+            f"hil export {d} -o {d}/model.onnx && "
+            f"hil lower {d}/model.onnx -o {d}/dataflow.onnx --target-fps {p['target_fps']:g} --part {p['part']} "
+            f"--clock-ns {p['clock_ns']:g} --recipe {shlex.quote(str(folder / RECIPE_FILE))} && "
+            f"hil build {d}/dataflow.onnx --backend hls4ml -o {d}/hls")
+
+
+def load_run(run_dir: Path):
+    import optuna
+
+    from toolchain.sweep.study import DB, STUDY, SWEEP_FILE, finished
+
+    if not (run_dir / SWEEP_FILE).exists() or not (run_dir / DB).exists():
+        raise UserError(f"{run_dir} is not a sweep run folder (no {SWEEP_FILE} / {DB}; run `hil sweep ... -o {run_dir}`)")
+    sweep = Sweep.model_validate(json.loads((run_dir / SWEEP_FILE).read_text()))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{(run_dir / DB).resolve()}")
+    return sweep, finished(study)
+
+
+def pareto(run_dir: Path, plot: bool = True) -> dict:
+    from toolchain.fileio import write_json
+    from toolchain.sweep.baseline import read_baseline
+    from toolchain.sweep.space import point_of
+
+    run_dir = Path(run_dir)
+    sweep, trials = load_run(run_dir)
+    rows = [{"number": t.number, "point": point_of(t.params).model_dump(), "measures": t.user_attrs["measures"],
+             "emulation": t.user_attrs.get("emulation"), "folder": str(run_dir / "trials" / f"{t.number:04d}")}
+            for t in trials if t.user_attrs.get("status") == Status.COMPLETE.value]
+    oriented = [[-r["measures"][o.value] if o.maximise else r["measures"][o.value] for o in sweep.objectives]
+                for r in rows]
+    front = [rows[i] for i in front_indices(oriented)]
+    for row in front:
+        row["rebuild"] = rebuild_command(row)
+    result = {"objectives": [o.value for o in sweep.objectives], "complete": len(rows), "front": front,
+              "baseline": read_baseline(run_dir)}
+    if plot and rows:
+        result["plot"] = str(plot_front(rows, front, result["baseline"], run_dir / PLOT))
+    write_json(run_dir / RESULT, result)
+    return result
+
+
+def plot_front(rows: list[dict], front: list[dict], baseline: Optional[dict], out: Path) -> Path:
+    """Accuracy against LUT, latency, energy and BOPs: every complete trial, the front highlighted,
+    the float baseline's accuracy as a line (and its BOPs as a point)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from toolchain.fileio import atomic_path
+
+    fig, axes = plt.subplots(1, len(AXES), figsize=(4 * len(AXES), 3.6), constrained_layout=True)
+    on_front = {r["number"] for r in front}
+    for ax, (key, label) in zip(axes, AXES):
+        pts = [(r["measures"][key], r["measures"]["accuracy"], r["number"] in on_front) for r in rows
+               if r["measures"].get(key) is not None]
+        ax.scatter([x for x, _, f in pts if not f], [y for _, y, f in pts if not f], c="0.6", s=18, label="trial")
+        best = sorted((x, y) for x, y, f in pts if f)
+        ax.plot([x for x, _ in best], [y for _, y in best], "o-", c="tab:red", ms=6, label="Pareto front")
+        if baseline:
+            ax.axhline(baseline["float_accuracy"], ls="--", c="tab:blue", lw=1, label="float baseline")
+            if key == "bops":
+                ax.scatter([baseline["float_bops"]], [baseline["float_accuracy"]], marker="*", s=120, c="tab:blue")
+            elif baseline["w8a8_dense"].get(key) is not None:
+                ax.axvline(baseline["w8a8_dense"][key], ls=":", c="tab:green", lw=1, label="8-bit dense")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("accuracy")
+    axes[0].legend(fontsize=7)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out
+
+
+def _g(x) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def table(result: dict) -> str:
+    """The front as text: one line per point with its full configuration and measures."""
+    lines = [f"{len(result['front'])} non-dominated of {result['complete']} complete trials "
+             f"(objectives: {', '.join(result['objectives'])})"]
+    if result["baseline"]:
+        b = result["baseline"]
+        lines.append(f"float baseline: accuracy {b['float_accuracy']:.4f}, {b['float_bops']:.4g} BOPs; "
+                     f"8-bit dense LUT {_g(b['w8a8_dense']['lut'])}")
+    for r in sorted(result["front"], key=lambda r: -r["measures"]["accuracy"]):
+        m, p = r["measures"], r["point"]
+        bits = f"w{p['weight_bits']}a{p['act_bits']}" + "".join(f" L{i}:{b}" for i, b in p["layers"].items())
+        lines.append(f"#{r['number']:<4} acc {m['accuracy']:.4f} LUT {m['lut']:.0f} latency {m['latency']:.0f} ns "
+                     f"energy {_g(m['energy'])} pJ BOPs {m['bops']:.4g} | {bits} prune {p['prune'] or 'none'} "
+                     f"fps {p['target_fps']:g} {p['part']} {p['clock_ns']:g} ns")
+        lines.append(f"      {r['rebuild']}")
+    return "\n".join(lines)

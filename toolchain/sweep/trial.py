@@ -1,0 +1,141 @@
+"""One trial, cheap before expensive (runs in a worker process, local or on a Dask worker):
+
+1. estimate: the point's recipe, untrained (channel pruning applied as the narrower architecture it
+   ends with), exported, lowered with the point's folding and estimated: seconds, no training. A
+   point the estimate rules out (does not fit, too slow) stops here: the training it saved is counted.
+2. train: `hil train` of the trial's recipe (written to the trial folder, so it can be rebuilt).
+3. confirm: export (bit-exact vs torch), lower (bit-exact vs QONNX), estimate, and emulate with FIFO
+   sizing: the trained design's numbers, and the folding confirmed deadlock-free.
+
+Every exception becomes a failed outcome with its error, so the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from toolchain.sweep.objectives import Measures, hardware_violation, violation
+from toolchain.sweep.schema import Sweep
+from toolchain.sweep.space import Point, narrowed, recipe_of
+
+RECIPE_FILE = "recipe.yaml"
+
+
+class Status(str, Enum):
+    COMPLETE = "complete"
+    PRUNED = "pruned"  # ruled out by the estimate, before training
+    INFEASIBLE = "infeasible"  # trained, but violates a constraint (accuracy, or the trained estimate)
+    FAILED = "failed"
+
+
+class TrialSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    number: int
+    sweep: Sweep
+    point: Point
+    folder: str  # the trial's run folder (shared file system between the workers and the sweep)
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    number: int
+    status: Status
+    measures: Measures = Measures()
+    reason: Optional[str] = None  # why pruned / infeasible, or the error of a failed trial
+    trained: bool = False
+    seconds: dict[str, float] = {}
+    emulation: Optional[dict] = None  # emulated interval/latency with sized FIFOs, deadlock
+
+
+def _estimate_qonnx(qonnx: Path, point: Point):
+    from toolchain.estimate import estimate
+    from toolchain.lower import lower_model
+    from toolchain.onnxio import load_model
+
+    dataflow = lower_model(load_model(qonnx), target_fps=point.target_fps, clock_ns=point.clock_ns, part=point.part)
+    return estimate(dataflow, part=point.part, clock_ns=point.clock_ns)
+
+
+def _measures(est: dict, **more) -> Measures:
+    return Measures(lut=est["total"]["LUT"], latency=est["network"]["estimated_latency_ns"],
+                    energy=est.get("total_energy_pj"), fits=bool(est["fits"]), **more)
+
+
+def cheap_estimate(spec: TrialSpec, folder: Path) -> Measures:
+    """Stage 1: the untrained model of the point, lowered and estimated (the estimate does not depend on
+    the weights' values, only on shapes, bits and folding)."""
+    from toolchain.compress.brevitas_export import recipe_input_dtype, to_qonnx
+    from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
+    from toolchain.compress.checkpoint import seed_everything
+    from toolchain.compress.model import build_model
+    from toolchain.data import verification_inputs
+
+    recipe = narrowed(recipe_of(spec.sweep, spec.point))
+    seed_everything(spec.sweep.seed)
+    model = build_model(recipe)
+    calibrate_activations(model, verification_inputs(recipe, 256, spec.sweep.seed),
+                          CalibrationConfig(seed=spec.sweep.seed))
+    probe = folder / "probe.onnx"
+    to_qonnx(model, tuple(recipe.architecture.input_shape), probe, recipe_input_dtype(recipe))
+    return _measures(_estimate_qonnx(probe, spec.point))
+
+
+def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Measures, dict]:
+    """Stages 2 and 3: train, export, lower (both verified bit-exact), estimate, emulate with sized FIFOs."""
+    from toolchain.emulate import emulate
+    from toolchain.estimate import estimate
+    from toolchain.export import export_run
+    from toolchain.fileio import write_json
+    from toolchain.lower import lower_file
+    from toolchain.onnxio import load_model
+    from toolchain.train import train_recipe
+
+    p, n = spec.point, spec.sweep.verify_samples
+    t = time.perf_counter()
+    metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False)
+    seconds["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    export_run(str(folder), folder / "model.onnx", samples=n, seed=spec.sweep.seed)
+    lower_file(folder / "model.onnx", folder / "dataflow.onnx", recipe=str(folder / RECIPE_FILE), samples=n,
+               seed=spec.sweep.seed, target_fps=p.target_fps, clock_ns=p.clock_ns, part=p.part)
+    est = estimate(load_model(folder / "dataflow.onnx"), part=p.part, clock_ns=p.clock_ns)
+    write_json(folder / "estimate.json", est)
+    emu = emulate(folder / "dataflow.onnx", size=True, frames=2, clock_ns=p.clock_ns)
+    seconds["confirm"] = time.perf_counter() - t
+    emulation = {k: emu.get(k) for k in ("latency_cycles", "interval_cycles", "throughput_fps", "deadlock")}
+    return _measures(est, accuracy=metrics["accuracy"], bops=metrics["bops"]), emulation
+
+
+def run_trial(spec: TrialSpec) -> Outcome:
+    """The whole trial; never raises (a failure is an Outcome with its error)."""
+    folder = Path(spec.folder)
+    seconds: dict[str, float] = {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        recipe = recipe_of(spec.sweep, spec.point)
+        (folder / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+        t = time.perf_counter()
+        cheap = cheap_estimate(spec, folder)
+        seconds["estimate"] = time.perf_counter() - t
+        why = hardware_violation(spec.sweep.constraints, cheap)
+        if why is not None:
+            return Outcome(number=spec.number, status=Status.PRUNED, measures=cheap, reason=why, seconds=seconds)
+        measures, emulation = train_and_confirm(spec, folder, seconds)
+        why = violation(spec.sweep.constraints, measures)
+        for objective in spec.sweep.objectives:
+            measures.value(objective)  # an objective the cost model cannot give fails the trial here
+        return Outcome(number=spec.number, status=Status.INFEASIBLE if why else Status.COMPLETE, measures=measures,
+                       reason=why, trained=True, seconds=seconds, emulation=emulation)
+    except Exception as err:  # noqa: BLE001 - a crashing trial is recorded, the sweep goes on
+        last = traceback.extract_tb(err.__traceback__)[-1]
+        return Outcome(number=spec.number, status=Status.FAILED, seconds=seconds,
+                       reason=f"{type(err).__name__}: {err} ({Path(last.filename).name}:{last.lineno})")
