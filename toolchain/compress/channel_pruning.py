@@ -1,4 +1,4 @@
-"""Structured channel pruning by the seed paper's method (Zhang, Colbert, Das 2022; reference/compression.md §1).
+"""Structured channel pruning by the seed paper's method (Zhang, Colbert, Das 2022; docs/compression.md §1).
 
 Pipeline, as in the authors' code (mlzxy/mdpi2022):
 1. a dense float model, trained (the paper starts from a dense pretrained checkpoint);

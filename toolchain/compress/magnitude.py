@@ -1,4 +1,4 @@
-"""Unstructured quantization-aware pruning (QAP): Hawks et al. 2021, "Ps and Qs" (reference/compression.md §2).
+"""Unstructured quantization-aware pruning (QAP): Hawks et al. 2021, "Ps and Qs" (docs/compression.md §2).
 
 Brevitas QAT from scratch (the dense first iteration), then an iterative schedule: each iteration prunes
 about `step` of the *original* weights more (10%, 20%, … as in pytorch-jet-classify's `iter_prune.py`),
