@@ -324,6 +324,8 @@ def main(argv=None) -> int:
     ap.add_argument("--datasets", nargs="*", choices=sorted(DATASETS), help="subset of the data sets")
     ap.add_argument("--seeds", type=int, help="seeds per data set (default 5 digits, 3 others)")
     ap.add_argument("--epochs", type=int, help="dense training epochs for every data set (phases: half)")
+    ap.add_argument("--bits", nargs="*", choices=["w8a8", "w4a8", "w4a4"], help="subset of the bit widths")
+    ap.add_argument("--arms", nargs="*", choices=ARMS, help="subset of the arms")
     args = ap.parse_args(argv)
     study = QUICK if args.quick else Study()
     if args.datasets:
@@ -332,6 +334,10 @@ def main(argv=None) -> int:
         study = Study(**{**asdict(study), "seeds": {d: args.seeds for d in study.seeds}})
     if args.epochs:
         study = Study(**{**asdict(study), "epochs": {d: args.epochs for d in DATASETS}, "phase_epochs": None})
+    if args.bits:
+        study = Study(**{**asdict(study), "bits": tuple((int(b[1]), int(b[3])) for b in args.bits)})
+    if args.arms:
+        study = Study(**{**asdict(study), "arms": tuple(args.arms)})
     if "fashion" in study.seeds:
         from toolchain.data import _fashion
 
