@@ -189,6 +189,15 @@ def plot(summary, path: Path) -> None:
     fig.savefig(path, dpi=120, format="png")
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    from toolchain.fileio import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="digits-mlp, 1 seed, 32/4 bits to 50 %, 2+1 epochs (tests)")
@@ -217,14 +226,14 @@ def main(argv=None) -> int:
             rows += part
             print(f"[{time.perf_counter() - t0:6.0f}s] {i}/{len(tasks)} {key}: {seconds:.0f}s", file=sys.stderr,
                   flush=True)
+            args.out.mkdir(parents=True, exist_ok=True)  # the finished tasks survive an interrupted study
+            write_rows(args.out / "partial.csv", rows)
     from toolchain.fileio import atomic_path
 
     args.out.mkdir(parents=True, exist_ok=True)
     rows.sort(key=lambda r: (r["model"], -r["bits"], r["sparsity"], r["seed"]))
-    with atomic_path(args.out / "results.csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(args.out / "results.csv", rows)
+    (args.out / "partial.csv").unlink(missing_ok=True)
     summary = summarize(rows)
     with atomic_path(args.out / "accuracy_vs_bops.png") as tmp:
         plot(summary, tmp)

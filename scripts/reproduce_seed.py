@@ -354,11 +354,14 @@ def main(argv=None) -> int:
             ranks += rk
             print(f"[{time.perf_counter() - t0:6.0f}s] {i}/{len(tasks)} {task.dataset} seed {task.seed} {task.arm}: "
                   f"{seconds:.0f}s", file=sys.stderr, flush=True)
+            args.out.mkdir(parents=True, exist_ok=True)  # the finished tasks survive an interrupted study
+            write_csv(args.out / "partial.csv", rows, FIELDS)
     args.out.mkdir(parents=True, exist_ok=True)
     rows.sort(key=lambda r: (r["dataset"], r["arm"], r["sparsity"], -r["weight_bits"], -r["act_bits"], r["seed"]))
     write_csv(args.out / "results.csv", rows, FIELDS)
     if ranks:
         write_csv(args.out / "ranking.csv", ranks, list(ranks[0]))
+    (args.out / "partial.csv").unlink(missing_ok=True)
     lines = report(rows, ranks, study.arms)
     (args.out / "report.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
