@@ -122,8 +122,14 @@ def run_task(args) -> tuple[tuple, list[dict], float]:
         if not study.sparsities or any(abs(s - t) < 1e-6 for t in study.sparsities):
             rows.append(measure(model_name, seed, bits, s, m, recipe, dense, split, float_ref))
 
-    _, extra = prune_unstructured(model, recipe, split, spec, on_point=point, progress=False)
-    runs = extra["pruning"]["epochs_run"]
+    from toolchain.errors import UserError
+
+    try:
+        _, extra = prune_unstructured(model, recipe, split, spec, on_point=point, progress=False)
+        runs = extra["pruning"]["epochs_run"]
+    except UserError as err:  # global pruning emptied a layer: the curve ends at the last feasible point
+        print(f"{model_name} {bits} bits seed {seed}: stopped, {err}", file=sys.stderr, flush=True)
+        runs = []
     for r, n in zip(rows[1:], runs):
         r["epochs_run"] = n
     return (model_name, seed, bits), rows, time.perf_counter() - t0
