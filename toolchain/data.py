@@ -70,8 +70,10 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _fashion() -> Split:
-    if not FASHION_DIR.exists():
-        raise UserError(f"Fashion-MNIST not found in {FASHION_DIR}: apt-get install dataset-fashion-mnist")
+    files = [FASHION_DIR / f"{p}-{k}-idx{d}-ubyte.gz" for p in ("train", "t10k") for k, d in (("images", 3), ("labels", 1))]
+    if not all(f.exists() for f in files):
+        raise UserError(f"Fashion-MNIST not found in {FASHION_DIR}: install it with "
+                        f"`apt-get install -y dataset-fashion-mnist` (Debian/Ubuntu)")
     x = [_read_idx(FASHION_DIR / f"{p}-images-idx3-ubyte.gz").reshape(-1, 784) for p in ("train", "t10k")]
     y = [_read_idx(FASHION_DIR / f"{p}-labels-idx1-ubyte.gz") for p in ("train", "t10k")]
     return Split(x[0].astype(np.float32), y[0].astype(np.int64), x[1].astype(np.float32), y[1].astype(np.int64))

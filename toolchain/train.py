@@ -102,6 +102,9 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     from toolchain.compress.footprint import footprint
 
     metrics.update(footprint(model, recipe, dense_recipe, metrics["accuracy"]))  # bops, macs, memory, float_bops
+    from toolchain.compress.aiq import efficiency
+
+    metrics.update(efficiency(model, split.x_test, metrics["accuracy"]).metrics())  # Ps&Qs net efficiency, aIQ
     metrics.update(weight_stats(model, recipe))
     metrics.update(extra)
     save_run(out, recipe, model, metrics)

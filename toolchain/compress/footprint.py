@@ -7,7 +7,12 @@
 - `float_bops` = 32·32·`dense_macs`, with dense_macs the MAC count of the dense, unpruned model of the
   original recipe (inference_cost with discount_sparsity=False): the float 32-bit reference;
 - `perf_per_mbit`: the seed paper's performance per memory footprint, accuracy (%) ÷ Mbit of
-  (weight_mem_bits + act_mem_bits) (calc_flops/calculator.ipynb::get_mem, docs/compression.md §1.1).
+  (weight_mem_bits + act_mem_bits) (calc_flops/calculator.ipynb::get_mem, docs/compression.md §1.1);
+- `bops_qonnx` (= `bops`) and `bops_psqs`, Ps&Qs's definition with a 32-bit first-layer input, with their
+  float references `float_bops` and `float_bops_psqs` and reductions (costs.py);
+- the two footprints, named: `act_mem_bits_quant` (= `act_mem_bits`, the quantized activation tensors) and
+  `act_mem_bits_all` = `feature_map_elems` × the activation bits, every layer output as torchinfo's total
+  output counts it (the paper's N_f); `perf_per_mbit_all` uses the latter.
 """
 
 from __future__ import annotations
@@ -80,7 +85,16 @@ def footprint(model: nn.Module, recipe, dense_recipe, accuracy: float) -> dict:
     macs = float(dense["total_macs"]) if same else dense_macs(dense_recipe)
     w_bits, a_bits = float(sparse["total_mem_w_bits"]), float(act_memory_bits(model, recipe))
     bops, float_bops = float(sparse["total_bops"]), FLOAT_BITS * FLOAT_BITS * macs
-    return {"bops": bops, "macs": float(sparse["total_macs"]), "dense_macs": macs,
+    from toolchain.compress import costs
+
+    psqs, float_psqs = costs.bops_psqs(model, recipe), costs.float_bops_psqs(dense_recipe)
+    elems = costs.feature_map_elems(recipe)
+    a_all = float(elems * recipe.quant.act_bits)
+    return {"bops_qonnx": bops, "bops_psqs": psqs, "float_bops_psqs": float_psqs,
+            "bops_psqs_reduction": float_psqs / psqs, "feature_map_elems": elems,
+            "act_mem_bits_quant": a_bits, "act_mem_bits_all": a_all,
+            "perf_per_mbit_all": 100.0 * accuracy / ((w_bits + a_all) / 1e6),
+            "bops": bops, "macs": float(sparse["total_macs"]), "dense_macs": macs,
             "float_bops": float_bops, "float_bops_def": FLOAT_BOPS_DEF,
             "bops_reduction": float_bops / bops if bops else float("inf"),
             "weight_mem_bits": w_bits, "act_mem_bits": a_bits,

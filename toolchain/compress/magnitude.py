@@ -28,8 +28,24 @@ def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
-def schedule(target: float, step: float) -> list[float]:
-    """The cumulative sparsities of the iterations: step, 2·step, …, then `target` itself."""
+# Ps&Qs's iterations prune these fractions of the REMAINING weights (pytorch-jet-classify iter_prune.py;
+# paper_plots/plot_megascript.py::prunevals): cumulative 10 %, 20 %, …, 90 %, then 96.7 % and 98.9 %
+PSQS_FRACTIONS = (1 / 10, 1 / 9, 1 / 8, 1 / 7, 1 / 6, 1 / 5, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 2 / 3)
+
+
+def psqs_points() -> list[float]:
+    remaining, points = 1.0, []
+    for f in PSQS_FRACTIONS:
+        remaining *= 1.0 - f
+        points.append(round(1.0 - remaining, 9))
+    return points
+
+
+def schedule(target: float, step: float, psqs: bool = False) -> list[float]:
+    """The cumulative sparsities of the iterations: step, 2·step, … (or the Ps&Qs points), then `target`
+    itself (a point within 0.1 pp of the target is replaced by it)."""
+    if psqs:
+        return [p for p in psqs_points() if p < target - 1e-3] + ([target] if target > 0 else [])
     points, k = [], 1
     while k * step < target - 1e-9:
         points.append(round(k * step, 9))
@@ -118,22 +134,29 @@ def prune_unstructured(model: nn.Module, recipe, split, spec: UnstructuredSpec,
     bip, tr = recipe.architecture.bipolar_output, recipe.training
     x, y = split.x_train, split.y_train
     initial = initial_weights(model) if spec.rewind else None
-    fit(model, x, y, tr, bip, description=f"QAT {recipe.name} (dense)", progress=progress)
+    fit(model, x, y, tr, bip, l1=spec.l1, description=f"QAT {recipe.name} (dense)", progress=progress)
     if on_point:
         on_point(0.0, model)
     masks = WeightMasks(weight_layers(model))
     epochs, lr = iteration_schedule(spec, tr)
-    points = schedule(spec.sparsity, spec.step)
+    points = schedule(spec.sparsity, spec.step, spec.psqs)
+    stop = None
+    if spec.patience:  # Ps&Qs: early stopping on a held-out tenth of the training set
+        from toolchain.compress.qat import EarlyStopping, hold_out
+
+        x, y, x_val, y_val = hold_out(x, y, seed=tr.seed)
+        stop = EarlyStopping(x_val, y_val, spec.patience)
     for s in points:
         masks.prune_to(s, spec.scope)
         if initial is not None:
             rewind(model, initial, masks)
-        fit(model, x, y, tr, bip, callbacks=[masks], epochs=epochs, lr=lr,
+        fit(model, x, y, tr, bip, callbacks=[masks], epochs=epochs, lr=lr, l1=spec.l1, stop=stop,
             description=f"QAP {recipe.name} {s:.0%}", progress=progress)
         if on_point:
             on_point(s, model)
     extra = {"pruning": {"kind": "unstructured", "spec": spec.text(), "schedule": points,
                          "epochs_per_iteration": epochs,
+                         "epochs_run": stop.history if stop else [epochs] * len(points),
                          "layers": {n: {"pruned": f} for n, f in masks.pruned_fractions().items()}}}
     return model, extra
 

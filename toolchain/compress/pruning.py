@@ -1,14 +1,18 @@
 """Pruning specs (`hil train --prune`, recipe field `prune`) and the dispatch to the two methods.
 
-    unstructured:S[,scope=global|layerwise][,step=0.1][,epochs=N][,rewind=true|false]
+    unstructured:S[,scope=global|layerwise][,step=0.1|psqs][,epochs=N][,rewind=true|false][,patience=N][,l1=X]
         quantization-aware pruning (Hawks et al. 2021, "Ps and Qs"): L1-magnitude masks, raised by
         `step` of the original weights per iteration up to S, fine-tuning under QAT in between
         (toolchain/compress/magnitude.py). rewind=true: lottery ticket, rewind to the initial weights.
-    channels:S[,method=greedy|oneshot|weight][,epochs=N][,qepochs=N]
+        step=psqs: the paper's iterations 10 %, 20 %, …, 90 %, 96.7 %, 98.9 % (then S); patience=N: each
+        retraining stops early when the held-out loss has not improved for N epochs (best weights kept);
+        l1=X: an L1 penalty X·Σ|w| on the weights during every training (the paper: 1e-4).
+    channels:S[,method=greedy|oneshot|weight|l1|l0|stepwise|narrow][,epochs=N][,qepochs=N]
         structured channel pruning of every hidden layer (Zhang et al. 2022, the seed paper): greedy
-        layerwise activation-magnitude importance (default), or the one-shot / weight-magnitude
-        ablations; then fine-tuning, physical removal and the quantization phase
-        (toolchain/compress/channel_pruning.py).
+        layerwise activation-magnitude importance (default), or the one-shot / weight-magnitude /
+        one-shot weight-L1 / L0 (fraction of non-zero activations) / Zhu–Gupta stepwise ablations; then
+        fine-tuning, physical removal and the quantization phase (toolchain/compress/channel_pruning.py).
+        `narrow`: the baseline network with S of every hidden layer's channels removed, trained from scratch.
 
 S is the fraction pruned, in [0, 1). `epochs` are the fine-tuning epochs per pruning iteration
 (unstructured) or of the float pruning phase (channels); `qepochs` those of the quantization phase.
@@ -32,8 +36,12 @@ class Scope(str, Enum):
 
 class ChannelMethod(str, Enum):
     GREEDY = "greedy"  # the seed paper: layers in network order, each scored with earlier masks frozen
-    ONESHOT = "oneshot"  # ablation: every layer scored at once on the unpruned net
+    ONESHOT = "oneshot"  # ablation: every layer scored at once on the unpruned net, masked at the end step
     WEIGHT = "weight"  # ablation: layerwise, channels scored by the L1 norm of their weights
+    L1 = "l1"  # ablation: weight-L1 scores, one-shot at the end step
+    L0 = "l0"  # ablation: layerwise, channels scored by their fraction of non-zero activations
+    STEPWISE = "stepwise"  # ablation: every layer at once, Zhu–Gupta cubic sparsity ramp
+    NARROW = "narrow"  # baseline: the narrower network trained from scratch
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,15 @@ class UnstructuredSpec:
     step: float = 0.1  # fraction of the original weights pruned per iteration (Ps&Qs: 10%)
     epochs: Optional[int] = None  # fine-tuning epochs per iteration; None: the recipe's / 4 (all of them if rewinding)
     rewind: bool = False
+    psqs: bool = False  # the Ps&Qs iteration points instead of multiples of `step`
+    patience: Optional[int] = None  # early stopping of every retraining
+    l1: float = 0.0  # L1 penalty on the weights
 
     def text(self) -> str:
-        return f"unstructured:{self.sparsity:g},scope={self.scope.value},step={self.step:g}" + \
-            (f",epochs={self.epochs}" if self.epochs else "") + (",rewind=true" if self.rewind else "")
+        return f"unstructured:{self.sparsity:g},scope={self.scope.value}," + \
+            ("step=psqs" if self.psqs else f"step={self.step:g}") + \
+            (f",epochs={self.epochs}" if self.epochs else "") + (",rewind=true" if self.rewind else "") + \
+            (f",patience={self.patience}" if self.patience else "") + (f",l1={self.l1:g}" if self.l1 else "")
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class ChannelSpec:
 
 
 PruneSpec = Union[UnstructuredSpec, ChannelSpec]
-_OPTIONS = {"unstructured": ("scope", "step", "epochs", "rewind"), "channels": ("method", "epochs", "qepochs")}
+_OPTIONS = {"unstructured": ("scope", "step", "epochs", "rewind", "patience", "l1"), "channels": ("method", "epochs", "qepochs")}
 
 
 def _number(text: str, what: str, kind=float):
@@ -111,14 +124,18 @@ def parse_prune_spec(text: str) -> PruneSpec:
     if kind == "channels":
         return ChannelSpec(sparsity, _choice(ChannelMethod, options.get("method", "greedy"), "channel-pruning method"),
                            epochs, _epochs(options["qepochs"]) if "qepochs" in options else None)
-    step = _number(options.get("step", "0.1"), "step")
+    psqs = options.get("step") == "psqs"
+    step = 0.1 if psqs else _number(options.get("step", "0.1"), "step")
     if not 0.0 < step < 1.0:
-        raise UserError(f"--prune: step must be in (0, 1), got {step:g}")
+        raise UserError(f"--prune: step must be in (0, 1) or psqs, got {step:g}")
+    l1 = _number(options.get("l1", "0"), "l1")
+    if l1 < 0:
+        raise UserError(f"--prune: l1 must be >= 0, got {l1:g}")
     rewind = options.get("rewind", "false").lower()
     if rewind not in ("true", "false"):
         raise UserError(f"--prune: rewind must be true or false, got '{rewind}'")
     return UnstructuredSpec(sparsity, _choice(Scope, options.get("scope", "global"), "pruning scope"), step, epochs,
-                            rewind == "true")
+                            rewind == "true", psqs, _epochs(options["patience"]) if "patience" in options else None, l1)
 
 
 def pruned_count(sparsity: float, n: int) -> int:

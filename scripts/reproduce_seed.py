@@ -1,0 +1,381 @@
+"""The seed paper's main comparison (Zhang, Colbert, Das 2022, docs/compression.md §1) on this machine's data.
+
+Per data set and seed: the dense float baseline; every channel-pruning arm (greedy, oneshot, weight, l1, l0,
+stepwise, narrow) at 50 % and 75 % channel sparsity; then the quantization phase at W8A8, W4A8 and W4A4 from
+each pruned float net, and from the dense one (quantization only). The pruned float nets are the
+pruning-only points. Every quantized point carries both footprints (quantized activations only; every
+layer output, the paper's N_f) and accuracy per Mbit of each. Then the motivating analysis: how the
+channel ranking of a layer changes when the previous layer is pruned (Kendall τ, normalized Levenshtein
+distance between the rankings, overlap of the kept sets).
+
+Data: digits (5 seeds), MNIST-5k and Fashion-MNIST (3 seeds; 4,000 train / 1,000 test drawn stratified
+from Debian's dataset-fashion-mnist, the size of MNIST-5k).
+
+    .venv/bin/python scripts/reproduce_seed.py            # the full study (2 worker processes)
+    .venv/bin/python scripts/reproduce_seed.py --quick    # a smoke run for tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ARMS = ("greedy", "oneshot", "weight", "l1", "l0", "stepwise", "narrow")
+BITS = ((8, 8), (4, 8), (4, 4))
+DATASETS = {"digits": "digits-mlp", "mnist5k": "mnist-mlp", "fashion": "fashion-mlp"}
+
+
+@dataclass(frozen=True)
+class Study:
+    seeds: dict = field(default_factory=lambda: {"digits": 5, "mnist5k": 3, "fashion": 3})
+    arms: tuple[str, ...] = ARMS
+    sparsities: tuple[float, ...] = (0.5, 0.75)
+    bits: tuple[tuple[int, int], ...] = BITS
+    epochs: dict = field(default_factory=lambda: {"digits": 40, "mnist5k": 20, "fashion": 20})  # dense training
+    phase_epochs: dict | None = None  # pruning and quantization phases; None: half the dense epochs
+
+
+QUICK = Study(seeds={"digits": 1}, arms=("greedy", "oneshot", "narrow"), sparsities=(0.5,), bits=((4, 4),),
+              epochs={"digits": 2}, phase_epochs={"digits": 1})
+
+FIELDS = ["dataset", "seed", "arm", "sparsity", "weight_bits", "act_bits", "accuracy", "weight_mem_bits",
+          "act_mem_bits_quant", "act_mem_bits_all", "perf_per_mbit", "perf_per_mbit_all", "bops_qonnx", "bops_psqs",
+          "channels"]
+
+
+@dataclass
+class Task:
+    dataset: str
+    seed: int
+    arm: str  # an arm, or "dense" (float baseline, quantization only, ranking analysis)
+    study: Study
+
+
+def subsample(split, n_train: int = 4000, n_test: int = 1000, seed: int = 0):
+    """A stratified 4,000 / 1,000 draw (Fashion-MNIST ships 60,000 / 10,000)."""
+    from sklearn.model_selection import train_test_split
+
+    from toolchain.data import Split
+
+    xtr, _, ytr, _ = train_test_split(split.x_train, split.y_train, train_size=n_train, random_state=seed,
+                                      stratify=split.y_train)
+    xte, _, yte, _ = train_test_split(split.x_test, split.y_test, train_size=n_test, random_state=seed,
+                                      stratify=split.y_test)
+    return Split(xtr, ytr, xte, yte, split.synthetic)
+
+
+def setup(task: Task):
+    import torch
+
+    from toolchain.data import load_dataset
+    from toolchain.zoo import load_recipe, with_overrides
+
+    torch.set_num_threads(1)
+    recipe = with_overrides(load_recipe(DATASETS[task.dataset]), seed=task.seed,
+                            epochs=task.study.epochs[task.dataset])
+    split = load_dataset(recipe)
+    if task.dataset == "fashion":
+        split = subsample(split)
+    return recipe, split
+
+
+def phase_epochs(task: Task, recipe) -> int:
+    pe = task.study.phase_epochs
+    return pe[task.dataset] if pe else max(1, recipe.training.epochs // 2)
+
+
+def float_row(task, arm, s, model, recipe, split) -> dict:
+    """A float32 point (dense baseline or pruning only): 32-bit weights and feature maps."""
+    from toolchain.compress.channel_removal import channel_counts
+    from toolchain.compress.costs import bops_psqs, feature_map_elems
+    from toolchain.compress.magnitude import weight_layers
+    from toolchain.compress.qat import evaluate
+
+    acc = evaluate(model, split.x_test, split.y_test, False)
+    w = 32.0 * sum(int((m.weight != 0).sum()) + (m.bias.numel() if m.bias is not None else 0)
+                   for _, m in weight_layers(model))
+    a_all = 32.0 * feature_map_elems(recipe)
+    a_quant = 32.0 * sum(c["channels"] for c in channel_counts(recipe, recipe).values()) + \
+        32.0 * int(np.prod(recipe.architecture.input_shape))
+    return dict(dataset=task.dataset, seed=task.seed, arm=arm, sparsity=s, weight_bits=32, act_bits=32, accuracy=acc,
+                weight_mem_bits=w, act_mem_bits_quant=a_quant, act_mem_bits_all=a_all,
+                perf_per_mbit=100 * acc / ((w + a_quant) / 1e6), perf_per_mbit_all=100 * acc / ((w + a_all) / 1e6),
+                bops_qonnx=float("nan"), bops_psqs=bops_psqs(model, recipe, quantized=False),
+                channels="/".join(str(c["channels"]) for c in channel_counts(recipe, recipe).values()))
+
+
+def quant_rows(task, arm, s, float_model, narrow, dense, split, spec) -> list[dict]:
+    from toolchain.compress.channel_pruning import quantize_narrow
+    from toolchain.compress.footprint import footprint
+    from toolchain.compress.qat import evaluate
+    from toolchain.zoo import with_overrides
+
+    rows = []
+    for wb, ab in task.study.bits:
+        rb = with_overrides(narrow, weight_bits=wb, act_bits=ab)
+        q = quantize_narrow(float_model, rb, split, spec, progress=False)
+        acc = evaluate(q, split.x_test, split.y_test, False)
+        fp = footprint(q, rb, with_overrides(dense, weight_bits=wb, act_bits=ab), acc)
+        rows.append(dict(dataset=task.dataset, seed=task.seed, arm=arm, sparsity=s, weight_bits=wb, act_bits=ab,
+                         accuracy=acc, channels="/".join(str(c["channels"]) for c in fp["channels"].values()),
+                         **{k: fp[k] for k in ("weight_mem_bits", "act_mem_bits_quant", "act_mem_bits_all",
+                                               "perf_per_mbit", "perf_per_mbit_all", "bops_qonnx", "bops_psqs")}))
+    return rows
+
+
+def run_arm(task: Task) -> list[dict]:
+    from toolchain.compress.channel_pruning import mask_float, train_float, train_narrow
+    from toolchain.compress.channel_removal import remove_channels
+    from toolchain.compress.pruning import ChannelMethod, ChannelSpec
+
+    recipe, split = setup(task)
+    pe = phase_epochs(task, recipe)
+    float_model = train_float(recipe, split, progress=False)
+    rows = []
+    for s in task.study.sparsities:
+        spec = ChannelSpec(s, ChannelMethod(task.arm), epochs=pe, qepochs=pe)
+        if spec.method is ChannelMethod.NARROW:
+            nf, narrow, _ = train_narrow(recipe, split, spec, progress=False)
+        else:
+            fm = copy.deepcopy(float_model)
+            nf, narrow = remove_channels(fm, recipe, mask_float(fm, recipe, split, spec, progress=False))
+        rows.append(float_row(task, task.arm, s, nf, narrow, split))
+        rows += quant_rows(task, task.arm, s, nf, narrow, recipe, split, spec)
+    return rows
+
+
+def run_dense(task: Task) -> tuple[list[dict], list[dict]]:
+    from toolchain.compress.channel_pruning import train_float
+    from toolchain.compress.pruning import ChannelSpec
+
+    recipe, split = setup(task)
+    float_model = train_float(recipe, split, progress=False)
+    rows = [float_row(task, "dense", 0.0, float_model, recipe, split)]
+    spec = ChannelSpec(0.5, qepochs=phase_epochs(task, recipe))
+    rows += quant_rows(task, "quant-only", 0.0, float_model, recipe, recipe, split, spec)
+    return rows, ranking_stability(task, float_model, recipe, split)
+
+
+def levenshtein(a, b) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def ranking_stability(task: Task, model, recipe, split) -> list[dict]:
+    """The paper's motivation (MDPI §3): layer k's channel ranking (mean |activation| on the training set)
+    with layer k−1 dense vs with layer k−1 pruned to s by its own ranking."""
+    import torch
+    from scipy.stats import kendalltau
+
+    from toolchain.compress.channel_removal import hidden_layers
+    from toolchain.compress.magnitude import keep_largest
+    from toolchain.compress.pruning import pruned_count
+
+    hidden = hidden_layers(model, recipe)
+    x = torch.from_numpy(split.x_train)
+
+    def scores(masks: dict[int, torch.Tensor]) -> list[torch.Tensor]:
+        out = {}
+
+        def hook(k):
+            def f(mod, args, o):
+                o = o * masks[k] if k in masks else o
+                out[k] = o.abs().mean(0)
+                return o
+            return f
+
+        handles = [model.body[h.act].register_forward_hook(hook(k)) for k, h in enumerate(hidden)]
+        model.eval()
+        with torch.no_grad():
+            model(x)
+        for h in handles:
+            h.remove()
+        return [out[k] for k in range(len(hidden))]
+
+    dense = scores({})
+    rows = []
+    for k in range(1, len(hidden)):
+        for s in task.study.sparsities:
+            prev = keep_largest(dense[k - 1], pruned_count(s, len(dense[k - 1]))).float()
+            after = scores({k - 1: prev})[k]
+            r0 = torch.argsort(dense[k], descending=True, stable=True).tolist()
+            r1 = torch.argsort(after, descending=True, stable=True).tolist()
+            n_keep = len(r0) - pruned_count(s, len(r0))
+            tau = kendalltau(dense[k].numpy(), after.numpy())[0]
+            rows.append(dict(dataset=task.dataset, seed=task.seed, layer=hidden[k].name, prev_sparsity=s,
+                             kendall_tau=float(tau), levenshtein=levenshtein(r0, r1) / len(r0),
+                             kept_overlap=len(set(r0[:n_keep]) & set(r1[:n_keep])) / n_keep))
+    return rows
+
+
+def run_task(task: Task):
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    t0 = time.perf_counter()
+    rows, ranks = run_dense(task) if task.arm == "dense" else (run_arm(task), [])
+    return task, rows, ranks, time.perf_counter() - t0
+
+
+def tasks_of(study: Study) -> list[Task]:
+    order = {"fashion": 0, "mnist5k": 1, "digits": 2}  # slowest first
+    tasks = [Task(d, s, a, study) for d, n in study.seeds.items() for s in range(n) for a in ("dense",) + study.arms]
+    return sorted(tasks, key=lambda t: order[t.dataset])
+
+
+def summarize(rows: list[dict]) -> dict:
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["dataset"], r["arm"], r["sparsity"], r["weight_bits"], r["act_bits"])].append(r)
+    return groups
+
+
+def report(rows: list[dict], ranks: list[dict], arms: tuple[str, ...]) -> list[str]:
+    groups = summarize(rows)
+    lines = [f"{'data':<8} {'arm':<11} {'sparsity':>8} {'W/A':>6} {'accuracy %':>14} {'acc%/Mbit (quant)':>18} "
+             f"{'acc%/Mbit (all)':>16}  n"]
+    for key in sorted(groups, key=lambda k: (k[0], k[2], -k[3], -k[4], k[1])):
+        rs = groups[key]
+        acc = 100 * np.array([r["accuracy"] for r in rs])
+        lines.append(f"{key[0]:<8} {key[1]:<11} {key[2]:>8.2f} {f'{key[3]}/{key[4]}':>6} "
+                     f"{acc.mean():>7.2f} ±{acc.std():>5.2f} {np.mean([r['perf_per_mbit'] for r in rs]):>18.0f} "
+                     f"{np.mean([r['perf_per_mbit_all'] for r in rs]):>16.0f}  {len(rs)}")
+    lines += ["", "paired wins of greedy over each arm (seeds where greedy's accuracy ≥ the arm's), all sparsities × bits:"]
+    acc = {(r["dataset"], r["arm"], r["sparsity"], r["weight_bits"], r["act_bits"], r["seed"]): r["accuracy"] for r in rows}
+    for d in sorted({r["dataset"] for r in rows}):
+        parts = []
+        for arm in arms:
+            if arm == "greedy":
+                continue
+            pairs = [(v, acc[(d, arm) + k[2:]]) for k, v in acc.items() if k[:2] == (d, "greedy") and (d, arm) + k[2:] in acc]
+            if pairs:
+                wins = sum(g >= a for g, a in pairs)
+                diff = 100 * np.mean([g - a for g, a in pairs])
+                parts.append(f"{arm} {wins}/{len(pairs)} ({diff:+.2f} pp)")
+        lines.append(f"  {d}: " + ", ".join(parts))
+    lines += ["", "claim: greedy > oneshot > l1 (weight-L1 one-shot) > narrow, mean accuracy per (sparsity, W/A):"]
+    for key in sorted({k[:1] + k[2:] for k in groups if k[1] == "greedy"}):
+        d, s, wb, ab = key
+        means = {a: 100 * np.mean([r["accuracy"] for r in groups[(d, a, s, wb, ab)]])
+                 for a in ("greedy", "oneshot", "l1", "narrow") if (d, a, s, wb, ab) in groups}
+        order = sorted(means, key=means.get, reverse=True)
+        lines.append(f"  {d} {s:.2f} W{wb}A{ab}: " + " > ".join(f"{a} {means[a]:.2f}" for a in order) +
+                     ("  [holds]" if order == [a for a in ("greedy", "oneshot", "l1", "narrow") if a in means] else
+                      "  [does not hold]"))
+    lines += ["", "claim: joint pruning + quantization beats either alone in accuracy per Mbit (best point of each, "
+              "footprint with every layer output / with quantized activations only):"]
+    for d in sorted({r["dataset"] for r in rows}):
+        best = {}
+        for label, pick in (("joint", lambda r: r["arm"] not in ("dense", "quant-only") and r["weight_bits"] < 32),
+                            ("quant-only", lambda r: r["arm"] == "quant-only"),
+                            ("prune-only", lambda r: r["arm"] not in ("dense", "quant-only") and r["weight_bits"] == 32)):
+            cands = {k: g for k, g in groups.items() if k[0] == d and pick(g[0])}
+            if cands:
+                best[label] = {m: max(np.mean([r[m] for r in g]) for g in cands.values())
+                               for m in ("perf_per_mbit_all", "perf_per_mbit")}
+        if len(best) == 3:
+            for m in ("perf_per_mbit_all", "perf_per_mbit"):
+                holds = best["joint"][m] > max(best["quant-only"][m], best["prune-only"][m])
+                lines.append(f"  {d} ({m}): joint {best['joint'][m]:.0f}, quant-only {best['quant-only'][m]:.0f}, "
+                             f"prune-only {best['prune-only'][m]:.0f}  [{'holds' if holds else 'does not hold'}]")
+    if ranks:
+        lines += ["", "ranking stability of layer k when layer k-1 is pruned (mean ± std over seeds and layers):"]
+        by = defaultdict(list)
+        for r in ranks:
+            by[(r["dataset"], r["prev_sparsity"])].append(r)
+        for (d, s), rs in sorted(by.items()):
+            t, l, o = (np.array([r[m] for r in rs]) for m in ("kendall_tau", "levenshtein", "kept_overlap"))
+            lines.append(f"  {d} prev pruned {s:.2f}: Kendall τ {t.mean():.3f} ±{t.std():.3f}, normalized "
+                         f"Levenshtein {l.mean():.3f} ±{l.std():.3f}, kept-set overlap {o.mean():.3f} ±{o.std():.3f}")
+    return lines
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
+    from toolchain.fileio import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="digits, 1 seed, 3 arms, W4A4, 2+1 epochs (for tests)")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce_seed")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--datasets", nargs="*", choices=sorted(DATASETS), help="subset of the data sets")
+    ap.add_argument("--seeds", type=int, help="seeds per data set (default 5 digits, 3 others)")
+    ap.add_argument("--epochs", type=int, help="dense training epochs for every data set (phases: half)")
+    ap.add_argument("--bits", nargs="*", choices=["w8a8", "w4a8", "w4a4"], help="subset of the bit widths")
+    ap.add_argument("--arms", nargs="*", choices=ARMS, help="subset of the arms")
+    args = ap.parse_args(argv)
+    study = QUICK if args.quick else Study()
+    if args.datasets:
+        study = Study(**{**asdict(study), "seeds": {d: study.seeds.get(d, 3) for d in args.datasets}})
+    if args.seeds:
+        study = Study(**{**asdict(study), "seeds": {d: args.seeds for d in study.seeds}})
+    if args.epochs:
+        study = Study(**{**asdict(study), "epochs": {d: args.epochs for d in DATASETS}, "phase_epochs": None})
+    if args.bits:
+        study = Study(**{**asdict(study), "bits": tuple((int(b[1]), int(b[3])) for b in args.bits)})
+    if args.arms:
+        study = Study(**{**asdict(study), "arms": tuple(args.arms)})
+    if "fashion" in study.seeds:
+        from toolchain.data import _fashion
+
+        _fashion()  # refuse up front, one line, when the package is missing
+    t0, rows, ranks = time.perf_counter(), [], []
+    tasks = tasks_of(study)
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(run_task, t) for t in tasks]
+        for i, fut in enumerate(as_completed(futures), 1):
+            task, part, rk, seconds = fut.result()
+            rows += part
+            ranks += rk
+            print(f"[{time.perf_counter() - t0:6.0f}s] {i}/{len(tasks)} {task.dataset} seed {task.seed} {task.arm}: "
+                  f"{seconds:.0f}s", file=sys.stderr, flush=True)
+            args.out.mkdir(parents=True, exist_ok=True)  # the finished tasks survive an interrupted study
+            write_csv(args.out / "partial.csv", rows, FIELDS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows.sort(key=lambda r: (r["dataset"], r["arm"], r["sparsity"], -r["weight_bits"], -r["act_bits"], r["seed"]))
+    write_csv(args.out / "results.csv", rows, FIELDS)
+    if ranks:
+        write_csv(args.out / "ranking.csv", ranks, list(ranks[0]))
+    (args.out / "partial.csv").unlink(missing_ok=True)
+    lines = report(rows, ranks, study.arms)
+    (args.out / "report.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\n{len(rows)} points in {time.perf_counter() - t0:.0f} s with {args.workers} workers -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as err:  # a UserError (e.g. Fashion-MNIST missing): one line, exit 2
+        from toolchain.errors import UserError
+
+        if isinstance(err, UserError):
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        raise
