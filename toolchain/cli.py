@@ -72,7 +72,7 @@ def train(
     epochs: Optional[int] = typer.Option(None, help="Override the recipe's epoch count."),
     weight_bits: Optional[int] = typer.Option(None, "--weight-bits", help="Weight bits for every layer (1-8)."),
     act_bits: Optional[int] = typer.Option(None, "--act-bits", help="Activation bits for every layer (1-8)."),
-    prune: Optional[str] = typer.Option(None, help="unstructured:0.8 | channels:0.5[,method=greedy|oneshot|weight]"),
+    prune: Optional[str] = typer.Option(None, help="unstructured:0.989[,step=psqs,patience=10,l1=1e-4] | channels:0.5[,method=greedy|oneshot|weight|l1|l0|stepwise|narrow]"),
     seed: Optional[int] = typer.Option(None, help="Random seed (default: the recipe's)."),
     no_float_baseline: bool = typer.Option(False, "--no-float-baseline", help="Skip the float32 reference run."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
