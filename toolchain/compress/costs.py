@@ -21,6 +21,21 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+
+def forward_with_hooks(model: nn.Module, input_shape, modules, hook) -> None:
+    """One forward pass of a single zero sample through `model` with `hook(module, args, output)`
+    registered on each of `modules` (removed afterwards): how the footprint and BOPs metrics read
+    every layer's output size, as torchinfo does."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+
+
 FIRST_INPUT_BITS = 32  # Ps&Qs: calc_BOPS(model, input_data_precision=32)
 
 
@@ -59,16 +74,8 @@ def layer_costs(model: nn.Module, recipe, quantized: bool = True) -> list[LayerC
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     bits = [b for b in layer_bits(recipe) if b is not None]
     outputs: dict[int, int] = {}
-    handles = [m.register_forward_hook(
-        lambda mod, a, out: outputs.__setitem__(id(mod), int((out.value if hasattr(out, "value") else out)[0].numel())))
-        for m in layers]
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *recipe.architecture.input_shape))
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(model, recipe.architecture.input_shape, layers, lambda mod, a, out: outputs.__setitem__(
+        id(mod), int((out.value if hasattr(out, "value") else out)[0].numel())))
     costs, b_a = [], FIRST_INPUT_BITS
     for module, b in zip(layers, bits):
         n = module.in_features if isinstance(module, nn.Linear) else \
@@ -100,12 +107,6 @@ def feature_map_elems(recipe) -> int:
     # nn.Identity stands in for the input quantizer: not a layer of the network
     leaves = [m for m in model.modules() if not list(m.children()) and not isinstance(m, nn.Identity)
               and type(m).__name__ != "PixelPreprocess"]
-    handles = [m.register_forward_hook(lambda mod, a, out: total.append(int(out[0].numel()))) for m in leaves]
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *recipe.architecture.input_shape))
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(model, recipe.architecture.input_shape, leaves,
+                       lambda mod, a, out: total.append(int(out[0].numel())))
     return sum(total)

@@ -65,14 +65,10 @@ def act_memory_bits(model: nn.Module, recipe) -> int:
         value = output.value if hasattr(output, "value") else output
         total.append(int(value[0].numel()) * int(bits))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if hasattr(m, "act_quant")]
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *recipe.architecture.input_shape))
-    finally:
-        for h in handles:
-            h.remove()
+    from toolchain.compress.costs import forward_with_hooks
+
+    forward_with_hooks(model, recipe.architecture.input_shape,
+                       [m for m in model.modules() if hasattr(m, "act_quant")], hook)
     return sum(total)
 
 
