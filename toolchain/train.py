@@ -89,7 +89,7 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     if pruning is None:
         fit(model, split.x_train, split.y_train, recipe.training, bip, description=f"QAT {recipe.name}")
     else:
-        from toolchain.compress.pruning import run_pruning
+        from toolchain.compress.run import run_pruning
 
         # channel pruning removes channels physically: the result has a narrower recipe of its own
         model, recipe, extra = run_pruning(pruning, model, dense_recipe, split)

@@ -10,12 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("hw", "toolchain")
 FORBIDDEN_IN_HW = ("torch", "brevitas", "toolchain")
-# Cycles of issue 13 still being removed elsewhere (stage layering: train <-> export <-> footprint; the
-# pruning entry point <-> its methods). A cycle is tolerated only inside one of these module groups, so
-# no new cycle can appear; empty this list as they are fixed.
-PENDING_TOOLCHAIN_CYCLES = (
-    {"toolchain.compress.pruning", "toolchain.compress.magnitude", "toolchain.compress.channel_pruning"},
-)
 
 
 def _module_name(path: Path) -> str:
@@ -99,8 +93,7 @@ def test_the_walk_sees_module_and_function_level_imports():
 
 
 def test_no_import_cycles():
-    cycles = [c for c in _cycles(import_graph()[0])
-              if not any(set(c) <= pending for pending in PENDING_TOOLCHAIN_CYCLES)]
+    cycles = _cycles(import_graph()[0])
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 

@@ -166,21 +166,3 @@ def check_spec(spec: PruneSpec, recipe) -> None:
             n = weight_count(recipe, i)
             if pruned_count(spec.sparsity, n) == n:
                 raise UserError(f"--prune {spec.text()}: layer {i} ({n} weights) would be pruned to zero weights")
-
-
-def run_pruning(spec: PruneSpec, model, recipe, split):
-    """Train `model` (built and calibrated for `recipe`) with pruning → (model, recipe of the model, metrics).
-
-    A channel-pruned model is narrower: the returned recipe carries its layer widths, so that
-    build_model(recipe) + load_state_dict reproduces it.
-    """
-    check_spec(spec, recipe)
-    if isinstance(spec, UnstructuredSpec):
-        from toolchain.compress.magnitude import prune_unstructured
-
-        model, extra = prune_unstructured(model, recipe, split, spec)
-        return model, recipe, extra
-    from toolchain.compress.channel_pruning import prune_channels, train_float
-
-    float_model = train_float(recipe, split)
-    return prune_channels(float_model, recipe, split, spec)
