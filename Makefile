@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # (an unpinned torch pulls a 5 GB CUDA build). setuptools stays below 81 for Brevitas.
 PIP_PINS := torch==2.13.0 "setuptools<81"
 
-.PHONY: demo test install clean
+.PHONY: demo test test-all install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ $(FINN_STAMP): $(STAMP)
 	$(VENV)/bin/pip install -q --no-deps finn-plus==1.6.1 click psutil
 	touch $(FINN_STAMP)
 
+# CI's suite: everything but the tests marked slow (Verilator builds of whole designs, sweeps with
+# training, FINN's flow on whole networks, zoo-wide C-sim); `make test-all` runs those too.
 test: $(STAMP) $(FINN_STAMP)
+	$(PY) -m pytest -q -x -m "not slow" tests
+
+test-all: $(STAMP) $(FINN_STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:

@@ -71,6 +71,7 @@ CNV_GEOMETRY = [(3 * 9, 64, [1, 30, 30]), (64 * 9, 64, [1, 28, 28]), (64 * 9, 12
                 (256, 512, [1]), (512, 512, [1]), (512, 10, [1])]
 
 
+@pytest.mark.slow
 def test_cnv_w1a1_plain_export_at_finns_folding(exported, tmp_path):
     """The plain export (float input quantizer on the host, binary weights with scale 0.1): FINN's
     canonical folding applies and the MVAU cycles are FINN's (mh/pe)·(mw/simd)·vec (tests/golden/

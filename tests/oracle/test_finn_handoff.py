@@ -51,12 +51,14 @@ def handoff(request, tmp_path_factory):
     return name, ModelWrapper(str(h / "dataflow.onnx")), flow
 
 
+@pytest.mark.slow
 def test_finn_converts_the_whole_handoff(handoff):
     name, _, flow = handoff
     # CNV's NCHW input keeps FINN's input Transpose outside the dataflow, as in FINN's own CNV build
     assert flow.unconverted == (["Transpose"] if name == "cnv-w1a1" else [])
 
 
+@pytest.mark.slow
 def test_finn_layers_equal_ours(handoff):
     _, df, flow = handoff
     mine = [n for n in df.graph.node if n.op_type in COMPARED]
@@ -68,6 +70,7 @@ def test_finn_layers_equal_ours(handoff):
         assert got == expected, f"{node.name} vs FINN {layer.name}: FINN {got}, ours {expected}"
 
 
+@pytest.mark.slow
 def test_finn_builds_swg_and_maxpool_its_own_way(handoff):
     _, df, flow = handoff
     kinds = [n.op_type for n in df.graph.node]

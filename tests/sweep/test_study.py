@@ -53,6 +53,7 @@ def test_every_trial_recorded_with_its_point(reference):
     assert all((reference / "trials" / f"{n:04d}" / "recipe.yaml").exists() for n in range(4))
 
 
+@pytest.mark.slow
 def test_two_local_workers_give_the_same_trials(reference, pruned_only, tmp_path):
     run = tmp_path / "run2"
     proc = run_cli("sweep", str(pruned_only), "-o", str(run), "--workers", "2", "--json")
@@ -60,6 +61,7 @@ def test_two_local_workers_give_the_same_trials(reference, pruned_only, tmp_path
     assert same_trials(run) == same_trials(reference)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_keeps_finished_trials(pruned_only, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "toolchain.cli", "sweep", str(pruned_only), "-o", str(run)]
@@ -116,6 +118,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_on_loopback_gives_the_same_trials(reference, pruned_only, tmp_path):
     """A real cluster: `dask scheduler` and two `dask worker` processes on 127.0.0.1, always stopped."""
     from distributed import Client
@@ -154,6 +157,7 @@ def test_a_dask_cluster_on_loopback_gives_the_same_trials(reference, pruned_only
                 p.wait()
 
 
+@pytest.mark.slow
 def test_trained_and_failed_trials_then_pareto(tmp_path):
     """A trained point (estimate, train, export, lower, estimate, emulate) and a crashing one (a channel
     sparsity that leaves no channel): the crash is recorded with its error, the sweep goes on."""
