@@ -59,8 +59,9 @@ def binary_graph():
     ], name="binary")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("make", [multibit_graph, binary_graph])
+# one Verilator build in CI's suite (the multi-bit folded MVAU + thresholds + DWC/FIFO chain); the
+# binary/XNOR design and the whole-zoo co-simulations run with `make test-all`
+@pytest.mark.parametrize("make", [multibit_graph, pytest.param(binary_graph, marks=pytest.mark.slow)])
 def test_templates_cosimulate_cycle_exact(make, tmp_path):
     cosim = build_rtl(make(), tmp_path / "prj", cosim=300, seed=1)["cosim"]
     assert cosim["mismatches"] == 0
