@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import sys
 import time
 from collections import defaultdict
@@ -288,13 +287,11 @@ def main(argv=None) -> int:
             rows += part
             print(f"[{time.perf_counter() - t0:6.0f}s] {i}/{len(tasks)} {task.model} seed {task.seed} {task.kind}"
                   f"{' W%d' % task.bits if task.bits else ''}: {seconds:.0f}s", file=sys.stderr, flush=True)
-    from toolchain.fileio import atomic_path
+    from toolchain.fileio import atomic_path, write_csv
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "results.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: (r["model"], r["method"], -r["weight_bits"], r["sparsity"], r["seed"])))
+    write_csv(args.out / "results.csv",
+              sorted(rows, key=lambda r: (r["model"], r["method"], -r["weight_bits"], r["sparsity"], r["seed"])), FIELDS)
     summary = summarize(rows)
     with atomic_path(args.out / "accuracy_vs_bops.png") as tmp:
         plot(summary, tmp)

@@ -19,7 +19,6 @@ Fig. 4) and OUT/report.txt.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from collections import defaultdict
@@ -31,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from toolchain.fileio import write_csv  # noqa: E402 (after the path: the scripts run from a checkout)
 
 FIELDS = ["model", "seed", "bits", "sparsity", "accuracy", "bops_qonnx", "bops_psqs", "bops_qonnx_reduction",
           "bops_psqs_reduction", "net_efficiency", "aiq", "weight_sparsity", "epochs_run"]
@@ -195,14 +196,6 @@ def plot(summary, path: Path) -> None:
     fig.savefig(path, dpi=120, format="png")
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    from toolchain.fileio import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -233,12 +226,12 @@ def main(argv=None) -> int:
             print(f"[{time.perf_counter() - t0:6.0f}s] {i}/{len(tasks)} {key}: {seconds:.0f}s", file=sys.stderr,
                   flush=True)
             args.out.mkdir(parents=True, exist_ok=True)  # the finished tasks survive an interrupted study
-            write_rows(args.out / "partial.csv", rows)
+            write_csv(args.out / "partial.csv", rows, FIELDS)
     from toolchain.fileio import atomic_path
 
     args.out.mkdir(parents=True, exist_ok=True)
     rows.sort(key=lambda r: (r["model"], -r["bits"], r["sparsity"], r["seed"]))
-    write_rows(args.out / "results.csv", rows)
+    write_csv(args.out / "results.csv", rows, FIELDS)
     (args.out / "partial.csv").unlink(missing_ok=True)
     summary = summarize(rows)
     with atomic_path(args.out / "accuracy_vs_bops.png") as tmp:

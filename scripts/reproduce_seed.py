@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import sys
 import time
 from collections import defaultdict
@@ -31,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from toolchain.fileio import write_csv  # noqa: E402 (after the path: the scripts run from a checkout)
 
 ARMS = ("greedy", "oneshot", "weight", "l1", "l0", "stepwise", "narrow")
 BITS = ((8, 8), (4, 8), (4, 4))
@@ -306,14 +307,6 @@ def report(rows: list[dict], ranks: list[dict], arms: tuple[str, ...]) -> list[s
                          f"Levenshtein {l.mean():.3f} ±{l.std():.3f}, kept-set overlap {o.mean():.3f} ±{o.std():.3f}")
     return lines
 
-
-def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    from toolchain.fileio import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
 
 
 def main(argv=None) -> int:
