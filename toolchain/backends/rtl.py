@@ -191,7 +191,9 @@ def write_rtl(model: ModelWrapper, out_dir: str | Path, source: str = "", clock_
             for name, text in m.mem_files.items():
                 (tmp / name).write_text(text)
         (tmp / "sources.f").write_text("".join(f"{s}\n" for s in sources))
-        manifest = {"top": TOP, "nodes": list(mods), "sources": sources,
+        from hw.cost.synth import design_digest
+
+        manifest = {"top": TOP, "design_digest": design_digest(model), "nodes": list(mods), "sources": sources,
                     "edges": [e.__dict__ for e in edges],
                     # what `hil synth` needs to synthesize each instance alone (toolchain/backends/synth.py)
                     "instances": [{"name": n, "module": m.module, "params": m.params,

@@ -98,6 +98,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class SynthReport:
+    design_digest: str  # of the dataflow model the project was built from (hw/cost/synth.py)
     part: str
     family: str
     yosys: str
@@ -106,7 +107,7 @@ class SynthReport:
     flattened: Optional[Cells]  # the whole top flattened (with flatten=True)
 
     def as_dict(self) -> dict:
-        return {"part": self.part, "family": self.family, "yosys": self.yosys, "units": "cells (LUT: LUTs)",
+        return {"design_digest": self.design_digest, "part": self.part, "family": self.family, "yosys": self.yosys, "units": "cells (LUT: LUTs)",
                 "instances": [{"name": i.name, "module": i.module, "node": i.node, **asdict(i.cells)}
                               for i in self.instances],
                 "total": asdict(self.total), "flattened": None if self.flattened is None else asdict(self.flattened)}
@@ -255,7 +256,7 @@ def synthesize(project: str | Path, part: str = "xc7z020clg400-1", *, flatten: b
         flat = Cells.from_cell_types(_run(yosys, project, all_sources, None, family,
                                           _key(project, all_sources + mems, "flatten", family, version),
                                           manifest["top"]))
-    return SynthReport(part, family, version, instances, total, flat)
+    return SynthReport(str(manifest.get("design_digest", "")), part, family, version, instances, total, flat)
 
 
 def summary(report: SynthReport) -> str:
