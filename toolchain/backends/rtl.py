@@ -195,6 +195,7 @@ def write_rtl(model: ModelWrapper, out_dir: str | Path, source: str = "", clock_
 
         manifest = {"top": TOP, "design_digest": design_digest(model), "nodes": list(mods), "sources": sources,
                     "edges": [e.__dict__ for e in edges],
+                    "fifo_nodes": [e.name for e in edges if e.name in {n.name for n in model.graph.node}],
                     # what `hil synth` needs to synthesize each instance alone (toolchain/backends/synth.py)
                     "instances": [{"name": n, "module": m.module, "params": m.params,
                                    "in_widths": list(m.in_widths), "out_widths": list(m.out_widths)}

@@ -92,7 +92,7 @@ class Instance:
 
     name: str
     module: str
-    node: bool  # a dataflow node (False: an edge FIFO of the top level)
+    node: bool  # a node of the dataflow model (an op, or a FIFO node realized as its edge's FIFO)
     cells: Cells
 
 
@@ -228,9 +228,10 @@ def synthesize(project: str | Path, part: str = "xc7z020clg400-1", *, flatten: b
     family = family_of(part)
     version = yosys_version(yosys)
     sources = [s for s in manifest["sources"] if s != f"{manifest['top']}.sv"]
+    fifo_nodes = set(manifest.get("fifo_nodes", []))  # FIFO nodes of the model are edges of the top
     units = [(i["name"], i, True) for i in manifest["instances"]]
     units += [(e["name"], {"module": "hil_fifo", "params": {"WIDTH": e["width"], "DEPTH": e["depth"]},
-                           "in_widths": [e["width"]], "out_widths": [e["width"]]}, False)
+                           "in_widths": [e["width"]], "out_widths": [e["width"]]}, e["name"] in fifo_nodes)
               for e in manifest["edges"]]
 
     def one(unit):

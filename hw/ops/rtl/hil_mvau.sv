@@ -85,7 +85,7 @@ module hil_mvau #(
       if (HAS_THR) begin
         count = '0;
         for (int k = 0; k < NSTEPS; k++)
-          if (next_acc[pe] >= $signed(tmem[nf][(pe*NSTEPS + k)*ACC_W +: ACC_W])) count = count + 1'b1;
+          count = count + CW'((next_acc[pe] >= $signed(tmem[nf][(pe*NSTEPS + k)*ACC_W +: ACC_W])) ? 1 : 0);
         result[pe*OBITS +: OBITS] = OBITS'(32'(count) + ACT_VAL);
       end else begin
         result[pe*OBITS +: OBITS] = OBITS'(next_acc[pe]);

@@ -35,13 +35,14 @@ module hil_thresholding #(
   always_comb begin
     for (int pe = 0; pe < PE; pe++) begin
       // explicit widths (synthesis builds what the comparison needs): the element decoded into IBITS+1
-      // signed bits, compared with a TBITS-bit threshold (both sign-extended to the wider)
+      // signed bits, compared with a TBITS-bit threshold (both sign-extended to the wider). The count
+      // adds a conditional, not an `if` as a loop's body: that form crashes Yosys 0.23 (genrtlil.cc:1381).
       logic signed [IBITS:0] v;
       logic [CW-1:0] count;
       v = (IBITS + 1)'(hil_pkg::decode(64'(in_data[pe*IBITS +: IBITS]), IBITS, IN_MODE));
       count = '0;
       for (int k = 0; k < NSTEPS; k++)
-        if (v >= $signed(tmem[t][(pe*NSTEPS + k)*TBITS +: TBITS])) count = count + 1'b1;
+        count = count + CW'((v >= $signed(tmem[t][(pe*NSTEPS + k)*TBITS +: TBITS])) ? 1 : 0);
       result[pe*OBITS +: OBITS] = OBITS'(32'(count) + ACT_VAL);
     end
   end
