@@ -166,7 +166,9 @@ def estimate(
                                                                    "accepted)."),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
     clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's)."),
-    cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN's formulas, equal to finn-plus 1.6.1 on every op it has) | calibrated."),
+    cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN's formulas, equal to finn-plus 1.6.1 on every op it has) | calibrated | synth (Yosys' numbers, with --rtl)."),
+    rtl: Optional[Path] = typer.Option(None, "--rtl", help="With --cost synth: the RTL project (`hil build --backend "
+                                                           "rtl`) on which `hil synth` ran."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
 ) -> None:
@@ -181,7 +183,7 @@ def estimate(
     from toolchain.onnxio import load_model
     from toolchain.pipeline import estimate_model
 
-    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding)
+    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding, rtl_dir=rtl)
     save(run_dir, "estimate", result)  # complete even when the design does not fit
     emit(result, as_json, summary(result))
     if not result["fits"]:
@@ -267,6 +269,34 @@ def build(
                  hls_backend=hls_backend, seed=seed, cosim=cosim)
     save(run_dir, "build", result)
     emit(result, as_json, summary(result))
+
+
+@app.command()
+def synth(
+    project: Path = typer.Argument(..., help="RTL project folder from `hil build --backend rtl`."),
+    part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
+    flatten: bool = typer.Option(False, "--flatten", help="Also synthesize the whole top flattened (its total)."),
+    jobs: int = typer.Option(2, "--jobs", min=1, max=64, help="Yosys processes in parallel."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Yosys synth_xilinx of an RTL project: LUT, LUTRAM, FF, CARRY4, MUXF7/8, BRAM, DSP per op.
+
+    Writes PROJECT/synth.json, which `hil estimate --cost synth --rtl PROJECT` reads back.
+    Example: hil build dataflow.onnx --backend rtl -o rtl_prj && hil synth rtl_prj --json
+    """
+    _run_dir(run_dir)
+    from toolchain.backends.synth import RESULT, summary, synthesize
+    from toolchain.defaults import resolve_device
+    from toolchain.fileio import write_json
+
+    if not project.is_dir():
+        raise UserError(f"{project} is not a folder: give the RTL project of `hil build --backend rtl`")
+    report = synthesize(project, resolve_device(part).part, flatten=flatten, jobs=jobs)
+    result = report.as_dict()
+    write_json(project / RESULT, result)
+    save(run_dir, "synth", result)
+    emit(result, as_json, summary(report))
 
 
 @app.command()

@@ -36,7 +36,8 @@ def _predecessors(model) -> dict[str, list[str]]:
     return {n.name: [producer[t] for t in n.input if t in producer] for n in model.graph.node}
 
 
-def _layer(model, node, op, cost: CostModel, device, clock_ns: float) -> tuple[dict[str, Any], Resources]:
+def _layer(model, node, op, cost: CostModel, device, clock_ns: float,
+           synth=None) -> tuple[dict[str, Any], Resources]:
     from hw.cost.calibrated import calibrated_resources
     from hw.cost.energy import node_energy_pj
 
@@ -44,7 +45,9 @@ def _layer(model, node, op, cost: CostModel, device, clock_ns: float) -> tuple[d
     if problems:
         raise UserError(f"{node.name}: {problems[0]}")
     types = op.get_nodeattr_types()
-    if cost is CostModel.CALIBRATED:  # weight-aware: needs the model's initializers
+    if cost is CostModel.SYNTH:  # Yosys' cells of this node's RTL instance (hw/cost/synth.py)
+        res = synth.nodes[node.name]
+    elif cost is CostModel.CALIBRATED:  # weight-aware: needs the model's initializers
         try:
             res = calibrated_resources(model, node, device, clock_ns)
         except ValueError as err:
@@ -69,8 +72,9 @@ def _num(x: float):
 
 
 def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None,
-             cost: CostModel | str = CostModel.FINN) -> dict[str, Any]:
-    """Per-layer and network estimate of a dataflow model."""
+             cost: CostModel | str = CostModel.FINN, synth_report: Optional[dict] = None) -> dict[str, Any]:
+    """Per-layer and network estimate of a dataflow model. `synth_report`: the RTL project's synth.json
+    (`hil synth`), which the synth cost model reads back."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hw.cost.energy import ENERGY_UNITS
@@ -86,10 +90,21 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
     if not is_dataflow(model):
         raise UserError("estimate needs a dataflow graph (every node a hw.ops node): lower the QONNX model first "
                         "(`hil lower`, or `hil estimate` on the QONNX file)")
-    layers, total = [], Resources()
+    synth = None
+    if cost is CostModel.SYNTH:
+        from hw.cost.synth import synth_resources
+
+        if synth_report is None:
+            raise UserError("--cost synth reads a synthesis report: run `hil build DESIGN --backend rtl -o DIR` and "
+                            "`hil synth DIR`, then pass --rtl DIR")
+        try:
+            synth = synth_resources(synth_report, model)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    layers, total = [], Resources() if synth is None else synth.rtl_only
     for node in model.graph.node:
         try:
-            row, res = _layer(model, node, getCustomOp(node), cost, device, clock_ns)
+            row, res = _layer(model, node, getCustomOp(node), cost, device, clock_ns, synth)
         except NotImplementedError as err:
             raise UserError(str(err)) from None
         layers.append(row)
@@ -104,7 +119,8 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
     return {"part": device.part, "clock_ns": clock_ns, "cost_model": cost.value, "layers": layers,
             "network": network, "total": {k: _num(getattr(total, k)) for k in KEYS},
             "utilization": device.utilization(total), "fits": device.fits(total),
-            "total_energy_pj": None if None in energies else float(sum(energies)), "energy_units": ENERGY_UNITS}
+            "total_energy_pj": None if None in energies else float(sum(energies)), "energy_units": ENERGY_UNITS,
+            **({"rtl_only": {k: _num(getattr(synth.rtl_only, k)) for k in KEYS}} if synth is not None else {})}
 
 
 def summary_line(result: dict[str, Any]) -> str:
