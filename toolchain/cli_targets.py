@@ -86,8 +86,8 @@ def serve(
             raise UserError(f"{name} must be in (0, 86400] seconds, got {value}")
     if not 1 <= max_connections <= 1024:
         raise UserError(f"--max-connections must be in 1..1024, got {max_connections}")
-    token = read_token(token_file, required=True)
     make_target(target, deploy=deploy)  # refuses now (pynq missing, no --deploy), not at the first request
+    token = read_token(token_file, required=True)
     agent = Agent(lambda: make_target(target, deploy=deploy), target, token,
                   Limits(max_bytes=max_bytes, request_timeout=request_timeout, idle_timeout=idle_timeout),
                   max_connections=max_connections)
