@@ -92,14 +92,14 @@ def stop_agent(agent: AgentProcess) -> None:
         agent.proc.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def emulator_agent(tmp_path_factory, cache_dir):
     agent = start_agent(tmp_path_factory.mktemp("agent"), "emulator", cache_dir)
     yield agent
     stop_agent(agent)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def csim_agent(tmp_path_factory, cache_dir):
     agent = start_agent(tmp_path_factory.mktemp("agent"), "csim", cache_dir)
     yield agent
