@@ -94,6 +94,9 @@ def serve(
     server = agent.bind(host, port)
     bound = server.getsockname()
     typer.echo(f"hil serve: {target} agent listening on {bound[0]}:{bound[1]} (protocol v1)")
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        typer.echo("hil serve: not loopback: the token authenticates but is sent in clear (docs/targets.md §3)",
+                   err=True)
     import sys
 
     sys.stdout.flush()

@@ -146,6 +146,22 @@ def test_header_not_json(agent, loaded):
     assert_still_serving(agent, loaded)
 
 
+def test_deeply_nested_header(agent, loaded):
+    raw = b"[" * 30000 + b"]" * 30000  # valid JSON within the header limit, deeper than Python's recursion
+    with connect(agent) as s:
+        s.sendall(protocol.PREFIX.pack(protocol.MAGIC, protocol.VERSION, len(raw), 0) + raw)
+        assert_refused(reply(s), "not UTF-8 JSON")
+    assert_still_serving(agent, loaded)
+
+
+def test_token_with_a_lone_surrogate(agent, loaded):
+    raw = b'{"op": "ping", "token": "\\ud800' + b"a" * 31 + b'"}'
+    with connect(agent) as s:
+        s.sendall(protocol.PREFIX.pack(protocol.MAGIC, protocol.VERSION, len(raw), 0) + raw)
+        assert_refused(reply(s), "wrong token")
+    assert_still_serving(agent, loaded)
+
+
 def test_header_not_an_object(agent, loaded):
     with connect(agent) as s:
         s.sendall(frame([agent.token, "ping"]))  # JSON, but a list

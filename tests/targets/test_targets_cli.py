@@ -29,20 +29,24 @@ def test_serve_pynq_without_the_pynq_package_is_refused_in_one_line():
     assert "needs the pynq package" in line
 
 
-def test_serve_without_a_token_and_run_with_a_bad_address_are_refused(tmp_path):
-    import os
-    import subprocess
-    import sys
+def test_serve_refuses_a_missing_or_short_token_before_listening(tmp_path, monkeypatch):
+    """In-process (the exit-2 one-line path is the same as above): no socket is opened."""
+    from toolchain.cli_targets import serve
 
-    from tests.conftest import ROOT
-
-    env = {k: v for k, v in os.environ.items() if k != "HIL_TOKEN"}
-    run = subprocess.run([sys.executable, "-m", "toolchain.cli", "serve", "--port", "0"], capture_output=True,
-                         text=True, timeout=120, cwd=ROOT, env=env)
-    assert "a shared token is needed" in one_error_line(run)
+    monkeypatch.delenv("HIL_TOKEN", raising=False)
+    opened = []
+    monkeypatch.setattr("toolchain.targets.agent.Agent.bind", lambda *a: opened.append(a))
+    options = dict(target="emulator", port=0, host="127.0.0.1", deploy=None, max_bytes=1 << 20,
+                   request_timeout=1.0, idle_timeout=1.0, max_connections=2)
+    with pytest.raises(UserError, match="a shared token is needed"):
+        serve(token_file=None, **options)
     (tmp_path / "short").write_text("abc\n")
-    line = one_error_line(run_cli("serve", "--port", "0", "--token-file", str(tmp_path / "short")))
-    assert "at least 16 characters" in line
+    with pytest.raises(UserError, match="at least 16 characters"):
+        serve(token_file=tmp_path / "short", **options)
+    monkeypatch.setenv("HIL_TOKEN", "two\nlines-of-a-token")
+    with pytest.raises(UserError, match="one line"):
+        serve(token_file=None, **options)
+    assert opened == []
 
 
 @pytest.mark.parametrize("spec", ["tcp://", "tcp://host", "tcp://host:0", "tcp://host:99999", "udp://h:1"])

@@ -24,6 +24,7 @@ import hmac
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections import OrderedDict
 from typing import Callable, Optional
@@ -63,11 +64,18 @@ class Agent:
     def serve(self, server: socket.socket) -> None:
         """Accept connections until the process is stopped."""
         while True:
-            conn, peer = server.accept()
+            try:
+                conn, peer = server.accept()
+            except OSError as err:  # out of file descriptors, a connection reset before accept: go on
+                self.log(f"hil serve: accept failed: {err}")
+                time.sleep(0.05)
+                continue
             if not self._slots.acquire(blocking=False):
                 self.log(f"hil serve: refused {peer[0]}:{peer[1]}: busy")
+                # no lingering drain here: the accept loop must not wait on a client it will not serve
                 self._refuse(conn, protocol.ProtocolError(
-                    f"busy: this agent serves at most {self.max_connections} connections at once", fatal=True))
+                    f"busy: this agent serves at most {self.max_connections} connections at once", fatal=True),
+                    linger=False)
                 continue
             threading.Thread(target=self._connection, args=(conn, peer), daemon=True).start()
 
@@ -92,11 +100,13 @@ class Agent:
             conn.close()
             self._slots.release()
 
-    def _refuse(self, conn: socket.socket, err: protocol.ProtocolError) -> None:
+    def _refuse(self, conn: socket.socket, err: protocol.ProtocolError, linger: bool = True) -> None:
         """Error reply, then a lingering close: stop sending, read what the peer still sends (briefly,
         boundedly), close; so the peer reads our reply instead of a connection reset."""
         try:
-            protocol.send(conn, _error(err), timeout=1.0)
+            protocol.send(conn, _error(err), timeout=1.0 if linger else 0.2)
+            if not linger:
+                return
             conn.shutdown(socket.SHUT_WR)
             conn.settimeout(0.5)
             drained = 0
@@ -131,7 +141,8 @@ class Agent:
         token = header.get("token")
         if not isinstance(token, str) or not token:
             raise protocol.ProtocolError("authentication failed: the request has no token", fatal=True)
-        if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), self._token):
+        # surrogatepass: a JSON string may hold lone surrogates; encoding must not fail on them
+        if not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self._token):
             raise protocol.ProtocolError("authentication failed: wrong token", fatal=True)
 
     def _dispatch(self, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, Optional[dict]]:

@@ -56,9 +56,13 @@ class Timing:
     def from_json(cls, data: dict) -> "Timing":
         if not isinstance(data, dict):
             raise ValueError("timing is not an object")
-        keep = {k: data.get(k) for k in ("samples", "seconds", "kind", "latency_cycles", "interval_cycles",
-                                         "throughput_fps", "round_trip_seconds") if k in data}
-        return cls(**keep)
+        def num(key: str, cast=float):
+            v = data.get(key)
+            return None if v is None else cast(v)
+
+        return cls(samples=int(data["samples"]), seconds=float(data["seconds"]), kind=str(data.get("kind", "wall")),
+                   latency_cycles=num("latency_cycles"), interval_cycles=num("interval_cycles"),
+                   throughput_fps=num("throughput_fps"), round_trip_seconds=num("round_trip_seconds"))
 
     @staticmethod
     def combine(parts: "list[Timing]") -> "Timing":

@@ -114,7 +114,7 @@ def read_body(sock: socket.socket, n: int, deadline: float, limits: Limits) -> b
 def parse_header(raw: bytes) -> dict:
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: 64 KiB of nested brackets
         raise ProtocolError("malformed frame: the header is not UTF-8 JSON", fatal=True) from None
     if not isinstance(header, dict):
         raise ProtocolError("malformed frame: the header is not a JSON object", fatal=True)

@@ -90,7 +90,7 @@ class RemoteTarget(Target):
             raise UserError(f"agent at {self.address}: the reply carries {sorted(reply.arrays)}, expected y")
         try:
             timing = Timing.from_json(reply.header.get("timing"))
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, KeyError) as err:
             raise UserError(f"agent at {self.address}: bad timing in the reply ({err})") from None
         return np.array(reply.arrays["y"], dtype=np.float64), Timing(**{**timing.__dict__, "round_trip_seconds": trip})
 
