@@ -88,3 +88,24 @@ def test_narrow_ints_keeps_values():
     for x in (np.array([[-128.0, 127.0]]), np.array([[-129.0, 5.0]]), np.array([[2.0 ** 40]]), np.array([[0.5]])):
         assert np.array_equal(protocol.narrow_ints(x).astype(np.float64), x)
     assert protocol.narrow_ints(np.array([[-128.0, 127.0]])).dtype == np.int8
+
+
+def test_hil_run_counts_a_target_that_disagrees(design, tmp_path):
+    """The comparison is real: a target whose answer differs on one sample (the emulator's outputs with
+    one value changed) is reported with 1 mismatch, and its outputs are the ones written."""
+    from toolchain.targets.emulator import EmulatorTarget
+    from toolchain.targets.run import run_design
+
+    class OffByOne(EmulatorTarget):
+        def _run(self, x):
+            y, timing = super()._run(x)
+            y = y.copy()
+            y[len(y) // 2, 0] += 1
+            return y, timing
+
+    result = run_design(design.dataflow, design.inputs, "emulator", target=OffByOne(), out=tmp_path / "y.npy")
+    assert result["mismatches"] == 1 and result["equality"]["max_abs_diff"] == 1.0
+    ok = run_design(design.dataflow, design.inputs, "emulator", out=tmp_path / "y_ok.npy")
+    assert ok["mismatches"] == 0
+    differs = np.flatnonzero((np.load(tmp_path / "y.npy") != np.load(tmp_path / "y_ok.npy")).any(axis=1))
+    assert differs.tolist() == [500]
