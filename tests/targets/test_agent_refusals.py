@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import struct
 import time
 
 import numpy as np
@@ -220,7 +219,8 @@ def test_shape_and_payload_disagree(agent, loaded):
 def test_negative_and_huge_dimensions(agent, loaded):
     with connect(agent) as s:
         for shape in ([-1, 64], [2 ** 40, 2 ** 40]):
-            s.sendall(frame(run_header(agent, loaded, arrays=[{"name": "x", "dtype": "|i1", "shape": shape}]), b"\0" * 64))
+            spec = {"name": "x", "dtype": "|i1", "shape": shape}
+            s.sendall(frame(run_header(agent, loaded, arrays=[spec]), b"\0" * 64))
             assert_refused(reply(s), "shape")
     assert_still_serving(agent, loaded)
 

@@ -9,7 +9,6 @@ import json
 import shutil
 
 import pytest
-import yaml
 
 from toolchain.errors import UserError
 

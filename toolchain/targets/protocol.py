@@ -187,7 +187,8 @@ def narrow_ints(x: np.ndarray) -> np.ndarray:
 def encode(header: dict, arrays: Optional[dict[str, np.ndarray]] = None) -> list[bytes]:
     """The frame's parts (prefix + header, then each array's bytes)."""
     arrays = {k: wire_array(v) for k, v in (arrays or {}).items()}
-    header = {**header, "arrays": [{"name": k, "dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()]}
+    specs = [{"name": k, "dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()]
+    header = {**header, "arrays": specs}
     raw = json.dumps(header, separators=(",", ":")).encode()
     if len(raw) > MAX_HEADER:
         raise ValueError(f"header of {len(raw)} bytes is over {MAX_HEADER}")
