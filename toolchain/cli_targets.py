@@ -87,6 +87,8 @@ def serve(
     if not 1 <= max_connections <= 1024:
         raise UserError(f"--max-connections must be in 1..1024, got {max_connections}")
     make_target(target, deploy=deploy)  # refuses now (pynq missing, no --deploy), not at the first request
+    if target == "csim":
+        import hls4ml  # noqa: F401 - a missing 'hls' extra is refused now (toolchain.cli.main names it)
     token = read_token(token_file, required=True)
     agent = Agent(lambda: make_target(target, deploy=deploy), target, token,
                   Limits(max_bytes=max_bytes, request_timeout=request_timeout, idle_timeout=idle_timeout),
