@@ -372,6 +372,10 @@ def demo(
     emit(summary, as_json, "")
 
 
+from toolchain.cli_targets import register as _register_targets  # hil run, hil serve (toolchain/targets)
+_register_targets(app)
+
+
 def missing_extra(err: ImportError) -> Optional[str]:
     """The one-line message for an optional dependency that is not installed, or None."""
     module = (err.name or "").split(".")[0]

@@ -48,6 +48,8 @@ LAYERS: dict[str, tuple[int, str | None]] = {
     "toolchain.demo": (ORCHESTRATION, None),
     "toolchain.cli": (ORCHESTRATION, None),
     "toolchain.sweep": (ORCHESTRATION, None),  # the DSE loop drives every stage (issue 10)
+    "toolchain.targets": (ORCHESTRATION, None),  # hil run / serve: emulator, C-sim (build), boards (issue 11)
+    "toolchain.cli_targets": (ORCHESTRATION, None),
 }
 
 

@@ -22,6 +22,7 @@ from toolchain.fileio import write_text
 REPORT = "report.html"
 STAGE_FILES = ("metrics", "export", "lower", "estimate", "emulate", "build")
 TIMELINE = "emulate_timeline"  # written by `hil emulate --run-dir` beside emulate.json
+RUN = "run"  # written by `hil run --run-dir` (or a sweep trial's target confirmation): optional
 # what produces each file, for the "missing" note
 PRODUCERS = {"metrics": "hil train", "export": "hil export --run-dir", "lower": "hil lower --run-dir",
              "estimate": "hil estimate --run-dir", "emulate": "hil emulate --run-dir",
@@ -153,6 +154,24 @@ def _summary_rows(data: dict[str, Optional[dict]]) -> list[tuple[str, Any]]:
     return rows
 
 
+def _target_rows(data: dict[str, Optional[dict]], run: Optional[dict]) -> list[tuple[str, Any]]:
+    """Which target produced which numbers: the cost model, the emulator, and `hil run`'s target."""
+    rows: list[tuple[str, Any]] = []
+    if e := data["estimate"]:
+        rows.append(("estimate", f"cost model {e.get('cost_model')} (analytic, no target)"))
+    if data["emulate"]:
+        rows.append(("emulate", "emulator (hw.emulator: bit-exact values, cycle-level timing)"))
+    if data["build"] and (data["build"].get("csim") or {}).get("samples"):
+        rows.append(("build", "hls4ml C-sim (g++), compared with the emulator"))
+    if run:
+        t, agent = run["timing"], (run.get("describe") or {}).get("agent")
+        rows.append((f"run on {run['target']}", (f"agent: {agent}; " if agent else "")
+                     + f"{run['mismatches']} mismatches against the local emulator on {run['samples']} samples"))
+        rows.append(("target throughput", f"{t.get('samples_per_second') or 0:,.0f} samples/s ({t.get('kind')})"
+                     + (f", interval {t['interval_cycles']:g} cycles" if t.get("interval_cycles") else "")))
+    return rows
+
+
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
@@ -165,10 +184,13 @@ def write_report(run_dir: str | Path) -> Path:
     if not run_dir.is_dir():
         raise UserError(f"run folder not found: {run_dir}")
     data = {stem: _read(run_dir, stem) for stem in STAGE_FILES}
-    if not any(data.values()):
+    run = _read(run_dir, RUN)
+    if not any(data.values()) and run is None:
         raise UserError(f"{run_dir} holds none of {', '.join(s + '.json' for s in STAGE_FILES)}: nothing to report")
     timeline = _read(run_dir, TIMELINE) if data["emulate"] else None
     parts = ["<h2>Summary</h2>", _table(_summary_rows(data))]
+    if rows := _target_rows(data, run):
+        parts += ["<h2>Targets: what produced these numbers</h2>", _table(rows)]
     missing = [stem for stem in STAGE_FILES if data[stem] is None] + ([TIMELINE] if timeline is None else [])
     if missing:
         rows = [(f"{stem}.json", f"not found (written by {PRODUCERS[stem]})") for stem in missing]
