@@ -26,12 +26,19 @@ $(FINN_STAMP): $(STAMP)
 	$(VENV)/bin/pip install -q --no-deps finn-plus==1.6.1 click psutil
 	touch $(FINN_STAMP)
 
+# Headless Chromium for the report's browser test (tests/unit/test_report_browser.py), Debian's package;
+# apt runs only when the binary is missing, and the stamp makes the check once per venv.
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	touch $(CHROMIUM_STAMP)
+
 # CI's suite: everything but the tests marked slow (Verilator builds of whole designs, sweeps with
 # training, FINN's flow on whole networks, zoo-wide C-sim); `make test-all` runs those too.
-test: $(STAMP) $(FINN_STAMP)
+test: $(STAMP) $(FINN_STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest -q -x -m "not slow" tests
 
-test-all: $(STAMP) $(FINN_STAMP)
+test-all: $(STAMP) $(FINN_STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:

@@ -54,6 +54,8 @@ UNITS = {
     "per_layer.*.firings_per_frame": "firings per frame (mean)",
     "fifo_depths": "words", "fifos.*.capacity": "words", "fifos.*.hwm": "words (high-water mark)",
     "samples": "input samples compared", "mismatches": "samples",
+    "fifo_sizing.source_interval": "clock cycles between frames at the source while sizing",
+    "fifo_sizing.interval_unbounded": "clock cycles per frame with unbounded FIFOs", "fifo_sizing.hwm": "words",
 }
 
 
