@@ -84,6 +84,10 @@ def _grid(head: list[str], rows: list[list[str]], id_: str, row_ids: Optional[li
     return f'<table id="{id_}"><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody><tfoot>{tail}</tfoot></table>'
 
 
+def _chart(name: str, svg: str) -> str:
+    return f'<div class="chart" id="chart-{name}">{svg}</div>'
+
+
 # ---- what the engineer reads first ---------------------------------------------------------------
 def _fps(cycles: Optional[float], clock_ns: float) -> Optional[float]:
     return 1e9 / (cycles * clock_ns) if cycles else None
@@ -277,21 +281,22 @@ def write_report(run_dir: str | Path) -> Path:
         names, table = layer_table(data)
         parts += ["<h2>Layers</h2>", table]
         per = (em or {}).get("per_layer", {})
-        parts += ["<h2>Cycles per layer</h2>", charts.cycles_chart(
+        parts += ["<h2>Cycles per layer</h2>", _chart("cycles", charts.cycles_chart(
             names, [r["cycles"] for r in est["layers"]] if est else None,
             [per.get(n, {}).get("busy_per_frame", 0.0) for n in names] if em else None,
             [per.get(n, {}).get("stall_in_per_frame", 0.0) + per.get(n, {}).get("stall_out_per_frame", 0.0)
-             for n in names] if em else None)]
+             for n in names] if em else None))]
     if est:
         shown = {k: est["utilization_percent"][k] for k in RESOURCES if est["part_capacity"][k] or est["total"][k]}
         parts += [f"<h2>Resource utilization ({_esc(est['cost_model'])} model)</h2>",
-                  charts.utilization_chart(shown, est["part_capacity"], est["part"])]
+                  _chart("utilization", charts.utilization_chart(shown, est["part_capacity"], est["part"]))]
     if em and (fifos := fifo_table(em)):
         parts += ["<h2>FIFO depths</h2>", fifos]
     if timeline:
-        parts += [f"<h2>Pipeline timeline (first {timeline['frames']} frames)</h2>", charts.timeline_chart(timeline)]
+        parts += [f"<h2>Pipeline timeline (first {timeline['frames']} frames)</h2>",
+                  _chart("timeline", charts.timeline_chart(timeline))]
         if svg := charts.fifo_chart(timeline):
-            parts += ["<h2>FIFO occupancy</h2>", svg]
+            parts += ["<h2>FIFO occupancy</h2>", _chart("fifo", svg)]
     parts += ["<h2>Summary</h2>", _table(_summary_rows(data), "summary")]
     missing = [stem for stem in STAGE_FILES if data[stem] is None] + ([TIMELINE] if timeline is None else [])
     if missing:
