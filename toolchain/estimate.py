@@ -185,10 +185,11 @@ def bottleneck(model, layers: list[dict[str, Any]], cost: CostModel, device, clo
 
 
 def summary_line(result: dict[str, Any]) -> str:
-    """One line of utilization: 'LUT 12.3% of 53200 FF n/a DSP 0.0% of 220 ...'."""
-    cap = result["part_capacity"]
-    return " ".join(f"{k} n/a" if u is None else f"{k} {u:.1f}% of {cap[k]}"
-                    for k, u in result["utilization_percent"].items())
+    """One line of utilization: 'LUT 12.3% of 53200, FF n/a, DSP 0.0% of 220, BRAM_18K 101.2% of 280'
+    (n/a: not estimated by the cost model; a resource the part lacks and the design does not use is left out)."""
+    cap, used = result["part_capacity"], result["total"]
+    return ", ".join(f"{k} n/a" if u is None else f"{k} {u:.1f}% of {cap[k]}"
+                     for k, u in result["utilization_percent"].items() if cap[k] or used[k])
 
 
 def summary(result: dict[str, Any]) -> str:

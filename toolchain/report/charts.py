@@ -25,6 +25,11 @@ def _plt():
     return plt
 
 
+def require() -> None:
+    """Import matplotlib now, so that a missing 'plot' extra is reported before any file is read."""
+    _plt()
+
+
 def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")

@@ -269,6 +269,7 @@ def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run folder not found: {run_dir}")
+    charts.require()
     data = {stem: _read(run_dir, stem) for stem in STAGE_FILES}
     if not any(data.values()):
         raise UserError(f"{run_dir} holds none of {', '.join(s + '.json' for s in STAGE_FILES)}: nothing to report")
