@@ -128,6 +128,14 @@ def test_full_page_after_the_readme_order(run):
         assert f'id="chart-{chart}"' in page, chart
 
 
+def test_report_of_the_current_folder_is_titled_by_its_real_name(run, monkeypatch):
+    """`hil report .` names the page after the folder, not "." (issue 18: the title was "hil report:")."""
+    folder, _ = run
+    monkeypatch.chdir(folder)
+    hil("report", ".")
+    assert "<h1>hil report: t (tiny-digits)</h1>" in (folder / "report.html").read_text()
+
+
 def test_bottleneck_relief_follows_the_mvau_folding(run):
     """Raising PE or SIMD of an MVAU by the next divisor divides its cycles (MH/PE)·(MW/SIMD)·vec by
     to/from; the network interval becomes the larger of that and the next slowest layer."""
@@ -160,7 +168,7 @@ def test_every_verbs_json_validates_against_its_schema(run, tmp_path):
     assert calibrated["not_estimated"] == [] and calibrated["total"]["FF"] > 0
     timing_only = hil("emulate", folder / "dataflow.onnx", "--frames", "2", "--json")  # no inputs, no sizing
     _validate("emulate", timing_only)
-    for backend in ("rtl", "hls4ml"):
+    for backend in ("rtl", "hls4ml", "finn"):
         _validate("build", hil("build", folder / "dataflow.onnx", "--backend", backend, "-o", tmp_path / backend,
                                "--json"))
 
