@@ -69,7 +69,8 @@ def _n(value: Optional[float], digits: int = 0) -> str:
 
 def _table(rows: list[tuple[str, Any]], id_: str = "") -> str:
     cells = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f"<table{f' id={chr(34)}{id_}{chr(34)}' if id_ else ''}>{cells}</table>"
+    ident = f' id="{id_}"' if id_ else ""
+    return f"<table{ident}>{cells}</table>"
 
 
 def _grid(head: list[str], rows: list[list[str]], id_: str, row_ids: Optional[list[str]] = None,
