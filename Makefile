@@ -36,12 +36,19 @@ $(YOSYS_STAMP): $(STAMP)
 	  echo "make: yosys is not installed and cannot be installed here (needs root and apt-get): hil synth will refuse"
 	@command -v yosys >/dev/null && touch $(YOSYS_STAMP) || true
 
+# Headless Chromium for the report's browser test (tests/unit/test_report_pipeline.py), Debian's package;
+# apt runs only when the binary is missing, and the stamp makes the check once per venv.
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	touch $(CHROMIUM_STAMP)
+
 # CI's suite: everything but the tests marked slow (Verilator builds of whole designs, sweeps with
 # training, FINN's flow on whole networks, zoo-wide C-sim); `make test-all` runs those too.
-test: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP)
+test: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest -q -x -m "not slow" tests
 
-test-all: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP)
+test-all: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:

@@ -36,8 +36,12 @@ def emit(result: Any, as_json: bool, summary: str) -> None:
         typer.echo(summary)
 
 
-def save(run_dir: Optional[Path], verb: str, result: Any) -> None:
-    """The verb's --json object as RUN_DIR/<verb>.json, written atomically."""
+def save(run_dir: Optional[Path], verb: str, result: Any, *near: Optional[Path]) -> None:
+    """The verb's --json object as RUN_DIR/<verb>.json, written atomically; without --run-dir, into
+    the `hil train` run folder that holds one of the `near` files (toolchain/report/rundir.py)."""
+    from toolchain.report.rundir import run_folder
+
+    run_dir = run_dir if run_dir is not None else run_folder(*near)
     if run_dir is not None:
         from toolchain.fileio import write_json
 
@@ -108,7 +112,7 @@ def export(
     from toolchain.export import export_run
 
     result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
-    save(run_dir, "export", result)
+    save(run_dir, "export", result, output, Path(source))
     emit(result, as_json, f"{output}: {result['mismatches']} mismatches on {result['samples']} samples")
 
 
@@ -153,7 +157,7 @@ def lower(
                         target_fps=target_fps, clock_ns=DEFAULT_CLOCK_NS if clock_ns is None else clock_ns, part=part,
                         label_select=label_select, strict=strict, input_type=input_type,
                         input_scale=None if input_scale is None else parse_scale(input_scale))
-    save(run_dir, "lower", result)
+    save(run_dir, "lower", result, output, model)
     emit(result, as_json, f"{output}: {sum(result['nodes'].values())} nodes, {result['mismatches']} mismatches, "
                           f"{result['ties']} ties on {result['samples']} samples, label agreement "
                           f"{result['label_agreement']:.4f}")
@@ -184,7 +188,7 @@ def estimate(
     from toolchain.pipeline import estimate_model
 
     result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding, rtl_dir=rtl)
-    save(run_dir, "estimate", result)  # complete even when the design does not fit
+    save(run_dir, "estimate", result, model)  # complete even when the design does not fit
     emit(result, as_json, summary(result))
     if not result["fits"]:
         raise UserError(f"design does not fit {result['part']}: {summary_line(result)}")
@@ -221,11 +225,12 @@ def emulate(
     (exit 3 when the design deadlocks)
     """
     from toolchain.emulate import EmulationDeadlock, emulate as run, summary
+    from toolchain.report.rundir import run_folder
 
     try:
         result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
                      output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model,
-                     shrink=shrink, run_dir=_run_dir(run_dir), impl=impl)
+                     shrink=shrink, run_dir=_run_dir(run_dir) or run_folder(model), impl=impl)
     except EmulationDeadlock as err:
         if as_json:
             emit(err.result, True, "")
@@ -267,7 +272,7 @@ def build(
 
     result = run(model, backend, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
                  hls_backend=hls_backend, seed=seed, cosim=cosim)
-    save(run_dir, "build", result)
+    save(run_dir, "build", result, model)
     emit(result, as_json, summary(result))
 
 
@@ -308,10 +313,10 @@ def report(
 
     Example: hil report runs/demo
     """
-    from toolchain.report.html import write_report
+    from toolchain.report.html import report_result, write_report
 
     out = write_report(run_dir)
-    emit({"report": str(out)}, as_json, f"wrote {out}")
+    emit(report_result(out), as_json, f"wrote {out}")
 
 
 @app.command()

@@ -79,6 +79,11 @@ def test_synth_per_node_and_read_back(tmp_path):
 
     (tmp_path / "prj" / "synth.json").write_text(json.dumps(report.as_dict()))
     est = estimate(model, cost="synth", synth_report=json.loads((tmp_path / "prj" / "synth.json").read_text()))
+    import jsonschema
+
+    from toolchain.schemas import schema
+
+    jsonschema.validate(est, schema("estimate"))
     rows = {r["name"]: r for r in est["layers"]}
     for name, inst in by_name.items():
         if inst.node:

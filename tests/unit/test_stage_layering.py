@@ -32,6 +32,7 @@ LAYERS: dict[str, tuple[int, str | None]] = {
     "toolchain.contract": (BASE, None),
     "toolchain.equality": (BASE, None),
     "toolchain.hoststeps": (BASE, None),
+    "toolchain.schemas": (BASE, None),  # every verb's JSON contract (schema_version, units)
     "toolchain.zoo": (RECIPE, None),
     "toolchain.data": (RECIPE, None),
     "toolchain.compress": (TRAIN_LIB, None),

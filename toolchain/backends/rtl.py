@@ -24,7 +24,9 @@ from typing import Optional
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from toolchain.backends import UNITS
 from toolchain.errors import UserError
+from toolchain.schemas import versioned
 
 TOP = "hil_top"
 
@@ -223,10 +225,11 @@ def build_rtl(model: ModelWrapper, out_dir: str | Path, *, cosim: int = 0, seed:
 
         require_verilator()  # refuse before writing anything
     project = write_rtl(model, out_dir, source=source, clock_ns=clock_ns or 10.0)
-    result = {"backend": "rtl", "dir": str(project.dir), "top": TOP, "nodes": len(project.nodes),
+    result = versioned({"backend": "rtl", "dir": str(project.dir), "top": TOP, "nodes": len(project.nodes),
               "edges": [{"name": e.name, "depth": e.depth, "width": e.width} for e in project.edges],
               "sources": list(project.sources),
-              "node_types": [{"name": n.name, "op_type": n.op_type} for n in model.graph.node if n.name in project.nodes]}
+              "node_types": [{"name": n.name, "op_type": n.op_type} for n in model.graph.node if n.name in project.nodes]},
+                       UNITS)
     if cosim:
         from toolchain.backends.rtl_cosim import cosimulate
 
