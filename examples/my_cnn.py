@@ -1,7 +1,7 @@
 """A user's own Brevitas CNN with the default quantizers, as the README's "Your own model" walks through it.
 
     python my_cnn.py --epochs 3     # trains on scikit-learn's digits (8x8 images), writes
-                                    # my_cnn.pt (the state_dict), digits.npz (x, y) and x.npy (500 inputs)
+                                    # my_cnn.pt (the state_dict), digits.npz (x, y) and x.npy (300 inputs)
 
 Nothing here is hil-specific: Brevitas' defaults (Int8ActPerTensorFloat on the input,
 Int8WeightPerTensorFloat weights with float scales, float biases, Uint8ActPerTensorFloat ReLUs), a
@@ -40,6 +40,9 @@ class MyCNN(nn.Module):
         return self.fc2(self.relu3(self.fc1(torch.flatten(x, 1))))
 
 
+HELD_OUT = 300  # the last images: not trained on, the verification data
+
+
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as (N, 1, 8, 8) float32 in [0, 1] and int64 labels."""
     from sklearn.datasets import load_digits
@@ -67,12 +70,13 @@ def main() -> None:
     args = ap.parse_args()
     x, y = digits()
     torch.manual_seed(0)
-    model = train(MyCNN(), x[:1297], y[:1297], args.epochs)  # the last 500 images are held out
+    split = len(x) - HELD_OUT
+    model = train(MyCNN(), x[:split], y[:split], args.epochs)
     with torch.no_grad():
-        acc = (model(torch.from_numpy(x[1297:])).argmax(1).numpy() == y[1297:]).mean()
+        acc = (model(torch.from_numpy(x[split:])).argmax(1).numpy() == y[split:]).mean()
     torch.save(model.state_dict(), "my_cnn.pt")
-    np.savez("digits.npz", x=x[1297:], y=y[1297:])
-    np.save("x.npy", x[1297:])
+    np.savez("digits.npz", x=x[split:], y=y[split:])
+    np.save("x.npy", x[split:])
     print(f"held-out accuracy {acc:.3f}: wrote my_cnn.pt, digits.npz, x.npy")
 
 
