@@ -225,6 +225,8 @@ def export_module(model, input_shape, output: Path, *, x: Optional[np.ndarray] =
             raise UserError(f"samples must be in 1..{MAX_SAMPLES}, got {samples}")
         x = np.random.default_rng(seed).standard_normal((samples, *shape[1:])).astype(np.float32)
     x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2 and x.shape[1] == int(np.prod(shape[1:])) and len(shape) > 2:
+        x = x.reshape((len(x), *shape[1:]))  # CSV rows (flat features) of image inputs, in C-order
     if x.ndim < 1 or tuple(x.shape[1:]) != shape[1:]:
         raise UserError(f"inputs have shape {x.shape}; the input shape {shape} needs (N, {', '.join(map(str, shape[1:]))})")
     if calibrate_on is not None:
