@@ -211,6 +211,17 @@ def power_of_two_scales(qmodel) -> bool:
     return not any(n.op_type == "BatchNormalization" for n in qmodel.graph.node)
 
 
+def _fit_inputs(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inputs (N, ...) of the stated shape as float32; flat rows (a CSV's features) of image inputs
+    are reshaped in C order; UserError otherwise."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2 and len(shape) > 2 and x.shape[1] == int(np.prod(shape[1:])):
+        x = x.reshape((len(x), *shape[1:]))
+    if x.ndim < 1 or tuple(x.shape[1:]) != shape[1:]:
+        raise UserError(f"inputs have shape {x.shape}; the input shape {shape} needs (N, {', '.join(map(str, shape[1:]))})")
+    return x
+
+
 def export_module(model, input_shape, output: Path, *, x: Optional[np.ndarray] = None, samples: int = 1000,
                   seed: int = 0, input_dtype: Optional[str] = None, calibrate_on: Optional[np.ndarray] = None,
                   name: Optional[str] = None) -> dict:
@@ -224,13 +235,9 @@ def export_module(model, input_shape, output: Path, *, x: Optional[np.ndarray] =
         if not 1 <= samples <= MAX_SAMPLES:
             raise UserError(f"samples must be in 1..{MAX_SAMPLES}, got {samples}")
         x = np.random.default_rng(seed).standard_normal((samples, *shape[1:])).astype(np.float32)
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 2 and x.shape[1] == int(np.prod(shape[1:])) and len(shape) > 2:
-        x = x.reshape((len(x), *shape[1:]))  # CSV rows (flat features) of image inputs, in C-order
-    if x.ndim < 1 or tuple(x.shape[1:]) != shape[1:]:
-        raise UserError(f"inputs have shape {x.shape}; the input shape {shape} needs (N, {', '.join(map(str, shape[1:]))})")
+    x = _fit_inputs(x, shape)
     if calibrate_on is not None:
-        calibrate(model, np.asarray(calibrate_on, dtype=np.float32))
+        calibrate(model, _fit_inputs(calibrate_on, shape))
     try:
         _forward(model, x[:1])
     except Exception as err:  # the user's forward on the stated shape: one line, no traceback
