@@ -152,11 +152,14 @@ def test_errors_name_the_users_module(flow):
 
 
 def test_cli_export_module(flow, capsys):
-    tmp = flow[0]
+    """--data as a CSV (64 pixel columns and a label, reshaped to the input shape), --calibrate on it."""
+    tmp, _, x = flow[:3]
+    rows = [",".join([*(f"{v:.6f}" for v in img.ravel()), str(i % 10)]) for i, img in enumerate(x)]
+    (tmp / "d.csv").write_text(",".join([*(f"p{i}" for i in range(64)), "digit"]) + "\n" + "\n".join(rows) + "\n")
     out = tmp / "cli.onnx"
     code, stdout, err = cli(capsys, "export", "--module", f"{EXAMPLE}:MyCNN", "--weights", str(tmp / "w.pt"),
-                            "--input-shape", "1,1,8,8", "--data", str(tmp / "d.npz"), "--samples", "30",
-                            "-o", str(out), "--json")
+                            "--input-shape", "1,1,8,8", "--data", str(tmp / "d.csv"), "--label", "digit",
+                            "--calibrate", "--samples", "30", "-o", str(out), "--json")
     assert code == 0, err
     result = json.loads(stdout)
     assert result["samples"] == 30 and result["mismatches"] == 0 and result["module"] == "MyCNN"
