@@ -173,12 +173,14 @@ def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[flo
     from toolchain.passes.infrastructure import InsertDWC, InsertFIFO, RemoveInfrastructure
     from toolchain.passes.naming import NameNodes
     from toolchain.passes.output import ValidateDataflow
+    from toolchain.passes.residual import SizeBypassFIFOs
 
     _check_options(folding, target_fps, clock_ns, part)
     config = _folding_config(folding)
     model = model.transform(RemoveInfrastructure()).transform(NameNodes())
     model = _fold(model, config, target_fps, clock_ns, part)
     model = model.transform(InsertDWC()).transform(InsertFIFO()).transform(NameNodes())
+    model = model.transform(SizeBypassFIFOs())  # a residual bypass deep enough to run (passes/residual.py)
     if config is not None:  # again, now that FIFO_i / DWC_i exist (idempotent for the others)
         model = model.transform(ApplyFolding(config))
     model.transform(ValidateDataflow())

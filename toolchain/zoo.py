@@ -41,7 +41,26 @@ class MaxPool(Strict):
     kernel: int = Field(gt=0)
 
 
-Layer = Union[Dense, Conv, MaxPool]
+class Residual(Strict):
+    """A residual block (He et al. 2016, "basic block"): conv k×k (same padding) → act → conv k×k, plus
+    the shortcut -- the block's input itself when the channel count is unchanged, else a 1×1
+    projection conv -- both quantized by ONE shared signed quantizer so the join adds integers on
+    the same scale (toolchain/passes/residual.py), then the activation. Built by compress/blocks.py."""
+    type: Literal["residual"] = "residual"
+    channels: int = Field(gt=0)
+    kernel: int = Field(3, gt=0)
+    weight_bits: Optional[Bits] = None
+    act_bits: Optional[Bits] = None
+
+    @field_validator("kernel")
+    @classmethod
+    def _odd(cls, k: int) -> int:
+        if k % 2 == 0:
+            raise ValueError("a residual block's kernel must be odd (same padding keeps the shape)")
+        return k
+
+
+Layer = Union[Dense, Conv, MaxPool, Residual]
 
 
 class Activation(str, Enum):

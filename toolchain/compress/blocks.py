@@ -1,0 +1,81 @@
+"""Network blocks that are not a plain chain of layers (issue 15), built from the same layer factory
+as compress/model.py (`make`: Brevitas layers with the project's quantizers, or float32 twins).
+
+* residual (zoo.Residual): the basic block of He et al. 2016, "Deep Residual Learning" Fig. 2 --
+  conv k×k → act → conv k×k, plus the shortcut (identity, or a 1×1 projection conv when the channel
+  count changes, their option B), joined by an add, then the activation. Both add inputs pass ONE
+  shared signed quantizer (one Brevitas QuantIdentity called twice, so one learned power-of-two
+  scale): the join then adds two integer streams on the same scale, which the lowering turns into
+  DuplicateStreams at the fork and AddStreams at the join (toolchain/passes/residual.py), bit-exact.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from toolchain.zoo import InputKind, Recipe, Residual
+
+BLOCKS = (Residual,)
+
+
+def is_block(layer) -> bool:
+    return isinstance(layer, BLOCKS)
+
+
+def join_bits(act_bits: int) -> int:
+    """Width of the shared join quantizer: signed, one bit more than the activations (the conv
+    branch is signed), at most 8."""
+    return min(act_bits + 1, 8)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, make, c_in: int, layer: Residual, bits, activation):
+        super().__init__()
+        k, pad = layer.kernel, layer.kernel // 2
+        self.conv1 = make.conv(c_in, layer.channels, k, bits.weight, True, padding=pad)
+        self.act1 = make.act(activation, bits.act)
+        self.conv2 = make.conv(layer.channels, layer.channels, k, bits.weight, True, padding=pad)
+        self.shortcut = None if c_in == layer.channels else make.conv(c_in, layer.channels, 1, bits.weight, True)
+        self.join = make.input(InputKind.INT, join_bits(bits.act))  # shared by both inputs of the add
+        self.act2 = make.act(activation, bits.act)
+
+    def forward(self, x):
+        y = self.join(self.conv2(self.act1(self.conv1(x))))
+        s = self.join(x if self.shortcut is None else self.shortcut(x))
+        return self.act2(y + s)
+
+
+def block_output_shape(layer, shape) -> tuple[int, ...]:
+    """Output shape (C, H, W) of a block whose input has `shape`."""
+    if isinstance(layer, Residual):
+        return (layer.channels, shape[1], shape[2])
+    raise TypeError(f"not a block: {layer!r}")
+
+
+def build_block(make, layer, bits, shape: list[int], activation) -> tuple[nn.Module, list[int]]:
+    """(module, output shape) of a block whose input has `shape`."""
+    if isinstance(layer, Residual):
+        module = ResidualBlock(make, shape[0], layer, bits, activation)
+    else:
+        raise TypeError(f"not a block: {layer!r}")
+    return module, list(block_output_shape(layer, shape))
+
+
+def weighted_modules(layer, c_in: int) -> int:
+    """How many weighted (Linear/Conv) modules the block holds, in module order."""
+    if isinstance(layer, Residual):
+        return 2 if c_in == layer.channels else 3
+    raise TypeError(f"not a block: {layer!r}")
+
+
+def block_layer_bits(recipe: Recipe, per_layer: list) -> list:
+    """compress/model.py layer_bits for a recipe with blocks: a block's bits once per weighted module
+    it holds (the order of model.modules()), so per-module statistics line up."""
+    out, channels = [], recipe.architecture.input_shape[0]
+    for layer, b in zip(recipe.architecture.layers, per_layer):
+        if is_block(layer):
+            out += [b] * weighted_modules(layer, channels)
+        else:
+            out.append(b)
+        channels = getattr(layer, "channels", channels)
+    return out
