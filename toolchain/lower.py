@@ -54,11 +54,12 @@ DEFAULT_SAMPLES = 500
 def _front_passes(options):
     from toolchain.passes.streamline import (CollapseScalarMul, MoveScalarMulPastLinear, MoveScalarMulPastShape,
                                              PassThroughTypes, RemoveUnitMul)
+    from toolchain.passes.pooling import GlobalAvgPoolToSum
     from toolchain.passes.residual import MoveScalarMulPastAdd, SplitForkedMul
     from toolchain.passes.thresholds import ActivationToThresholds
 
     return [PassThroughTypes(), RemoveUnitMul(), CollapseScalarMul(options), SplitForkedMul(), MoveScalarMulPastShape(),
-            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), ActivationToThresholds(options)]
+            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), GlobalAvgPoolToSum(), ActivationToThresholds(options)]
 
 
 def front_steps(options=None) -> list:
@@ -80,10 +81,11 @@ def convert_steps(label_select: bool = False, options=None) -> list:
     from toolchain.passes.channels_last import ToChannelsLast
     from toolchain.passes.convert import (Im2ColToSWG, MatMulToMVAU, MaxPoolToStreaming, RemoveFlatten,
                                           ThresholdsToThresholding)
+    from toolchain.passes.depthwise import MatMulToVVAU
     from toolchain.passes.output import AbsorbOutputAffine, InsertLabelSelect
     from toolchain.passes.residual import AddToAddStreams, InsertDuplicateStreams
 
-    steps = [ToChannelsLast(), Im2ColToSWG(), MaxPoolToStreaming(), MatMulToMVAU(), ThresholdsToThresholding(),
+    steps = [ToChannelsLast(), Im2ColToSWG(), MaxPoolToStreaming(), MatMulToVVAU(), MatMulToMVAU(), ThresholdsToThresholding(),
              AddToAddStreams(), RemoveFlatten(), InsertDuplicateStreams(), AbsorbOutputAffine(options, label_select)]
     return steps + ([InsertLabelSelect()] if label_select else [])
 

@@ -60,7 +60,27 @@ class Residual(Strict):
         return k
 
 
-Layer = Union[Dense, Conv, MaxPool, Residual]
+class DepthwiseSeparable(Strict):
+    """A depthwise-separable block (Howard et al. 2017, MobileNets, Fig. 3): depthwise conv k×k (one
+    filter per channel, `padding` zeros each side) → act → pointwise 1×1 conv to `channels` → act.
+    Built by compress/blocks.py; lowered to SWG (depthwise) + VVAU and an MVAU."""
+    type: Literal["dwsep"] = "dwsep"
+    channels: int = Field(gt=0)
+    kernel: int = Field(3, gt=0)
+    padding: int = Field(0, ge=0)
+    weight_bits: Optional[Bits] = None
+    act_bits: Optional[Bits] = None
+
+
+class GlobalAvgPool(Strict):
+    """Global average pooling (C, H, W) -> (C,) before the classifier, then an unsigned activation
+    quantizer; H·W must be a power of two for the bit-exact lowering (GlobalAccPool + a 2^-k scale
+    folded into the quantizer's thresholds, toolchain/passes/pooling.py)."""
+    type: Literal["globalavgpool"] = "globalavgpool"
+    act_bits: Optional[Bits] = None  # the unsigned quantizer after the average (the classifier's input)
+
+
+Layer = Union[Dense, Conv, MaxPool, Residual, DepthwiseSeparable, GlobalAvgPool]
 
 
 class Activation(str, Enum):

@@ -7,15 +7,21 @@ as compress/model.py (`make`: Brevitas layers with the project's quantizers, or 
   shared signed quantizer (one Brevitas QuantIdentity called twice, so one learned power-of-two
   scale): the join then adds two integer streams on the same scale, which the lowering turns into
   DuplicateStreams at the fork and AddStreams at the join (toolchain/passes/residual.py), bit-exact.
+* dwsep (zoo.DepthwiseSeparable): MobileNet's block (Howard et al. 2017 Fig. 3) -- a depthwise conv
+  (groups = channels) → act → a pointwise 1×1 conv → act; lowered to SWG(depthwise) + VVAU + MVAU.
+* globalavgpool (zoo.GlobalAvgPool): the average over the image, as ONNX GlobalAveragePool on the
+  float tensor, then an activation quantizer for the classifier; exact because H·W is a power of two
+  (toolchain/passes/pooling.py).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from toolchain.zoo import InputKind, Recipe, Residual
+from toolchain.zoo import DepthwiseSeparable, GlobalAvgPool, InputKind, Recipe, Residual
 
-BLOCKS = (Residual,)
+BLOCKS = (Residual, DepthwiseSeparable, GlobalAvgPool)
 
 
 def is_block(layer) -> bool:
@@ -45,10 +51,41 @@ class ResidualBlock(nn.Module):
         return self.act2(y + s)
 
 
+class DepthwiseSeparableBlock(nn.Module):
+    def __init__(self, make, c_in: int, layer: DepthwiseSeparable, bits, activation):
+        super().__init__()
+        self.depthwise = make.conv(c_in, c_in, layer.kernel, bits.weight, True, padding=layer.padding, groups=c_in)
+        self.act1 = make.act(activation, bits.act)
+        self.pointwise = make.conv(c_in, layer.channels, 1, bits.weight, True)
+        self.act2 = make.act(activation, bits.act)
+
+    def forward(self, x):
+        return self.act2(self.pointwise(self.act1(self.depthwise(x))))
+
+
+class GlobalAvgPoolBlock(nn.Module):
+    """The average over the image (ONNX GlobalAveragePool), then the activation quantizer (the
+    averages are >= 0 after ReLU activations, so its ReLU changes nothing): the classifier reads a
+    quantized tensor, as Brevitas' QuantLinear needs."""
+
+    def __init__(self, make, bits, activation):
+        super().__init__()
+        self.act = make.act(activation, bits.act)
+
+    def forward(self, x):
+        x = x.value if hasattr(x, "value") else x  # a QuantTensor's values: the pool is float
+        return self.act(torch.nn.functional.adaptive_avg_pool2d(x, 1))
+
+
 def block_output_shape(layer, shape) -> tuple[int, ...]:
     """Output shape (C, H, W) of a block whose input has `shape`."""
     if isinstance(layer, Residual):
         return (layer.channels, shape[1], shape[2])
+    if isinstance(layer, DepthwiseSeparable):
+        grow = 2 * layer.padding - layer.kernel + 1
+        return (layer.channels, shape[1] + grow, shape[2] + grow)
+    if isinstance(layer, GlobalAvgPool):
+        return (shape[0], 1, 1)
     raise TypeError(f"not a block: {layer!r}")
 
 
@@ -56,6 +93,10 @@ def build_block(make, layer, bits, shape: list[int], activation) -> tuple[nn.Mod
     """(module, output shape) of a block whose input has `shape`."""
     if isinstance(layer, Residual):
         module = ResidualBlock(make, shape[0], layer, bits, activation)
+    elif isinstance(layer, DepthwiseSeparable):
+        module = DepthwiseSeparableBlock(make, shape[0], layer, bits, activation)
+    elif isinstance(layer, GlobalAvgPool):
+        module = GlobalAvgPoolBlock(make, bits, activation)
     else:
         raise TypeError(f"not a block: {layer!r}")
     return module, list(block_output_shape(layer, shape))
@@ -65,6 +106,10 @@ def weighted_modules(layer, c_in: int) -> int:
     """How many weighted (Linear/Conv) modules the block holds, in module order."""
     if isinstance(layer, Residual):
         return 2 if c_in == layer.channels else 3
+    if isinstance(layer, DepthwiseSeparable):
+        return 2
+    if isinstance(layer, GlobalAvgPool):
+        return 0
     raise TypeError(f"not a block: {layer!r}")
 
 

@@ -39,8 +39,9 @@ def layer_bits(recipe: Recipe) -> list[Optional[LayerBits]]:
 
 def _per_layer_bits(recipe: Recipe) -> list[Optional[LayerBits]]:
     q = recipe.quant
-    return [None if isinstance(l, MaxPool) or not hasattr(l, "weight_bits") else
-            LayerBits(l.weight_bits or q.weight_bits, l.act_bits or q.act_bits) for l in recipe.architecture.layers]
+    return [None if isinstance(l, MaxPool) else
+            LayerBits(getattr(l, "weight_bits", None) or q.weight_bits, l.act_bits or q.act_bits)
+            for l in recipe.architecture.layers]
 
 
 class QuantNet(nn.Module):
@@ -109,8 +110,9 @@ class _QuantLayers:
     def dense(self, n_in: int, n_out: int, bits: int, bias: bool) -> nn.Module:
         return self.qnn.QuantLinear(n_in, n_out, bias=bias, **self.weight_kwargs(bits, bias))
 
-    def conv(self, c_in: int, c_out: int, k: int, bits: int, bias: bool, padding: int = 0) -> nn.Module:
-        return self.qnn.QuantConv2d(c_in, c_out, k, bias=bias, padding=padding, **self.weight_kwargs(bits, bias))
+    def conv(self, c_in: int, c_out: int, k: int, bits: int, bias: bool, padding: int = 0, groups: int = 1) -> nn.Module:
+        return self.qnn.QuantConv2d(c_in, c_out, k, bias=bias, padding=padding, groups=groups,
+                                    **self.weight_kwargs(bits, bias))
 
     def act(self, kind: Activation, bits: int) -> nn.Module:
         if kind is Activation.SIGN:
@@ -135,8 +137,8 @@ class _FloatLayers:
     def dense(self, n_in, n_out, bits, bias):
         return nn.Linear(n_in, n_out, bias=bias)
 
-    def conv(self, c_in, c_out, k, bits, bias, padding=0):
-        return nn.Conv2d(c_in, c_out, k, bias=bias, padding=padding)
+    def conv(self, c_in, c_out, k, bits, bias, padding=0, groups=1):
+        return nn.Conv2d(c_in, c_out, k, bias=bias, padding=padding, groups=groups)
 
     def act(self, kind, bits):
         return nn.Hardtanh() if kind is Activation.SIGN else nn.ReLU()

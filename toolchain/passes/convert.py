@@ -91,7 +91,7 @@ class Im2ColToSWG(Transformation):
         new.append(make_hw_node("SWG", [x], [out], f"{conv}_swg", ConvKernelDim=list(a["kernel_size"]),
                                 IFMChannels=c, IFMDim=[h, w], OFMDim=[oh, ow], SIMD=1, Stride=list(a["stride"]),
                                 Dilation=list(a.get("dilations", [1, 1])), inputDataType=idt.name,
-                                outputDataType=idt.name, depthwise=0))
+                                outputDataType=idt.name, depthwise=int(a.get("depthwise", 0))))
         _replace(model, [node], new)
 
 
