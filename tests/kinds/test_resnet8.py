@@ -105,3 +105,12 @@ def test_resnet8_hls4ml_csim_is_exact(chain, tmp_path):
 
     result = build(chain.dataflow, "hls4ml", tmp_path / "prj", csim=1000)
     assert result["csim"]["mismatches"] == 0 and result["csim"]["samples"] == 1000
+
+
+@pytest.mark.slow
+def test_trained_resnet8_chain(tmp_path):
+    from toolchain.train import train_recipe
+
+    metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
+    assert metrics["accuracy"] > 0.8
+    check_chain(run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000))
