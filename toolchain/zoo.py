@@ -80,7 +80,17 @@ class GlobalAvgPool(Strict):
     act_bits: Optional[Bits] = None  # the unsigned quantizer after the average (the classifier's input)
 
 
-Layer = Union[Dense, Conv, MaxPool, Residual, DepthwiseSeparable, GlobalAvgPool]
+class Conv1d(Strict):
+    """A 1-D convolution over the last axis of a (C, 1, T) input (a 1-D signal as a 1×T image, FINN's
+    layout for ConvolutionInputGenerator1D): kernel 1×k, stride 1, no padding."""
+    type: Literal["conv1d"] = "conv1d"
+    channels: int = Field(gt=0)
+    kernel: int = Field(gt=0)
+    weight_bits: Optional[Bits] = None
+    act_bits: Optional[Bits] = None
+
+
+Layer = Union[Dense, Conv, MaxPool, Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d]
 
 
 class Activation(str, Enum):
@@ -123,7 +133,7 @@ class Quantization(Strict):
 
 
 class Dataset(Strict):
-    name: Literal["digits", "mnist5k", "fashion-mnist", "jet-hlf", "cybsec-synthetic", "cifar10"]
+    name: Literal["digits", "mnist5k", "fashion-mnist", "jet-hlf", "cybsec-synthetic", "cifar10", "keywords-synthetic"]
     path: Optional[str] = None  # user-given file (jet-hlf)
     images: bool = False  # keep the (C, H, W) shape instead of flattening
 

@@ -19,6 +19,7 @@ from hw.ops.labelselect import LabelSelect
 from hw.ops.mvau import MVAU
 from hw.ops.streamingmaxpool import StreamingMaxPool
 from hw.ops.swg import SWG
+from hw.ops.swg1d import SWG1D
 from hw.ops.thresholding import Thresholding
 from hw.ops.vvau import VVAU
 
@@ -35,6 +36,7 @@ custom_op = {
     "FMPadding": FMPadding,
     "VVAU": VVAU,
     "GlobalAccPool": GlobalAccPool,
+    "SWG1D": SWG1D,
 }
 
 

@@ -12,6 +12,8 @@ as compress/model.py (`make`: Brevitas layers with the project's quantizers, or 
 * globalavgpool (zoo.GlobalAvgPool): the average over the image, as ONNX GlobalAveragePool on the
   float tensor, then an activation quantizer for the classifier; exact because H·W is a power of two
   (toolchain/passes/pooling.py).
+* conv1d (zoo.Conv1d): a 1×k convolution of a (C, 1, T) signal, then the activation; lowered to the
+  1-D sliding window (SWG1D) + MVAU.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from toolchain.zoo import DepthwiseSeparable, GlobalAvgPool, InputKind, Recipe, Residual
+from toolchain.zoo import Conv1d, DepthwiseSeparable, GlobalAvgPool, InputKind, Recipe, Residual
 
-BLOCKS = (Residual, DepthwiseSeparable, GlobalAvgPool)
+BLOCKS = (Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d)
 
 
 def is_block(layer) -> bool:
@@ -77,6 +79,16 @@ class GlobalAvgPoolBlock(nn.Module):
         return self.act(torch.nn.functional.adaptive_avg_pool2d(x, 1))
 
 
+class Conv1dBlock(nn.Module):
+    def __init__(self, make, c_in: int, layer: Conv1d, bits, activation):
+        super().__init__()
+        self.conv = make.conv(c_in, layer.channels, (1, layer.kernel), bits.weight, True)
+        self.act = make.act(activation, bits.act)
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
 def block_output_shape(layer, shape) -> tuple[int, ...]:
     """Output shape (C, H, W) of a block whose input has `shape`."""
     if isinstance(layer, Residual):
@@ -86,6 +98,8 @@ def block_output_shape(layer, shape) -> tuple[int, ...]:
         return (layer.channels, shape[1] + grow, shape[2] + grow)
     if isinstance(layer, GlobalAvgPool):
         return (shape[0], 1, 1)
+    if isinstance(layer, Conv1d):
+        return (layer.channels, shape[1], shape[2] - layer.kernel + 1)
     raise TypeError(f"not a block: {layer!r}")
 
 
@@ -97,6 +111,8 @@ def build_block(make, layer, bits, shape: list[int], activation) -> tuple[nn.Mod
         module = DepthwiseSeparableBlock(make, shape[0], layer, bits, activation)
     elif isinstance(layer, GlobalAvgPool):
         module = GlobalAvgPoolBlock(make, bits, activation)
+    elif isinstance(layer, Conv1d):
+        module = Conv1dBlock(make, shape[0], layer, bits, activation)
     else:
         raise TypeError(f"not a block: {layer!r}")
     return module, list(block_output_shape(layer, shape))
@@ -110,6 +126,8 @@ def weighted_modules(layer, c_in: int) -> int:
         return 2
     if isinstance(layer, GlobalAvgPool):
         return 0
+    if isinstance(layer, Conv1d):
+        return 1
     raise TypeError(f"not a block: {layer!r}")
 
 
