@@ -2,8 +2,9 @@
 
 keywords-synthetic: a keyword-spotting-like time series. Each of 10 "keywords" is a template of three
 formant-like bumps in a (channels × time) spectrogram -- 8 filterbank channels × 32 frames -- at
-class-specific (channel, frame) positions; a sample is its class template shifted by up to ±3 frames,
-scaled by 0.7..1.3, plus Gaussian noise (σ 0.08), clipped to [0, 1]. The layout is (8, 1, 32): a 1-D
+class-specific (channel, frame) positions; a sample is its class template shifted by up to ±6 frames,
+scaled by 0.5..1.5, plus Gaussian noise (σ 0.35), clipped to [0, 1] (noisy enough that a small
+network does not separate it perfectly). The layout is (8, 1, 32): a 1-D
 signal as a 1×32 image with 8 channels, the form FINN's 1-D sliding window takes
 (ConvolutionInputGenerator1D, IFMDim [1, W]).
 """
@@ -31,7 +32,7 @@ def keywords_synthetic(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.nda
     templates = _templates(rng)
     y = np.arange(n) % KEYWORDS
     rng.shuffle(y)
-    shifts = rng.integers(-3, 4, size=n)
+    shifts = rng.integers(-6, 7, size=n)
     x = np.stack([np.roll(templates[c], s, axis=1) for c, s in zip(y, shifts)])
-    x = x * rng.uniform(0.7, 1.3, size=(n, 1, 1)) + rng.normal(0.0, 0.08, size=x.shape)
+    x = x * rng.uniform(0.5, 1.5, size=(n, 1, 1)) + rng.normal(0.0, 0.35, size=x.shape)
     return np.clip(x, 0.0, 1.0).astype(np.float32)[:, :, None, :], y.astype(np.int64)

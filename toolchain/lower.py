@@ -57,9 +57,11 @@ def _front_passes(options):
     from toolchain.passes.pooling import GlobalAvgPoolToSum
     from toolchain.passes.residual import MoveScalarMulPastAdd, SplitForkedMul
     from toolchain.passes.thresholds import ActivationToThresholds
+    from toolchain.passes.upsample import ResizeNearest
 
     return [PassThroughTypes(), RemoveUnitMul(), CollapseScalarMul(options), SplitForkedMul(), MoveScalarMulPastShape(),
-            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), GlobalAvgPoolToSum(), ActivationToThresholds(options)]
+            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), GlobalAvgPoolToSum(), ResizeNearest(),
+            ActivationToThresholds(options)]
 
 
 def front_steps(options=None) -> list:

@@ -32,6 +32,7 @@ class Conv(Strict):
     type: Literal["conv"] = "conv"
     channels: int = Field(gt=0)
     kernel: int = Field(gt=0)
+    padding: int = Field(0, ge=0)  # zeros each side (an FMPadding in hardware)
     weight_bits: Optional[Bits] = None
     act_bits: Optional[Bits] = None
 
@@ -90,7 +91,18 @@ class Conv1d(Strict):
     act_bits: Optional[Bits] = None
 
 
-Layer = Union[Dense, Conv, MaxPool, Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d]
+class Upsample(Strict):
+    """Nearest-neighbour upsampling of H and W by `scale` (ONNX Resize; an Upsample node in hardware)."""
+    type: Literal["upsample"] = "upsample"
+    scale: int = Field(2, ge=2, le=8)
+
+
+Layer = Union[Dense, Conv, MaxPool, Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d, Upsample]
+
+
+class Task(str, Enum):
+    CLASSIFICATION = "classification"  # the last layer is a dense classifier; metric: accuracy
+    RECONSTRUCTION = "reconstruction"  # an autoencoder: the last layer is a conv giving the input back; metric: MSE
 
 
 class Activation(str, Enum):
@@ -118,13 +130,17 @@ class Architecture(Strict):
     input_bits: Bits = 8
     activation: Activation = Activation.RELU
     bipolar_output: bool = False  # binary classifier with a ±1 output (cybsec)
+    task: Task = Task.CLASSIFICATION
 
-    @field_validator("layers")
-    @classmethod
-    def _last_is_dense(cls, layers: list[Layer]) -> list[Layer]:
-        if not layers or not isinstance(layers[-1], Dense):
+    @model_validator(mode="after")
+    def _last_layer(self) -> "Architecture":
+        last = self.layers[-1] if self.layers else None
+        if self.task is Task.RECONSTRUCTION:
+            if not isinstance(last, Conv):
+                raise ValueError("a reconstruction network's last layer must be a conv (the output image)")
+        elif not isinstance(last, Dense):
             raise ValueError("the last layer must be dense (the classifier)")
-        return layers
+        return self
 
 
 class Quantization(Strict):

@@ -21,6 +21,7 @@ from hw.ops.streamingmaxpool import StreamingMaxPool
 from hw.ops.swg import SWG
 from hw.ops.swg1d import SWG1D
 from hw.ops.thresholding import Thresholding
+from hw.ops.upsample import Upsample
 from hw.ops.vvau import VVAU
 
 custom_op = {
@@ -37,6 +38,7 @@ custom_op = {
     "VVAU": VVAU,
     "GlobalAccPool": GlobalAccPool,
     "SWG1D": SWG1D,
+    "Upsample": Upsample,
 }
 
 

@@ -14,6 +14,8 @@ as compress/model.py (`make`: Brevitas layers with the project's quantizers, or 
   (toolchain/passes/pooling.py).
 * conv1d (zoo.Conv1d): a 1×k convolution of a (C, 1, T) signal, then the activation; lowered to the
   1-D sliding window (SWG1D) + MVAU.
+* upsample (zoo.Upsample): nearest-neighbour upsampling (ONNX Resize; Brevitas passes the QuantTensor
+  through), lowered to an Upsample node (toolchain/passes/upsample.py).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from toolchain.zoo import Conv1d, DepthwiseSeparable, GlobalAvgPool, InputKind, Recipe, Residual
+from toolchain.zoo import Conv1d, DepthwiseSeparable, GlobalAvgPool, InputKind, Recipe, Residual, Upsample
 
-BLOCKS = (Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d)
+BLOCKS = (Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d, Upsample)
 
 
 def is_block(layer) -> bool:
@@ -100,6 +102,8 @@ def block_output_shape(layer, shape) -> tuple[int, ...]:
         return (shape[0], 1, 1)
     if isinstance(layer, Conv1d):
         return (layer.channels, shape[1], shape[2] - layer.kernel + 1)
+    if isinstance(layer, Upsample):
+        return (shape[0], shape[1] * layer.scale, shape[2] * layer.scale)
     raise TypeError(f"not a block: {layer!r}")
 
 
@@ -113,6 +117,8 @@ def build_block(make, layer, bits, shape: list[int], activation) -> tuple[nn.Mod
         module = GlobalAvgPoolBlock(make, bits, activation)
     elif isinstance(layer, Conv1d):
         module = Conv1dBlock(make, shape[0], layer, bits, activation)
+    elif isinstance(layer, Upsample):
+        module = nn.Upsample(scale_factor=layer.scale, mode="nearest")
     else:
         raise TypeError(f"not a block: {layer!r}")
     return module, list(block_output_shape(layer, shape))
@@ -128,6 +134,8 @@ def weighted_modules(layer, c_in: int) -> int:
         return 0
     if isinstance(layer, Conv1d):
         return 1
+    if isinstance(layer, Upsample):
+        return 0
     raise TypeError(f"not a block: {layer!r}")
 
 

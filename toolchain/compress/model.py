@@ -39,7 +39,7 @@ def layer_bits(recipe: Recipe) -> list[Optional[LayerBits]]:
 
 def _per_layer_bits(recipe: Recipe) -> list[Optional[LayerBits]]:
     q = recipe.quant
-    return [None if isinstance(l, MaxPool) else
+    return [None if isinstance(l, MaxPool) or not hasattr(l, "act_bits") else
             LayerBits(getattr(l, "weight_bits", None) or q.weight_bits, l.act_bits or q.act_bits)
             for l in recipe.architecture.layers]
 
@@ -178,8 +178,9 @@ def build_model(recipe: Recipe, quantized: bool = True) -> QuantNet:
             continue
         bias = hidden and not arch.batchnorm  # BatchNorm carries the shift; the classifier has no bias
         if isinstance(layer, Conv):
-            modules.append(make.conv(shape[0], layer.channels, layer.kernel, b.weight, bias))
-            shape = [layer.channels, shape[1] - layer.kernel + 1, shape[2] - layer.kernel + 1]
+            modules.append(make.conv(shape[0], layer.channels, layer.kernel, b.weight, bias, padding=layer.padding))
+            grow = 2 * layer.padding - layer.kernel + 1
+            shape = [layer.channels, shape[1] + grow, shape[2] + grow]
             norm = nn.BatchNorm2d
         else:
             if len(shape) > 1:

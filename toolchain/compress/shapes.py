@@ -19,7 +19,8 @@ def input_shapes(recipe: Recipe) -> list[tuple[int, ...]]:
         elif is_block(layer):
             shape = block_output_shape(layer, shape)
         elif isinstance(layer, Conv):
-            shape = (layer.channels, shape[1] - layer.kernel + 1, shape[2] - layer.kernel + 1)
+            grow = 2 * layer.padding - layer.kernel + 1
+            shape = (layer.channels, shape[1] + grow, shape[2] + grow)
         else:
             shape = (layer.units,)
     return shapes

@@ -55,6 +55,10 @@ class ToChannelsLast(Transformation):
             self._conv(model, node, shapes)
         elif node.op_type == "MaxPool":
             self._maxpool(model, node)
+        elif node.op_type == "Resize":  # nearest-neighbour upsampling (passes/upsample.py)
+            from toolchain.passes.upsample import upsample_channels_last
+
+            upsample_channels_last(model, node, shapes)
         elif node.op_type == "ReduceSum":  # a global average pool's sum (passes/pooling.py)
             from toolchain.passes.pooling import accpool_channels_last
 

@@ -83,6 +83,7 @@ SUPPORTED_OPS = frozenset({
     "Quant", "BipolarQuant", "Gemm", "MatMul", "Conv", "BatchNormalization", "Relu", "MaxPool", "Reshape",
     "Flatten", "Mul", "Add", "Sub", "Div", "Identity", "Clip", "Softmax", "GlobalAveragePool",
     "ReduceMean",  # only the global mean over (H, W): passes/pooling.py
+    "Resize",  # only nearest-neighbour upsampling: passes/upsample.py
 })
 
 
