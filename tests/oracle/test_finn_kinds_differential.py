@@ -1,5 +1,6 @@
-"""Differential for the ops of issue 15 that finn-plus 1.6.1 has: our VVAU and GlobalAccPool
-(cycles() and resources(CostModel.FINN, part)) against FINN's VVAU_hls / GlobalAccPool_hls
+"""Differential for the ops of issue 15 that finn-plus 1.6.1 has: our VVAU, GlobalAccPool and Upsample
+(cycles() and resources(CostModel.FINN, part)) against FINN's VVAU_hls / GlobalAccPool_hls /
+UpsampleNearestNeighbour_hls
 get_exp_cycles and node_res_estimation, on seeded configurations across foldings, datatypes, memory
 modes, ram styles and resTypes (tests/oracle/configs.py's helpers; seed 23)."""
 
@@ -43,14 +44,21 @@ def accpool_spec(rng) -> NodeSpec:
                                           inputDataType=_pick(rng, INPUTS), numInputVectors=[1, dim, dim]))
 
 
-def configs(seed: int = 23, n: int = 60):
+def upsample_spec(rng) -> NodeSpec:
+    ch, hi, scale = int(_pick(rng, (1, 8, 16, 64))), int(_pick(rng, (2, 3, 4, 7))), int(_pick(rng, (2, 3, 4)))
+    return NodeSpec("Upsample", dict(SIMD=int(_pick(rng, divisors(ch))), HI=hi, WI=hi, HO=hi * scale, WO=hi * scale,
+                                     NumChannels=ch, inputDataType=_pick(rng, INPUTS)))
+
+
+def configs(seed: int = 23, n: int = 60, upsamples: int = 15):
     rng = np.random.default_rng(seed)
-    return [(f"{'vvau' if i % 3 else 'accpool'}_{i}", _pick(rng, PARTS), vvau_spec(rng) if i % 3 else accpool_spec(rng))
-            for i in range(n)]
+    out = [(f"{'vvau' if i % 3 else 'accpool'}_{i}", _pick(rng, PARTS), vvau_spec(rng) if i % 3 else accpool_spec(rng))
+           for i in range(n)]
+    return out + [(f"upsample_{i}", _pick(rng, PARTS), upsample_spec(rng)) for i in range(upsamples)]
 
 
 CONFIGS = configs()
-FINN_TYPE = {"VVAU": "VVAU_hls", "GlobalAccPool": "GlobalAccPool_hls"}
+FINN_TYPE = {"VVAU": "VVAU_hls", "GlobalAccPool": "GlobalAccPool_hls", "Upsample": "UpsampleNearestNeighbour_hls"}
 
 
 def finn_node(op):
@@ -62,7 +70,7 @@ def finn_node(op):
 
 def test_the_configurations_cover_both_ops_and_the_attributes():
     kinds = [spec.op_type for _, _, spec in CONFIGS]
-    assert kinds.count("VVAU") >= 30 and kinds.count("GlobalAccPool") >= 15
+    assert kinds.count("VVAU") >= 30 and kinds.count("GlobalAccPool") >= 15 and kinds.count("Upsample") >= 15
     vvau = [spec.attrs for _, _, spec in CONFIGS if spec.op_type == "VVAU"]
     assert {a["mem_mode"] for a in vvau} == {"internal_embedded", "internal_decoupled"}
     assert {a["resType"] for a in vvau} == {"auto", "lut", "dsp"} and {a["noActivation"] for a in vvau} == {0, 1}
