@@ -134,8 +134,7 @@ def _fold(model, config, target_fps: Optional[float], clock_ns: float, part: Opt
 
     if config is not None:
         pre = {k: v for k, v in config.nodes.items() if not k.startswith(("FIFO_", "DWC_"))}
-        return model.transform(ApplyFolding(FoldingConfig(nodes=pre, defaults=config.defaults,
-                                                          finn_keys=config.finn_keys)))
+        return model.transform(ApplyFolding(FoldingConfig(nodes=pre, defaults=config.defaults)))
     if target_fps is not None:
         device = _device(part) if part else None
         return model.transform(SetFolding(target_cycles(target_fps, clock_ns), device=device))

@@ -23,7 +23,9 @@ from hw.schedule import TokenSchedule
 
 
 class SWG1D(HWOp):
-    FINN_NAME = "ConvolutionInputGenerator"  # FINN's InferConvInpGen names 1-D ones the same (is1D)
+    # the op type of the FINN file its formulas come from (Xilinx/finn up to v0.9; later FINN folds 1-D
+    # windows into ConvolutionInputGenerator with is1D, and finn-plus builds them in RTL)
+    FINN_NAME = "ConvolutionInputGenerator1D"
     FINN_OP_TYPES = ("ConvolutionInputGenerator1D",)
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
     ATTRS = {
@@ -32,7 +34,7 @@ class SWG1D(HWOp):
         "IFMDim": ("ints", True, []),  # [1, W]
         "OFMDim": ("ints", True, []),  # [1, OW]
         "SIMD": ("i", True, 0),
-        "Stride": ("ints", True, [1, 1]),
+        "Stride": ("ints", False, [1, 1]),
         "Dilation": ("ints", False, [1, 1]),
         "inputDataType": ("s", True, ""),
         "outputDataType": ("s", True, ""),

@@ -1,7 +1,6 @@
 """kws-conv1d (issue 15): a 1-D convolutional classifier on the seeded synthetic keyword-like set,
 lowered to SWG1D (FINN ConvolutionInputGenerator1D) + MVAU, exact through the chain; hls4ml refuses
-the 1-D window by name; the FINN handoff's folding round-trips (two of our op types share FINN's
-ConvolutionInputGenerator name)."""
+the 1-D window by name; the FINN handoff's folding round-trips."""
 
 from __future__ import annotations
 
@@ -45,7 +44,7 @@ def test_hls4ml_refuses_the_1d_window_by_name(chain, tmp_path):
 
 def test_kws_finn_handoff_round_trips(chain, tmp_path):
     result = check_finn_handoff(chain, tmp_path)
-    assert result["finn_names"]["SWG1D_0"] == "ConvolutionInputGenerator_hls_0"
+    assert result["finn_names"]["SWG1D_0"] == "ConvolutionInputGenerator1D_hls_0"
     assert Counter(v.rsplit("_", 1)[0] for v in result["finn_names"].values())["MVAU_hls"] == 3
 
 

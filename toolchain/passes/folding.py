@@ -58,7 +58,6 @@ class FoldingConfig:
 
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     defaults: list[tuple[str, Any, Optional[frozenset[type]]]] = field(default_factory=list)
-    finn_keys: dict[str, str] = field(default_factory=dict)  # our name -> the FINN name it was given as
 
     @classmethod
     def parse(cls, raw: Any, source: str = "folding config") -> "FoldingConfig":
@@ -77,8 +76,6 @@ class FoldingConfig:
                 raise UserError(f"{source}: '{key}' and '{seen[ours]}' both name node {ours}")
             seen[ours] = key
             cfg.nodes[ours] = dict(attrs)
-            if ours != key:
-                cfg.finn_keys[ours] = key
         return cfg
 
     @classmethod
@@ -149,21 +146,6 @@ def _check_node(node, op) -> None:
         raise UserError(f"{node.name}: {problems[0]}")
 
 
-def finn_pre_names(model: ModelWrapper) -> dict[str, str]:
-    """FINN's name before specialization -> our node name, numbered per FINN op type in graph order
-    (toolchain/backends/finn.py finn_names' rule): two of our op types may share one FINN op type
-    (SWG and SWG1D are both ConvolutionInputGenerator)."""
-    out, counts = {}, {}
-    for n in hw_nodes(model):
-        cls = custom_op.get(n.op_type)
-        if cls is None or cls.INFRASTRUCTURE:
-            continue
-        idx = counts.get(cls.FINN_NAME, 0)
-        counts[cls.FINN_NAME] = idx + 1
-        out[f"{cls.FINN_NAME}_{idx}"] = n.name
-    return out
-
-
 class ApplyFolding(Transformation):
     """Apply a FoldingConfig (or a FINN folding JSON dict / path), validating every entry."""
 
@@ -175,22 +157,8 @@ class ApplyFolding(Transformation):
             config = FoldingConfig.parse(config)
         self.config = config
 
-    def _resolve_shared_finn_names(self, model: ModelWrapper, nodes: dict) -> None:
-        """A FINN-named entry whose our-name alias is not in the graph (ConvolutionInputGenerator_1 ->
-        SWG_1, but the graph's second window generator is SWG1D_0) is resolved by FINN's numbering."""
-        missing = [ours for ours in self.config.nodes if ours not in nodes and ours in self.config.finn_keys]
-        if not missing:
-            return
-        pre = finn_pre_names(model)
-        for ours in missing:
-            m = _NODE.match(self.config.finn_keys[ours])
-            target = pre.get(f"{_SUFFIX.sub('', m['op'])}_{m['idx']}") if m else None
-            if target is not None and target not in self.config.nodes:
-                self.config.nodes[target] = self.config.nodes.pop(ours)
-
     def apply(self, model: ModelWrapper):
         nodes = {n.name: n for n in hw_nodes(model)}
-        self._resolve_shared_finn_names(model, nodes)
         unknown = [name for name in self.config.nodes if name not in nodes]
         if unknown:
             raise UserError(f"folding config names unknown node(s) {', '.join(unknown)}; "
