@@ -38,9 +38,10 @@ class Chain:
         return self.dir / "dataflow.onnx"
 
 
-def run_chain(recipe: str, tmp: Path, *, run: Optional[Path] = None, samples: int = 200,
+def run_chain(recipe: str, tmp: Path, *, run: Optional[Path] = None, samples: int = 100,
               emulate_samples: int = 1000) -> Chain:
-    """`run`: a trained run folder (else the recipe's quantized random init, --untrained)."""
+    """`run`: a trained run folder (else the recipe's quantized random init, --untrained); `samples`
+    checks export and lowering (CI keeps it small), the emulator is checked on `emulate_samples`."""
     src, df = tmp / "model.onnx", tmp / "dataflow.onnx"
     exported = export_run(str(run) if run is not None else recipe, src, untrained=run is None, samples=samples)
     lowered = lower_file(src, df, recipe=recipe, samples=samples, strict=True)
