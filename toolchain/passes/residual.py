@@ -138,6 +138,8 @@ class SizeBypassFIFOs(Transformation):
     config's FIFO_i depths are applied afterwards and win (so a too-shallow bypass can be asked for)."""
 
     def apply(self, model: ModelWrapper):
+        if not any(n.domain == DOMAIN and len(n.output) > 1 for n in model.graph.node):
+            return model, False  # no fork: nothing to size (and no timing graph to build)
         from hw.emulator.bypass import bypass_depths
         from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
 
