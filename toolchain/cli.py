@@ -89,6 +89,9 @@ def train(
 
     metrics = train_recipe(recipe, out, epochs=epochs, weight_bits=weight_bits, act_bits=act_bits,
                            prune=prune, seed=seed, float_baseline=not no_float_baseline)
+    if metrics.get("metric") == "mse":  # a reconstruction recipe (issue 15): no accuracy, no BOPs
+        twin = f" (float {metrics['float_mse']:.5f})" if metrics.get("float_mse") is not None else ""
+        return emit(metrics, as_json, f"reconstruction MSE {metrics['mse']:.5f}{twin} -> {out}")
     baseline = f" (float {metrics['float_accuracy']:.4f})" if metrics.get("float_accuracy") is not None else ""
     emit(metrics, as_json, f"accuracy {metrics['accuracy']:.4f}{baseline}, "
                            f"{metrics['bops']:.3g} BOPs, sparsity {metrics['sparsity']:.3f} -> {out}")

@@ -242,6 +242,15 @@ def _file(ds) -> Split:
     return Split(xtr, ytr, xte, yte)
 
 
+def _keywords_synthetic() -> Split:
+    """toolchain/datasets_synth.py (generated, seeded)."""
+    from toolchain.datasets_synth import keywords_synthetic
+
+    x, y = keywords_synthetic()
+    split = _stratified(x, y, test=0.3)
+    return Split(split.x_train, split.y_train, split.x_test, split.y_test, synthetic=True)
+
+
 def random_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
     """Inputs with the recipe's shape and value range, for untrained models without data."""
     rng = np.random.default_rng(seed)
@@ -268,7 +277,7 @@ def load_dataset(recipe: Recipe) -> Split:
         raise UserError("CIFAR-10 does not ship offline; this recipe is for hardware studies: use --untrained")
     split = {"digits": _digits, "mnist5k": _mnist5k, "fashion-mnist": _fashion,
              "jet-hlf": lambda: _jet(ds.path), "cybsec-synthetic": _cybsec_synthetic,
-             "file": lambda: _file(ds)}[ds.name]()
+             "file": lambda: _file(ds), "keywords-synthetic": _keywords_synthetic}[ds.name]()
     if ds.name in PIXEL_DATASETS and recipe.architecture.input_kind is not InputKind.UINT8:  # loaders give 0..255
         split = _unit_range(split)
     return _to_layout(split, recipe)

@@ -246,12 +246,16 @@ def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fi
               "samples": None if x is None else int(len(x)),
               "mismatches": None if equality is None else equality.mismatches,
               **({"equality": equality.to_json()} if equality is not None else {})}
+    if timing.deadlock is not None:  # name the depths that fix it (hw/emulator/bypass.py)
+        from hw.emulator.bypass import deadlock_fix, describe_fix
+
+        result["deadlock"]["fix"] = deadlock_fix(graph, timing.deadlock, config)
     versioned(result, UNITS)
     if run_dir is not None:
         write_json(Path(run_dir) / RESULT, result)
         write_json(Path(run_dir) / TIMELINE, timeline_json(timing))
     if timing.deadlock is not None:
-        raise EmulationDeadlock(timing.deadlock.describe(), result)
+        raise EmulationDeadlock(timing.deadlock.describe() + describe_fix(result["deadlock"]["fix"]), result)
     if write_model is not None:
         apply_fifo_depths(model, graph, sizing.depths)
         with atomic_path(write_model) as tmp:

@@ -58,11 +58,14 @@ UNITS = {"samples": "samples compared", "mismatches": "samples", "ties": "sample
 def _front_passes(options):
     from toolchain.passes.streamline import (CollapseScalarMul, MoveScalarMulPastLinear, MoveScalarMulPastShape,
                                              PassThroughTypes, RemoveUnitMul)
+    from toolchain.passes.pooling import GlobalAvgPoolToSum
     from toolchain.passes.residual import MoveScalarMulPastAdd, SplitForkedMul
     from toolchain.passes.thresholds import ActivationToThresholds
+    from toolchain.passes.upsample import ResizeNearest
 
     return [PassThroughTypes(), RemoveUnitMul(), CollapseScalarMul(options), SplitForkedMul(), MoveScalarMulPastShape(),
-            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), ActivationToThresholds(options)]
+            MoveScalarMulPastLinear(options), MoveScalarMulPastAdd(), GlobalAvgPoolToSum(), ResizeNearest(),
+            ActivationToThresholds(options)]
 
 
 def front_steps(options=None) -> list:
@@ -84,10 +87,11 @@ def convert_steps(label_select: bool = False, options=None) -> list:
     from toolchain.passes.channels_last import ToChannelsLast
     from toolchain.passes.convert import (Im2ColToSWG, MatMulToMVAU, MaxPoolToStreaming, RemoveFlatten,
                                           ThresholdsToThresholding)
+    from toolchain.passes.depthwise import MatMulToVVAU
     from toolchain.passes.output import AbsorbOutputAffine, InsertLabelSelect
     from toolchain.passes.residual import AddToAddStreams, InsertDuplicateStreams
 
-    steps = [ToChannelsLast(), Im2ColToSWG(), MaxPoolToStreaming(), MatMulToMVAU(), ThresholdsToThresholding(),
+    steps = [ToChannelsLast(), Im2ColToSWG(), MaxPoolToStreaming(), MatMulToVVAU(), MatMulToMVAU(), ThresholdsToThresholding(),
              AddToAddStreams(), RemoveFlatten(), InsertDuplicateStreams(), AbsorbOutputAffine(options, label_select)]
     return steps + ([InsertLabelSelect()] if label_select else [])
 
@@ -177,12 +181,14 @@ def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[flo
     from toolchain.passes.infrastructure import InsertDWC, InsertFIFO, RemoveInfrastructure
     from toolchain.passes.naming import NameNodes
     from toolchain.passes.output import ValidateDataflow
+    from toolchain.passes.residual import SizeBypassFIFOs
 
     _check_options(folding, target_fps, clock_ns, part)
     config = _folding_config(folding)
     model = model.transform(RemoveInfrastructure()).transform(NameNodes())
     model = _fold(model, config, target_fps, clock_ns, part)
     model = model.transform(InsertDWC()).transform(InsertFIFO()).transform(NameNodes())
+    model = model.transform(SizeBypassFIFOs())  # a residual bypass deep enough to run (passes/residual.py)
     if config is not None:  # again, now that FIFO_i / DWC_i exist (idempotent for the others)
         model = model.transform(ApplyFolding(config))
     model.transform(ValidateDataflow())

@@ -80,6 +80,16 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
 
         pruning = parse_prune_spec(recipe.prune)  # validated before any training
     split = load_dataset(recipe)
+    from toolchain.zoo import Task
+
+    if recipe.architecture.task is Task.RECONSTRUCTION:  # an autoencoder: MSE, not accuracy
+        if pruning is not None:
+            raise UserError("pruning is not supported for reconstruction recipes")
+        from toolchain.compress.reconstruct import train_reconstruction
+
+        model, metrics = train_reconstruction(recipe, split, float_baseline)
+        save_run(out, recipe, model, metrics)
+        return metrics
     bip = recipe.architecture.bipolar_output
     _seed(recipe.training.seed)
     model = build_model(recipe)

@@ -32,6 +32,7 @@ class Conv(Strict):
     type: Literal["conv"] = "conv"
     channels: int = Field(gt=0)
     kernel: int = Field(gt=0)
+    padding: int = Field(0, ge=0)  # zeros each side (an FMPadding in hardware)
     weight_bits: Optional[Bits] = None
     act_bits: Optional[Bits] = None
 
@@ -41,7 +42,67 @@ class MaxPool(Strict):
     kernel: int = Field(gt=0)
 
 
-Layer = Union[Dense, Conv, MaxPool]
+class Residual(Strict):
+    """A residual block (He et al. 2016, "basic block"): conv k×k (same padding) → act → conv k×k, plus
+    the shortcut -- the block's input itself when the channel count is unchanged, else a 1×1
+    projection conv -- both quantized by ONE shared signed quantizer so the join adds integers on
+    the same scale (toolchain/passes/residual.py), then the activation. Built by compress/blocks.py."""
+    type: Literal["residual"] = "residual"
+    channels: int = Field(gt=0)
+    kernel: int = Field(3, gt=0)
+    weight_bits: Optional[Bits] = None
+    act_bits: Optional[Bits] = None
+
+    @field_validator("kernel")
+    @classmethod
+    def _odd(cls, k: int) -> int:
+        if k % 2 == 0:
+            raise ValueError("a residual block's kernel must be odd (same padding keeps the shape)")
+        return k
+
+
+class DepthwiseSeparable(Strict):
+    """A depthwise-separable block (Howard et al. 2017, MobileNets, Fig. 3): depthwise conv k×k (one
+    filter per channel, `padding` zeros each side) → act → pointwise 1×1 conv to `channels` → act.
+    Built by compress/blocks.py; lowered to SWG (depthwise) + VVAU and an MVAU."""
+    type: Literal["dwsep"] = "dwsep"
+    channels: int = Field(gt=0)
+    kernel: int = Field(3, gt=0)
+    padding: int = Field(0, ge=0)
+    weight_bits: Optional[Bits] = None
+    act_bits: Optional[Bits] = None
+
+
+class GlobalAvgPool(Strict):
+    """Global average pooling (C, H, W) -> (C,) before the classifier, then an unsigned activation
+    quantizer; H·W must be a power of two for the bit-exact lowering (GlobalAccPool + a 2^-k scale
+    folded into the quantizer's thresholds, toolchain/passes/pooling.py)."""
+    type: Literal["globalavgpool"] = "globalavgpool"
+    act_bits: Optional[Bits] = None  # the unsigned quantizer after the average (the classifier's input)
+
+
+class Conv1d(Strict):
+    """A 1-D convolution over the last axis of a (C, 1, T) input (a 1-D signal as a 1×T image, FINN's
+    layout for ConvolutionInputGenerator1D): kernel 1×k, stride 1, no padding."""
+    type: Literal["conv1d"] = "conv1d"
+    channels: int = Field(gt=0)
+    kernel: int = Field(gt=0)
+    weight_bits: Optional[Bits] = None
+    act_bits: Optional[Bits] = None
+
+
+class Upsample(Strict):
+    """Nearest-neighbour upsampling of H and W by `scale` (ONNX Resize; an Upsample node in hardware)."""
+    type: Literal["upsample"] = "upsample"
+    scale: int = Field(2, ge=2, le=8)
+
+
+Layer = Union[Dense, Conv, MaxPool, Residual, DepthwiseSeparable, GlobalAvgPool, Conv1d, Upsample]
+
+
+class Task(str, Enum):
+    CLASSIFICATION = "classification"  # the last layer is a dense classifier; metric: accuracy
+    RECONSTRUCTION = "reconstruction"  # an autoencoder: the last layer is a conv giving the input back; metric: MSE
 
 
 class Activation(str, Enum):
@@ -69,13 +130,17 @@ class Architecture(Strict):
     input_bits: Bits = 8
     activation: Activation = Activation.RELU
     bipolar_output: bool = False  # binary classifier with a ±1 output (cybsec)
+    task: Task = Task.CLASSIFICATION
 
-    @field_validator("layers")
-    @classmethod
-    def _last_is_dense(cls, layers: list[Layer]) -> list[Layer]:
-        if not layers or not isinstance(layers[-1], Dense):
+    @model_validator(mode="after")
+    def _last_layer(self) -> "Architecture":
+        last = self.layers[-1] if self.layers else None
+        if self.task is Task.RECONSTRUCTION:
+            if not isinstance(last, Conv):
+                raise ValueError("a reconstruction network's last layer must be a conv (the output image)")
+        elif not isinstance(last, Dense):
             raise ValueError("the last layer must be dense (the classifier)")
-        return layers
+        return self
 
 
 class Quantization(Strict):
@@ -85,7 +150,8 @@ class Quantization(Strict):
 
 class Dataset(Strict):
     # "file": your own data, path to an .npz (x, y) or a CSV with a label column (toolchain.data.read_dataset_file)
-    name: Literal["digits", "mnist5k", "fashion-mnist", "jet-hlf", "cybsec-synthetic", "cifar10", "file"]
+    name: Literal["digits", "mnist5k", "fashion-mnist", "jet-hlf", "cybsec-synthetic", "cifar10", "file",
+                  "keywords-synthetic"]
     path: Optional[str] = None  # user-given file (jet-hlf, file)
     label: Optional[str] = None  # CSV label column of a "file" data set (default: label)
     images: bool = False  # keep the (C, H, W) shape instead of flattening

@@ -14,11 +14,15 @@ from hw.ops.duplicatestreams import DuplicateStreams
 from hw.ops.dwc import DWC
 from hw.ops.fifo import FIFO
 from hw.ops.fmpadding import FMPadding
+from hw.ops.globalaccpool import GlobalAccPool
 from hw.ops.labelselect import LabelSelect
 from hw.ops.mvau import MVAU
 from hw.ops.streamingmaxpool import StreamingMaxPool
 from hw.ops.swg import SWG
+from hw.ops.swg1d import SWG1D
 from hw.ops.thresholding import Thresholding
+from hw.ops.upsample import Upsample
+from hw.ops.vvau import VVAU
 
 custom_op = {
     "MVAU": MVAU,
@@ -31,6 +35,10 @@ custom_op = {
     "AddStreams": AddStreams,
     "DuplicateStreams": DuplicateStreams,
     "FMPadding": FMPadding,
+    "VVAU": VVAU,
+    "GlobalAccPool": GlobalAccPool,
+    "SWG1D": SWG1D,
+    "Upsample": Upsample,
 }
 
 

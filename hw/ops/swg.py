@@ -20,7 +20,7 @@ from hw.schedule import TokenSchedule
 
 class SWG(HWOp):
     FINN_NAME = "ConvolutionInputGenerator"
-    FINN_OP_TYPES = ("ConvolutionInputGenerator", "ConvolutionInputGenerator1D")
+    FINN_OP_TYPES = ("ConvolutionInputGenerator",)  # ConvolutionInputGenerator1D: hw/ops/swg1d.py
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
     ATTRS = {
         "ConvKernelDim": ("ints", True, []),

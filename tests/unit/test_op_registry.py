@@ -34,6 +34,14 @@ SAMPLES = {
                                                           inputDataType="INT4")),
     "FMPadding": NodeSpec("FMPadding", dict(ImgDim=[4, 4], Padding=[1, 1, 1, 1], NumChannels=4, SIMD=2,
                                             inputDataType="UINT4")),
+    "VVAU": NodeSpec("VVAU", dict(PE=2, SIMD=1, Dim=[4, 4], Channels=4, Kernel=[3, 3], inputDataType="UINT4",
+                                  weightDataType="INT3", outputDataType="UINT2", accDataType="INT10"),
+                     [RNG.integers(-4, 4, (4, 1, 3, 3)), np.sort(RNG.integers(-20, 20, (4, 3)), axis=1)]),
+    "GlobalAccPool": NodeSpec("GlobalAccPool", dict(NumChannels=8, PE=2, inputDataType="UINT4",
+                                                    numInputVectors=[1, 4, 4])),
+    "SWG1D": NodeSpec("SWG1D", dict(ConvKernelDim=[1, 3], IFMChannels=4, IFMDim=[1, 10], OFMDim=[1, 8], SIMD=2,
+                                    inputDataType="UINT4", outputDataType="UINT4")),
+    "Upsample": NodeSpec("Upsample", dict(SIMD=2, HI=2, WI=2, HO=4, WO=4, NumChannels=4, inputDataType="UINT4")),
 }
 
 

@@ -145,7 +145,7 @@ def channel_counts(recipe: Recipe, original: Recipe) -> dict[str, dict[str, int]
     """Remaining channels per layer (hidden and output), by recipe layer index."""
     counts = {}
     for i, (now, was) in enumerate(zip(recipe.architecture.layers, original.architecture.layers)):
-        if not isinstance(now, MaxPool):
+        if not isinstance(now, MaxPool) and (hasattr(now, "channels") or hasattr(now, "units")):  # pools: none
             counts[f"layer{i}"] = {"channels": width(now), "of": width(was)}
     return counts
 

@@ -18,6 +18,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from toolchain.compress.blocks import block_layer_bits, build_block, is_block
 from toolchain.zoo import Activation, Conv, Dense, InputKind, MaxPool, Recipe
 
 
@@ -28,10 +29,19 @@ class LayerBits:
 
 
 def layer_bits(recipe: Recipe) -> list[Optional[LayerBits]]:
-    """Per layer (None for pooling): the recipe default unless the layer overrides it."""
+    """Per layer (None for pooling): the recipe default unless the layer overrides it. A block
+    (compress/blocks.py) counts once per weighted module it holds, in module order."""
+    per_layer = _per_layer_bits(recipe)
+    if any(is_block(l) for l in recipe.architecture.layers):
+        return block_layer_bits(recipe, per_layer)
+    return per_layer
+
+
+def _per_layer_bits(recipe: Recipe) -> list[Optional[LayerBits]]:
     q = recipe.quant
-    return [None if isinstance(l, MaxPool) else
-            LayerBits(l.weight_bits or q.weight_bits, l.act_bits or q.act_bits) for l in recipe.architecture.layers]
+    return [None if isinstance(l, MaxPool) or not hasattr(l, "act_bits") else
+            LayerBits(getattr(l, "weight_bits", None) or q.weight_bits, l.act_bits or q.act_bits)
+            for l in recipe.architecture.layers]
 
 
 class QuantNet(nn.Module):
@@ -100,8 +110,9 @@ class _QuantLayers:
     def dense(self, n_in: int, n_out: int, bits: int, bias: bool) -> nn.Module:
         return self.qnn.QuantLinear(n_in, n_out, bias=bias, **self.weight_kwargs(bits, bias))
 
-    def conv(self, c_in: int, c_out: int, k: int, bits: int, bias: bool) -> nn.Module:
-        return self.qnn.QuantConv2d(c_in, c_out, k, bias=bias, **self.weight_kwargs(bits, bias))
+    def conv(self, c_in: int, c_out: int, k: int, bits: int, bias: bool, padding: int = 0, groups: int = 1) -> nn.Module:
+        return self.qnn.QuantConv2d(c_in, c_out, k, bias=bias, padding=padding, groups=groups,
+                                    **self.weight_kwargs(bits, bias))
 
     def act(self, kind: Activation, bits: int) -> nn.Module:
         if kind is Activation.SIGN:
@@ -126,8 +137,8 @@ class _FloatLayers:
     def dense(self, n_in, n_out, bits, bias):
         return nn.Linear(n_in, n_out, bias=bias)
 
-    def conv(self, c_in, c_out, k, bits, bias):
-        return nn.Conv2d(c_in, c_out, k, bias=bias)
+    def conv(self, c_in, c_out, k, bits, bias, padding=0, groups=1):
+        return nn.Conv2d(c_in, c_out, k, bias=bias, padding=padding, groups=groups)
 
     def act(self, kind, bits):
         return nn.Hardtanh() if kind is Activation.SIGN else nn.ReLU()
@@ -150,21 +161,26 @@ class Flatten(nn.Module):
 def build_model(recipe: Recipe, quantized: bool = True) -> QuantNet:
     arch = recipe.architecture
     make = _QuantLayers() if quantized else _FloatLayers()
-    bits = layer_bits(recipe)
+    bits = _per_layer_bits(recipe)
     shape = list(arch.input_shape)  # running (C, H, W) or (F,)
     modules: list[nn.Module] = [PixelPreprocess()] if arch.input_kind is InputKind.UINT8 else []
     modules.append(make.input(arch.input_kind, arch.input_bits))
     last = len(arch.layers) - 1
     for i, (layer, b) in enumerate(zip(arch.layers, bits)):
         hidden = i != last
+        if is_block(layer):  # a residual / depthwise-separable / ... block: compress/blocks.py
+            module, shape = build_block(make, layer, b, shape, arch.activation)
+            modules.append(module)
+            continue
         if isinstance(layer, MaxPool):
             modules.append(make.pool(layer.kernel))
             shape = [shape[0], shape[1] // layer.kernel, shape[2] // layer.kernel]
             continue
         bias = hidden and not arch.batchnorm  # BatchNorm carries the shift; the classifier has no bias
         if isinstance(layer, Conv):
-            modules.append(make.conv(shape[0], layer.channels, layer.kernel, b.weight, bias))
-            shape = [layer.channels, shape[1] - layer.kernel + 1, shape[2] - layer.kernel + 1]
+            modules.append(make.conv(shape[0], layer.channels, layer.kernel, b.weight, bias, padding=layer.padding))
+            grow = 2 * layer.padding - layer.kernel + 1
+            shape = [layer.channels, shape[1] + grow, shape[2] + grow]
             norm = nn.BatchNorm2d
         else:
             if len(shape) > 1:

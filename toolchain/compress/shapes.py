@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from toolchain.compress.blocks import block_output_shape, is_block
 from toolchain.zoo import Conv, Dense, MaxPool, Recipe
 
 
@@ -15,8 +16,11 @@ def input_shapes(recipe: Recipe) -> list[tuple[int, ...]]:
         shapes.append(shape)
         if isinstance(layer, MaxPool):
             shape = (shape[0], shape[1] // layer.kernel, shape[2] // layer.kernel)
+        elif is_block(layer):
+            shape = block_output_shape(layer, shape)
         elif isinstance(layer, Conv):
-            shape = (layer.channels, shape[1] - layer.kernel + 1, shape[2] - layer.kernel + 1)
+            grow = 2 * layer.padding - layer.kernel + 1
+            shape = (layer.channels, shape[1] + grow, shape[2] + grow)
         else:
             shape = (layer.units,)
     return shapes
@@ -34,4 +38,4 @@ def weight_count(recipe: Recipe, index: int) -> int:
 
 def width(layer) -> int:
     """Output channels (conv) or units (dense)."""
-    return layer.channels if isinstance(layer, Conv) else layer.units
+    return layer.units if isinstance(layer, Dense) else layer.channels

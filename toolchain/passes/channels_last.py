@@ -55,6 +55,14 @@ class ToChannelsLast(Transformation):
             self._conv(model, node, shapes)
         elif node.op_type == "MaxPool":
             self._maxpool(model, node)
+        elif node.op_type == "Resize":  # nearest-neighbour upsampling (passes/upsample.py)
+            from toolchain.passes.upsample import upsample_channels_last
+
+            upsample_channels_last(model, node, shapes)
+        elif node.op_type == "ReduceSum":  # a global average pool's sum (passes/pooling.py)
+            from toolchain.passes.pooling import accpool_channels_last
+
+            accpool_channels_last(model, node, shapes)
         elif node.op_type == "MultiThreshold":
             get_by_name(node.attribute, "data_layout").s = b"NHWC"
         elif node.op_type in ("Reshape", "Flatten") and node.output[0] not in shapes:
@@ -77,15 +85,24 @@ class ToChannelsLast(Transformation):
         stride = _ints(node, "strides", [1, 1])
         pads = _ints(node, "pads", [0, 0, 0, 0])
         dil = _ints(node, "dilations", [1, 1])
-        w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * ic, oc)  # rows in (kh, kw, C) order
+        group = get_by_name(node.attribute, "group")
+        depthwise = group is not None and group.i > 1  # weights.py admits only group == channels
+        if depthwise:  # the dense (kh·kw·C, C) equivalent, marked for the VVAU (passes/depthwise.py)
+            from toolchain.passes.depthwise import depthwise_matrix
+
+            w_mat, ic = depthwise_matrix(w), oc
+        else:
+            w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * ic, oc)  # rows in (kh, kw, C) order
         w_name = add_initializer(model, f"{node.name}_W", w_mat, wdt)
+        if depthwise:
+            model.set_tensor_sparsity(w_name, {"dw": {"kernel_shape": [kh, kw]}})  # FINN's marker
         out_shape = _nhwc(shapes[node.output[0]])
         new, x = [], node.input[0]
-        if (kh, kw) != (1, 1) or stride != [1, 1] or any(pads):
+        if (kh, kw) != (1, 1) or stride != [1, 1] or any(pads) or depthwise:
             cols = new_tensor(model, out_shape[:3] + [kh * kw * ic], model.get_tensor_datatype(x), f"{node.name}_cols")
             new.append(helper.make_node("Im2Col", [x], [cols], domain=QONNX_DOMAIN, name=f"{node.name}_im2col",
                                         stride=stride, kernel_size=[kh, kw], pad_amount=pads, dilations=dil,
-                                        input_shape=f"(1,{h},{wd},{ic})"))
+                                        input_shape=f"(1,{h},{wd},{ic})", depthwise=int(depthwise)))
             x = cols
         new.append(helper.make_node("MatMul", [x, w_name], [node.output[0]], name=node.name))
         idx = node_index(model, node)

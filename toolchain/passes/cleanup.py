@@ -81,7 +81,9 @@ def import_cleanup(model: ModelWrapper) -> ModelWrapper:
 # what the QONNX our export produces (and FINN's flow) may contain
 SUPPORTED_OPS = frozenset({
     "Quant", "BipolarQuant", "Gemm", "MatMul", "Conv", "BatchNormalization", "Relu", "MaxPool", "Reshape",
-    "Flatten", "Mul", "Add", "Sub", "Div", "Identity", "Clip", "Softmax",
+    "Flatten", "Mul", "Add", "Sub", "Div", "Identity", "Clip", "Softmax", "GlobalAveragePool",
+    "ReduceMean",  # only the global mean over (H, W): passes/pooling.py
+    "Resize",  # only nearest-neighbour upsampling: passes/upsample.py
 })
 
 

@@ -75,6 +75,11 @@ class Im2ColToSWG(Transformation):
         pads = list(a.get("pad_amount", [0, 0, 0, 0]))
         k, stride, dil = list(a["kernel_size"]), list(a["stride"]), list(a.get("dilations", [1, 1]))
         hp, wp = h + pads[0] + pads[2], w + pads[1] + pads[3]
+        if k[0] == 1 and h == 1 and k[1] > 1:  # a 1-D window over a 1×W signal (passes/conv1d.py)
+            from toolchain.passes.conv1d import swg1d_node
+
+            _replace(model, [node], [swg1d_node(node, conv, idt, c, w, ow, k, stride, dil, pads)])
+            return
         if k[0] != k[1] or stride[0] != stride[1] or hp != wp or oh != ow or dil != [1, 1]:
             raise UserError(f"{conv} (Conv): the sliding-window generator needs a square kernel, stride and (padded) "
                             f"image and dilation 1 (FINN's HLS SWG); got kernel {k}, stride {stride}, image {hp}x{wp}, "
@@ -91,7 +96,7 @@ class Im2ColToSWG(Transformation):
         new.append(make_hw_node("SWG", [x], [out], f"{conv}_swg", ConvKernelDim=list(a["kernel_size"]),
                                 IFMChannels=c, IFMDim=[h, w], OFMDim=[oh, ow], SIMD=1, Stride=list(a["stride"]),
                                 Dilation=list(a.get("dilations", [1, 1])), inputDataType=idt.name,
-                                outputDataType=idt.name, depthwise=0))
+                                outputDataType=idt.name, depthwise=int(a.get("depthwise", 0))))
         _replace(model, [node], new)
 
 

@@ -128,3 +128,23 @@ class InsertDuplicateStreams(Transformation):
             model.graph.node.insert(0 if producer is None else node_index(model, producer) + 1, dup)
             return model, True
         return model, False
+
+
+class SizeBypassFIFOs(Transformation):
+    """Deepen the FIFOs behind each fork (DuplicateStreams) until the design runs: a residual bypass
+    must hold what the fork writes while the long branch fills its line buffers, or the design
+    deadlocks (hw/emulator/bypass.py finds the depths by simulation, as FINN's
+    InsertAndSetFIFODepths does by RTL simulation). Runs after InsertFIFO and NameNodes; a folding
+    config's FIFO_i depths are applied afterwards and win (so a too-shallow bypass can be asked for)."""
+
+    def apply(self, model: ModelWrapper):
+        if not any(n.domain == DOMAIN and len(n.output) > 1 for n in model.graph.node):
+            return model, False  # no fork: nothing to size (and no timing graph to build)
+        from hw.emulator.bypass import bypass_depths
+        from hw.emulator.model_graph import apply_fifo_depths, build_timing_graph
+
+        graph = build_timing_graph(model)
+        depths = bypass_depths(graph)
+        if depths:
+            apply_fifo_depths(model, graph, depths)
+        return model, False

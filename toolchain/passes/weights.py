@@ -132,8 +132,10 @@ class FoldWeightQuant(Transformation):
             linear = helper.make_node("MatMul", [node.input[0], ""], ["?"], name=node.name)
             bias_shape = (out_shape[-1],)
         else:
-            if _attr(node, "group", 1) != 1:
-                raise node_error(node, "grouped or depthwise convolutions are not supported (no VVAU yet)")
+            group = _attr(node, "group", 1)
+            if group != 1 and not (group == w_int.shape[0] and w_int.shape[1] == 1):
+                raise node_error(node, f"grouped convolutions (group {group}) are supported only as depthwise "
+                                 "convolutions (group = channels, one input channel per filter: a VVAU)")
             s = _out_channel_scale(q, scale, w_int.shape, 0)
             w_mat = w_int
             linear = helper.make_node("Conv", [node.input[0], ""], ["?"], name=node.name)

@@ -1,0 +1,100 @@
+"""GlobalAccPool: the per-channel sum over every pixel of an image (FINN globalaccpool.py, finn-hlslib
+AccPool_Batch). Global average pooling is this sum followed by a scalar 1/(H·W), which the lowering
+moves into the next layer's scale (toolchain/passes/pooling.py; FINN InferGlobalAccPoolLayer does the
+same with a Mul after the GlobalAccPool).
+
+(N, H, W, C) -> (N, 1, 1, C); PE channels per word.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qonnx.core.datatype import DataType
+
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, streams
+from hw.cost.energy import Action, ActionCount
+from hw.cost.resources import Resources
+from hw.ops.base import ChannelStreamOp
+from hw.schedule import TokenSchedule
+
+
+class GlobalAccPool(ChannelStreamOp):
+    FINN_NAME = "GlobalAccPool"
+    FINN_OP_TYPES = ("GlobalAccPool",)
+    FINN_CONFIG_ATTRS = ("PE",)
+    ATTRS = {
+        "NumChannels": ("i", True, 0),
+        "PE": ("i", True, 0),
+        "inputDataType": ("s", True, ""),
+        "numInputVectors": ("ints", False, [1]),  # (N, H, W)
+    }
+
+    def _pixels(self) -> int:
+        vec = self._vec()
+        return vec[-1] * vec[-2]
+
+    def normal_output_shape(self, o: int = 0):
+        return (self._vec()[0], 1, 1, self.a("NumChannels"))
+
+    def folded_output_shape(self, o: int = 0):
+        pe = self.a("PE")
+        return self.normal_output_shape()[:-1] + (self.a("NumChannels") // pe, pe)
+
+    def output_datatype(self, o: int = 0):
+        """globalaccpool.py:get_output_datatype: the smallest type of pixels·idt.min() (signed) or
+        pixels·idt.max() (unsigned)."""
+        idt = self.dt("inputDataType")
+        extreme = self._pixels() * (idt.min() if idt.signed() else idt.max())
+        return DataType.get_smallest_possible(extreme)
+
+    def element_bits(self) -> int:
+        return max(self.dt("inputDataType").bitwidth(), self.output_datatype().bitwidth())
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if len(self.a("numInputVectors")) != 3:
+            out.append(f"numInputVectors must be (N, H, W), got {list(self.a('numInputVectors'))}")
+        return out
+
+    def execute(self, inputs):
+        x = np.asarray(inputs[0], dtype=np.float64)
+        if x.ndim != 4 or x.shape[1:] != self.normal_input_shape()[1:]:
+            raise self.err(f"expected input (N, {', '.join(map(str, self.normal_input_shape()[1:]))}), got {x.shape}")
+        return [x.sum(axis=(1, 2), keepdims=True)]  # exact: integers far below 2^53
+
+    def cycles(self) -> int:
+        """globalaccpool.py:get_exp_cycles = prod(folded_input_shape[:-1]) + NumChannels/PE."""
+        return math.prod(self.folded_input_shape()[:-1]) + self.a("NumChannels") // self.a("PE")
+
+    def token_schedule(self) -> TokenSchedule:
+        """AccPool_Batch: H·W·C/PE firings that read and accumulate, then C/PE firings that write the
+        sums (the cycles above, one firing each)."""
+        folds = self.a("NumChannels") // self.a("PE")
+        n_read = self._pixels() * folds
+        reads = np.r_[np.ones(n_read, bool), np.zeros(folds, bool)]
+        return TokenSchedule(reads=reads[None, :], writes=~reads[None, :], repeats=self._vec()[0])
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """PE accumulators of the output width and a C/PE-word accumulator memory."""
+        pe, bits = self.a("PE"), self.output_datatype().bitwidth()
+        acc = P.memory(pe * bits, self.a("NumChannels") // pe, "distributed")
+        return Resources(LUT=P.adders(pe * bits)) + acc + streams(self)
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        bits = self.output_datatype().bitwidth()
+        return [ActionCount(Action.ADD, math.prod(self.normal_input_shape()), (bits,), "accumulations")]
+
+    # ---- hls4ml / RTL -------------------------------------------------------------------------
+    def hls4ml_layers(self, walk, node) -> None:
+        """hls4ml's GlobalPooling2D averages (and rounds to its result type); a bare sum with the
+        1/(H·W) moved into the next layer has no layer of its own: refused by name."""
+        walk.refuse(node, "a global accumulating pool (GlobalAccPool)",
+                    "use --backend finn, or end the network with a dense layer on flattened features")
+
+    def rtl_module(self, node, model):
+        from hw.ops import rtl
+
+        raise rtl.RtlUnsupported(f"{self.name}: GlobalAccPool is not supported in the RTL backend yet")

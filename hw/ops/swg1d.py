@@ -1,0 +1,158 @@
+"""SWG1D: the 1-D sliding-window generator (FINN ConvolutionInputGenerator1D, finn-hlslib
+slidingwindow.h ConvolutionInputGenerator_1D). A 1-D signal is a 1×W image (FINN's layout):
+(N, 1, W, C) -> (N, 1, OW, k·C) in im2col order (kw, C), kernel 1×k, stride 1, dilation 1, not
+depthwise (the variant "ConvolutionInputGenerator_1D" of FINN's get_swu_variant; others are refused).
+
+Cycles and costs: Xilinx/finn src/finn/custom_op/fpgadataflow/convolutioninputgenerator1d.py
+(get_exp_cycles, lut_estimation, bram_estimation, uram_estimation), for the HLS kernel; finn-plus
+1.6.1 builds 1-D windows with its RTL generator instead, so there is no oracle for these formulas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hw.cost import primitives as P
+from hw.cost.calibrated import Context, NodeContext, scaled, streams
+from hw.cost.energy import Action, ActionCount
+from hw.cost.resources import Resources
+from hw.ops.base import AP_INT_MAX_W, HWOp, divisors, walk_folding
+from hw.schedule import TokenSchedule
+
+
+class SWG1D(HWOp):
+    # the op type of the FINN file its formulas come from (Xilinx/finn up to v0.9; later FINN folds 1-D
+    # windows into ConvolutionInputGenerator with is1D, and finn-plus builds them in RTL)
+    FINN_NAME = "ConvolutionInputGenerator1D"
+    FINN_OP_TYPES = ("ConvolutionInputGenerator1D",)
+    FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
+    ATTRS = {
+        "ConvKernelDim": ("ints", True, []),  # [1, k]
+        "IFMChannels": ("i", True, 0),
+        "IFMDim": ("ints", True, []),  # [1, W]
+        "OFMDim": ("ints", True, []),  # [1, OW]
+        "SIMD": ("i", True, 0),
+        "Stride": ("ints", False, [1, 1]),
+        "Dilation": ("ints", False, [1, 1]),
+        "inputDataType": ("s", True, ""),
+        "outputDataType": ("s", True, ""),
+        "depthwise": ("i", False, 0, {0, 1}),
+        "ram_style": ("s", False, "distributed", {"auto", "block", "distributed", "ultra"}),
+        "parallel_window": ("i", False, 0, {0, 1}),
+    }
+
+    def _k(self) -> int:
+        return self.a("ConvKernelDim")[1]
+
+    def _cf(self) -> int:
+        return self.a("IFMChannels") // self.a("SIMD")
+
+    # ---- shapes -------------------------------------------------------------------------------
+    def normal_input_shape(self, i: int = 0):
+        return (1, 1, self.a("IFMDim")[1], self.a("IFMChannels"))
+
+    def normal_output_shape(self, o: int = 0):
+        return (1, 1, self.a("OFMDim")[1], self._k() * self.a("IFMChannels"))
+
+    def folded_input_shape(self, i: int = 0):
+        return self.normal_input_shape()[:-1] + (self._cf(), self.a("SIMD"))
+
+    def folded_output_shape(self, o: int = 0):
+        return self.normal_output_shape()[:-1] + (self._k() * self._cf(), self.a("SIMD"))
+
+    def fold_targets(self) -> dict[str, int]:
+        return {"SIMD": self.a("IFMChannels")}
+
+    def legal_folding(self) -> dict[str, list[int]]:
+        bits = self.dt("inputDataType").bitwidth()
+        return {"SIMD": [s for s in divisors(self.a("IFMChannels")) if s * bits <= AP_INT_MAX_W]}
+
+    def set_folding(self, target_cycles: int, mvau_wwidth_max: int = 36) -> None:
+        walk_folding(self, "SIMD", self.a("IFMChannels"), target_cycles)
+
+    def infer_bitwidths(self, model) -> None:
+        self.set_nodeattr("outputDataType", model.get_tensor_datatype(self.onnx_node.input[0]).name)
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        (kh, k), (ih, iw), (oh, ow) = self.a("ConvKernelDim"), self.a("IFMDim"), self.a("OFMDim")
+        if (kh, ih, oh) != (1, 1, 1):
+            out.append(f"a 1-D window needs kernel, input and output height 1 (got {kh}, {ih}, {oh})")
+        if tuple(self.a("Stride")) != (1, 1) or tuple(self.a("Dilation")) != (1, 1):
+            out.append("only stride 1 and dilation 1 (FINN's ConvolutionInputGenerator_1D variant) are supported")
+        if self.a("depthwise") or self.a("parallel_window"):
+            out.append("depthwise and parallel-window 1-D windows are not supported")
+        if ow != iw - k + 1:
+            out.append(f"OFMDim {ow} != IFMDim - k + 1 = {iw - k + 1}")
+        return out
+
+    # ---- execution ----------------------------------------------------------------------------
+    def execute(self, inputs):
+        x = inputs[0]
+        k, ow = self._k(), self.a("OFMDim")[1]
+        if x.ndim != 4 or x.shape[1:] != self.normal_input_shape()[1:]:
+            raise self.err(f"expected input (N, {', '.join(map(str, self.normal_input_shape()[1:]))}), got {x.shape}")
+        cols = np.arange(ow)[:, None] + np.arange(k)[None, :]  # (ow, k)
+        win = x[:, :, cols, :]  # (N, 1, ow, k, C)
+        return [win.reshape(x.shape[0], 1, ow, -1)]
+
+    # ---- performance --------------------------------------------------------------------------
+    def cycles(self) -> int:
+        """convolutioninputgenerator1d.py:get_exp_cycles, variant ConvolutionInputGenerator_1D:
+        1 + OFMDim_w · k_w · IFMChannels / SIMD."""
+        return int(1 + self.a("OFMDim")[1] * self._k() * self.a("IFMChannels") / self.a("SIMD"))
+
+    def token_schedule(self) -> TokenSchedule:
+        """1 + OW·k·CF firings (FINN's cycle count); firing 0 and the first k·CF - 1 others read the
+        first window's pixels as they are written out, every later firing writes one window word.
+        A new pixel (the last of window o) is read in the first firings of window o, CF words, before
+        window o writes it (assumed placement: the line buffer of k pixels holds the rest)."""
+        k, cf, ow, iw = self._k(), self._cf(), self.a("OFMDim")[1], self.a("IFMDim")[1]
+        n = 1 + ow * k * cf
+        reads, writes = np.zeros(n, bool), np.zeros(n, bool)
+        writes[1:] = True
+        reads[:k * cf] = True  # window 0's pixels, word j at firing j, each before write j (firing j + 1)
+        for o in range(1, iw - k + 1):  # pixel o + k - 1: its cf words at the start of window o
+            start = 1 + o * k * cf
+            reads[start:start + cf] = True
+        return TokenSchedule(reads=reads[None, :], writes=writes[None, :])
+
+    def finn_resources(self, device=None) -> Resources:
+        """convolutioninputgenerator1d.py lut_estimation, bram_estimation, uram_estimation (not
+        parallel-window)."""
+        simd, ch, iw, k = self.a("SIMD"), self.a("IFMChannels"), self.a("IFMDim")[1], self._k()
+        stride, style, bits = 1, self.a("ram_style"), self.dt("inputDataType").bitwidth()
+        lut = 300 + (int((k + stride) * (simd * bits * math.ceil(iw * ch / simd / 64))) if style == "distributed" else 0)
+        bram = 0
+        if style in ("block", "auto"):
+            depth = iw * ch / simd
+            width = next((w for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2)) if depth <= d), 1)
+            bram = int((k + stride) * (math.ceil(simd * bits / width) * math.ceil(iw * ch / simd / depth)))
+        uram = 2 * math.ceil(simd * bits / 64) * math.ceil(stride * iw * (ch // simd) / 4096) if style == "ultra" else 0
+        return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
+
+    def calibrated_resources(self, ctx: Context) -> Resources:
+        """k + 1 pixel buffers of C/SIMD words of SIMD·A bits, an output mux over them and the address
+        counters (the SWG's model, one row high)."""
+        k, simd = self._k(), self.a("SIMD")
+        width, depth = simd * self.dt("inputDataType").bitwidth(), self._cf()
+        buffers = scaled(P.memory(width, depth, self.a("ram_style")), k + 1)
+        return buffers + Resources(LUT=P.mux(k + 1, width)) + scaled(P.counter(depth), 2) + \
+            streams(self, P.HLS_KERNEL_OVERHEAD)
+
+    def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
+        width = self.instream_width()
+        return [ActionCount(Action.SRAM, self.words_in(), (width,), "line buffer writes"),
+                ActionCount(Action.SRAM, self.words_out(), (width,), "line buffer reads")]
+
+    # ---- hls4ml / RTL -------------------------------------------------------------------------
+    def hls4ml_layers(self, walk, node) -> None:
+        walk.refuse(node, "a 1-D sliding window (Conv1D)",
+                    "use --backend finn (this backend maps 2-D convolutions only, not hls4ml's Conv1D)")
+
+    def rtl_module(self, node, model):
+        from hw.ops import rtl
+
+        raise rtl.RtlUnsupported(f"{self.name}: the 1-D sliding window is not supported in the RTL backend yet")

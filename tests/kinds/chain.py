@@ -1,0 +1,74 @@
+"""The whole chain of issue 15's acceptance for one zoo recipe, in process (what the CLI verbs call):
+export (torch ≡ QONNX) → lower --strict (dataflow ≡ QONNX) → estimate → emulate --inputs --size-fifos
+(emulator ≡ QONNX, interval == the estimate's slowest node) → FINN handoff whose folding round-trips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from toolchain.data import verification_inputs
+from toolchain.emulate import emulate
+from toolchain.estimate import estimate
+from toolchain.export import export_run
+from toolchain.lower import lower_file, lower_model
+from toolchain.onnxio import load_model
+from toolchain.pipeline import build
+from toolchain.zoo import load_recipe
+
+
+@dataclass
+class Chain:
+    recipe: str
+    dir: Path
+    export: dict
+    lower: dict
+    estimate: dict
+    emulate: dict
+
+    @property
+    def source(self) -> Path:
+        return self.dir / "model.onnx"
+
+    @property
+    def dataflow(self) -> Path:
+        return self.dir / "dataflow.onnx"
+
+
+def run_chain(recipe: str, tmp: Path, *, run: Optional[Path] = None, samples: int = 100,
+              emulate_samples: int = 1000) -> Chain:
+    """`run`: a trained run folder (else the recipe's quantized random init, --untrained); `samples`
+    checks export and lowering (CI keeps it small), the emulator is checked on `emulate_samples`."""
+    src, df = tmp / "model.onnx", tmp / "dataflow.onnx"
+    exported = export_run(str(run) if run is not None else recipe, src, untrained=run is None, samples=samples)
+    lowered = lower_file(src, df, recipe=recipe, samples=samples, strict=True)
+    est = estimate(load_model(df))
+    x = tmp / "x.npy"
+    np.save(x, verification_inputs(load_recipe(recipe), emulate_samples, seed=1))
+    emu = emulate(df, inputs=x, size=True)
+    return Chain(recipe, tmp, exported, lowered, est, emu)
+
+
+def check_chain(chain: Chain, emulate_samples: int = 1000) -> None:
+    """The acceptance numbers every recipe must meet."""
+    assert chain.export["mismatches"] == 0
+    assert chain.lower["mismatches"] == 0 and chain.lower["ties"] == 0
+    assert chain.emulate["samples"] == emulate_samples and chain.emulate["mismatches"] == 0
+    assert chain.emulate["deadlock"] is False
+    assert chain.emulate["interval_cycles"] == chain.estimate["network"]["max_cycles"]
+
+
+def check_finn_handoff(chain: Chain, tmp: Path) -> dict:
+    """`hil build --backend finn`, then its folding_config.json read back by `hil lower --folding`
+    gives the same compute nodes and network estimate (the round trip)."""
+    out = tmp / "finn"
+    result = build(chain.dataflow, "finn", out)
+    assert result["fifo_sizing"]["full_throughput"]
+    again = estimate(lower_model(load_model(chain.source), folding=str(out / "folding_config.json")))
+    compute = [r for r in chain.estimate["layers"] if not r["name"].startswith(("FIFO", "DWC"))]
+    assert [r for r in again["layers"] if not r["name"].startswith(("FIFO", "DWC"))] == compute
+    assert again["network"] == chain.estimate["network"]
+    return result

@@ -1,0 +1,87 @@
+"""kws-conv1d (issue 15): a 1-D convolutional classifier on the seeded synthetic keyword-like set,
+lowered to SWG1D (FINN ConvolutionInputGenerator1D) + MVAU, exact through the chain; hls4ml refuses
+the 1-D window by name; the FINN handoff's folding round-trips."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from qonnx.custom_op.registry import getCustomOp
+
+from hw.ops.graph import NodeSpec, linear_model
+from tests.kinds.chain import check_chain, check_finn_handoff, run_chain
+from toolchain.backends.refusal import BackendRefusal
+from toolchain.datasets_synth import keywords_synthetic
+from toolchain.onnxio import load_model
+from toolchain.pipeline import build
+
+RECIPE = "kws-conv1d"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    return run_chain(RECIPE, tmp_path_factory.mktemp("kws"))
+
+
+def test_kws_lowers_to_1d_windows_exactly(chain):
+    check_chain(chain)
+    assert chain.lower["nodes"]["SWG1D"] == 2 and chain.lower["nodes"]["MVAU"] == 3
+    model = load_model(chain.dataflow)
+    swg = [getCustomOp(n) for n in model.graph.node if n.op_type == "SWG1D"]
+    assert [(list(s.get_nodeattr("IFMDim")), list(s.get_nodeattr("OFMDim"))) for s in swg] == \
+        [([1, 32], [1, 28]), ([1, 28], [1, 24])]
+    rows = {r["name"]: r["cycles"] for r in chain.estimate["layers"]}
+    # convolutioninputgenerator1d.py get_exp_cycles: 1 + OFMDim_w · k · IFMChannels / SIMD
+    assert rows["SWG1D_0"] == 1 + 28 * 5 * 8 and rows["SWG1D_1"] == 1 + 24 * 5 * 16
+
+
+def test_hls4ml_refuses_the_1d_window_by_name(chain, tmp_path):
+    with pytest.raises(BackendRefusal, match=r"SWG1D_0: a 1-D sliding window \(Conv1D\)"):
+        build(chain.dataflow, "hls4ml", tmp_path / "prj")
+
+
+def test_kws_finn_handoff_round_trips(chain, tmp_path):
+    result = check_finn_handoff(chain, tmp_path)
+    assert result["finn_names"]["SWG1D_0"] == "ConvolutionInputGenerator1D_hls_0"
+    assert Counter(v.rsplit("_", 1)[0] for v in result["finn_names"].values())["MVAU_hls"] == 3
+
+
+def test_swg1d_schedule_reads_every_pixel_before_its_windows():
+    """The token schedule moves IFM·CF words in and OW·k·CF out in FINN's 1 + OW·k·CF firings, and
+    word j of a window is never written before the pixel it copies was read."""
+    model = linear_model([NodeSpec("SWG1D", dict(ConvKernelDim=[1, 3], IFMChannels=4, IFMDim=[1, 10],
+                                                 OFMDim=[1, 8], SIMD=2, inputDataType="UINT4",
+                                                 outputDataType="UINT4"))])
+    op = getCustomOp(model.graph.node[0])
+    s = op.token_schedule()
+    reads, writes = s.reads[0], s.writes[0]
+    assert s.firings == op.cycles() == 1 + 8 * 3 * 2
+    assert reads.sum() == 10 * 2 and writes.sum() == 8 * 3 * 2
+    read_at = np.flatnonzero(reads)  # firing of input word j (pixel j // 2, fold j % 2)
+    for w, f in enumerate(np.flatnonzero(writes)):
+        o, rest = divmod(w, 3 * 2)
+        pixel, fold = o + rest // 2, rest % 2
+        assert read_at[pixel * 2 + fold] <= f
+    x = np.arange(10 * 4, dtype=np.float64).reshape(1, 1, 10, 4)
+    out = op.execute([x])[0]
+    assert np.array_equal(out[0, 0, 5], np.concatenate([x[0, 0, 5], x[0, 0, 6], x[0, 0, 7]]))
+
+
+def test_keywords_synthetic_is_seeded_and_balanced():
+    x1, y1 = keywords_synthetic(n=200, seed=3)
+    x2, y2 = keywords_synthetic(n=200, seed=3)
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert x1.shape == (200, 8, 1, 32) and 0.0 <= x1.min() and x1.max() <= 1.0
+    assert np.bincount(y1).tolist() == [20] * 10
+    assert not np.array_equal(keywords_synthetic(n=200, seed=4)[0], x1)
+
+
+@pytest.mark.slow
+def test_trained_kws_chain(tmp_path):
+    from toolchain.train import train_recipe
+
+    metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
+    assert metrics["accuracy"] > 0.8 and metrics["synthetic_data"]
+    check_chain(run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000))
