@@ -236,8 +236,10 @@ def fifo_table(em: dict) -> Optional[str]:
 def _summary_rows(data: dict[str, Optional[dict]]) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     if m := data["metrics"]:
-        rows += [("recipe", m.get("recipe")), ("accuracy", f"{m['accuracy']:.4f}"),
-                 ("float32 accuracy", f"{m['float_accuracy']:.4f}" if m.get("float_accuracy") is not None else "—"),
+        metric = m.get("metric", "accuracy")  # "mse" for a reconstruction recipe (conv-autoencoder)
+        rows += [("recipe", m.get("recipe")),
+                 (metric, f"{m[metric]:.4g}" if m.get(metric) is not None else "—"),
+                 (f"float32 {metric}", f"{m[f'float_{metric}']:.4g}" if m.get(f"float_{metric}") is not None else "—"),
                  ("BOPs", f"{m.get('bops', 0):.4g}"),
                  ("weight sparsity", f"{m.get('sparsity', 0):.3f}")]
     for stage in ("export", "lower", "emulate", "build"):
