@@ -96,6 +96,9 @@ def read_io(model) -> IOContract:
         for key in ("input_scale", "output_scale", "output_bias"):
             if key in entries:
                 entries[key] = float(entries[key])
+                if not np.isfinite(entries[key]) or (key != "output_bias" and entries[key] == 0):
+                    raise ValueError(f"{key} must be a finite{' nonzero' if key != 'output_bias' else ''} "
+                                     f"number, got {entries[key]}")
     except (ValueError, TypeError) as err:
         raise UserError(f"metadata hil_io is not valid: {err}") from None
     kind = entries.pop("output_kind", OutputKind.VALUES.value)
@@ -131,10 +134,27 @@ def to_dataflow_layout(x: np.ndarray, dataflow) -> np.ndarray:
     return y
 
 
-def source_path(model, model_path: str | Path) -> Optional[Path]:
-    """The source QONNX of a dataflow model file (hil_source, relative to the file), or None."""
+def source_path(model, model_path: str | Path, given: Optional[str | Path] = None) -> Optional[Path]:
+    """The source QONNX of a dataflow model file, or None: `given` (named on the command line, used
+    as it is), else hil_source resolved relative to the file's folder. A model file is data from
+    anyone: hil_source is followed only inside the design's own folder (and its subfolders), never to
+    an absolute path or out through `..` or a link; outside it, the user names the source (--source)."""
+    if given is not None:
+        return Path(given)
     rel = model.get_metadata_prop(SOURCE_KEY)
-    return (Path(model_path).parent / rel) if rel else None
+    if not rel:
+        return None
+    folder = Path(model_path).resolve().parent
+    path = (folder / rel).resolve()
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        raise UserError(f"metadata hil_source of {model_path} points outside its folder ({rel}); it is not "
+                        "followed: name the source QONNX with --source") from None
+    if path == Path(model_path).resolve():
+        raise UserError(f"metadata hil_source of {model_path} names the file itself, not its source QONNX: "
+                        "name the source with --source")
+    return path
 
 
 def is_dataflow(model) -> bool:

@@ -121,8 +121,11 @@ def _cybsec_synthetic(n: int = 5000, seed: int = 0) -> Split:
 
 def random_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
     """Inputs with the recipe's shape and value range, for untrained models without data."""
+    from toolchain.limits import check_elements
+
     rng = np.random.default_rng(seed)
     shape = (n, *recipe.architecture.input_shape)
+    check_elements(f"{n:,} random inputs of shape {tuple(shape[1:])}", float(np.prod(shape, dtype=np.float64)))
     if recipe.architecture.input_kind is InputKind.BIPOLAR:
         return rng.choice([-1.0, 1.0], size=shape).astype(np.float32)
     if recipe.architecture.input_kind is InputKind.UINT8:
@@ -161,6 +164,11 @@ def _unit_range(split: Split) -> Split:
 def _to_layout(split: Split, recipe: Recipe) -> Split:
     arch = recipe.architecture
     shape = tuple(arch.input_shape)
+
+    features = int(np.prod(split.x_train.shape[1:]))
+    if int(np.prod(shape)) != features:
+        raise UserError(f"recipe {recipe.name}: input_shape {list(shape)} holds {int(np.prod(shape))} values, "
+                        f"but dataset {recipe.dataset.name} has {features} features per sample")
 
     def fit(x: np.ndarray) -> np.ndarray:
         if arch.input_kind is InputKind.BIPOLAR and not np.isin(x, (-1.0, 1.0)).all():

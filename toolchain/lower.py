@@ -315,6 +315,8 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     result.update(model=str(out), source=str(src), io=read_io(dataflow).to_json(),
                   nodes=dict(Counter(n.op_type for n in dataflow.graph.node)),
                   lower_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))
+    if options.get("target_fps") is not None:
+        result["target"] = target_report(dataflow, options["target_fps"], options.get("clock_ns", DEFAULT_CLOCK_NS))
     if result["mismatches"] or (strict and result["ties"]):
         raise UserError(f"lowering of {src} is not bit-exact: {result['mismatches']} of {result['samples']} samples "
                         f"differ from the QONNX model ({result['ties']} more are float32 ties); no file written")
@@ -323,15 +325,31 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     return result
 
 
+def target_report(dataflow, target_fps: float, clock_ns: float) -> dict:
+    """Whether the folding meets --target-fps (FINN's SetFolding, like FINN, folds as far as it can
+    and does not refuse a target it cannot reach, so the caller says so): the slowest node's cycles
+    against int(1e9 / clock / fps)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from toolchain.passes.folding import hw_nodes, target_cycles
+
+    cycles = {n.name: int(getCustomOp(n).cycles()) for n in hw_nodes(dataflow)}
+    worst = max(cycles, key=cycles.get)
+    want = target_cycles(target_fps, clock_ns)
+    return {"fps": target_fps, "cycles": want, "achieved_cycles": cycles[worst],
+            "achieved_fps": 1e9 / clock_ns / max(cycles[worst], 1), "bottleneck": worst,
+            "met": cycles[worst] <= max(want, 1) and want >= 1}
+
+
 def parse_scale(text: str) -> float:
     """--input-scale: a positive number, or a power of two written 2^-10 / 2**-10."""
     t = text.replace(" ", "").replace("**", "^")
     try:
         value = 2.0 ** float(t[2:]) if t.startswith("2^") else float(t)
-    except ValueError:
-        raise UserError(f"--input-scale must be a number or 2^k, got {text!r}") from None
-    if not value > 0:
-        raise UserError(f"--input-scale must be positive, got {text!r}")
+    except (ValueError, OverflowError):
+        raise UserError(f"--input-scale must be a number or 2^k within float range, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise UserError(f"--input-scale must be a finite positive number, got {text!r}")
     return value
 
 
