@@ -7,8 +7,6 @@ import json
 import os
 import pickle
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +42,10 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path, layout):
     assert not marker.exists(), "the checkpoint's command ran"
     assert not (tmp_path / "m.onnx").exists()
     # the file is really hostile: an unrestricted unpickling (what hil did before) runs the command
-    subprocess.run([sys.executable, "-c", "import sys, torch; torch.load(sys.argv[1], weights_only=False)",
-                    str(run / "checkpoint.pt")], capture_output=True, timeout=300)
+    try:
+        torch.load(run / "checkpoint.pt", weights_only=False)
+    except Exception:  # noqa: BLE001 - what the payload returns is not a checkpoint; the command ran already
+        pass
     assert marker.exists()
 
 

@@ -24,7 +24,8 @@ from tests.fuzz.harness import run_in_process
 
 KILLS = 56  # landed kills (the child was still running), over all verbs
 # attempts per round: the slow report (matplotlib charts) less often than the quick verbs
-WEIGHTS = {"lower": 3, "emulate": 3, "estimate": 3, "build-finn": 3, "build-rtl": 3, "report": 1}
+WEIGHTS = {"report": 1, "lower": 3, "emulate": 3, "estimate": 3, "build-finn": 3, "build-rtl": 3}
+MIN_PER_VERB = 2
 
 
 def verbs(w: Path) -> dict[str, tuple[list[str], list[str]]]:
@@ -121,16 +122,17 @@ def test_kill_minus_9_never_corrupts_and_the_next_run_cleans_up(design):
     plan = verbs(w)
     reference, duration = {}, {}
     for label, (args, outs) in plan.items():  # uninterrupted runs: the reference outputs, warm caches
+        assert run_in_process(args, cwd=w).code == 0, label  # first run: imports (the children inherit them)
         t0 = time.perf_counter()
         outcome = run_in_process(args, cwd=w)
-        duration[label] = time.perf_counter() - t0
+        duration[label] = time.perf_counter() - t0  # the warm run time, which the kills fall within
         assert outcome.code == 0, f"{label}: {outcome.stderr}"
         for rel in outs:
             reference[rel] = _state(w / rel)
     rng = random.Random(16)
     landed, attempts, problems = {label: 0 for label in plan}, 0, []
     labels = [label for label in plan for _ in range(WEIGHTS[label])]
-    while sum(landed.values()) < KILLS and attempts < 4 * KILLS:
+    while (sum(landed.values()) < KILLS or min(landed.values()) < MIN_PER_VERB) and attempts < 4 * KILLS:
         label = labels[attempts % len(labels)]
         attempts += 1
         args, outs = plan[label]
@@ -139,7 +141,7 @@ def test_kill_minus_9_never_corrupts_and_the_next_run_cleans_up(design):
         for rel in outs:
             problems += [f"{label}: {p}" for p in _check(w, rel, reference[rel])]
     assert not problems, problems
-    assert sum(landed.values()) >= 50 and all(landed.values()), landed
+    assert sum(landed.values()) >= 50 and min(landed.values()) >= MIN_PER_VERB, landed
     left_before = leftovers(w)
     for label, (args, outs) in plan.items():  # the next run to each path removes what kills left
         assert run_in_process(args, cwd=w).code == 0
