@@ -55,7 +55,7 @@ def save(run_dir: Optional[Path], verb: str, result: Any) -> None:
     if run_dir is not None:
         from toolchain.fileio import write_json
 
-        write_json(run_dir / f"{verb}.json", json.loads(json.dumps(result, default=float)))
+        write_json(run_dir / f"{verb}.json", json.loads(json.dumps(_finite(result), default=float, allow_nan=False)))
 
 
 def _finite(value: Any) -> Any:
@@ -144,8 +144,9 @@ def train(
     recipe_file = Path(recipe) if Path(recipe).suffix else None  # a name without a suffix is a zoo recipe
     if recipe_file is not None and recipe_file.exists():
         T.check_input(recipe_file, "RECIPE", "a recipe YAML file")
-    distinct_outputs({"RECIPE": recipe_file}, {"--out": out}, folders=["--out"])
-    from toolchain.train import train_recipe
+    from toolchain.train import CHECKPOINT, METRICS, RECIPE_FILE, train_recipe
+
+    distinct_outputs({"RECIPE": recipe_file}, {f"--out file {n}": out / n for n in (CHECKPOINT, RECIPE_FILE, METRICS)})
 
     metrics = train_recipe(recipe, out, epochs=epochs, weight_bits=weight_bits, act_bits=act_bits,
                            prune=prune, seed=seed, float_baseline=not no_float_baseline)
@@ -418,7 +419,7 @@ def sweep(
     (run the same command again to resume a killed sweep)
     """
     _run_dir(out)
-    distinct_outputs({"SWEEP_FILE": sweep_file}, {"-o": out}, folders=["-o"])
+    distinct_outputs({"SWEEP_FILE": sweep_file}, {f"-o file {n}": out / n for n in ("study.db", "summary.json")})
     from toolchain.sweep.executors import make_executor
     from toolchain.sweep.schema import load_sweep
     from toolchain.sweep.study import run_sweep

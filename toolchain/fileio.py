@@ -81,11 +81,15 @@ def clean_stale(path: str | os.PathLike) -> None:
         _remove(leftover)
 
 
-def _prepare_parent(path: Path) -> None:
+def _make_parent(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot write {path}: cannot create its folder ({err.strerror})") from None
+
+
+def _prepare_parent(path: Path) -> None:
+    _make_parent(path)
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a folder")
 
@@ -186,7 +190,7 @@ def staged_folder(target: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty hidden sibling folder; on success it replaces `target` (swap_folder), on an
     exception it is removed and `target` is untouched."""
     target = Path(target)
-    _prepare_parent(target / "x")
+    _make_parent(target)
     recover_folder(target)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))

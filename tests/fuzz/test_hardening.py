@@ -168,3 +168,13 @@ def test_a_huge_npy_header_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load called before the header check"))
     with pytest.raises(UserError, match="claims shape"):
         load_inputs(path)
+
+
+def test_a_failed_folder_build_leaves_nothing(tmp_path):
+    from toolchain.fileio import staged_folder
+
+    with pytest.raises(RuntimeError):
+        with staged_folder(tmp_path / "prj") as tmp:
+            (tmp / "half").write_text("half")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
