@@ -83,9 +83,9 @@ def check_finite(x: np.ndarray, what: str, chunk: int = 1 << 22) -> None:
         bad = ~np.isfinite(part)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            kind = "NaN" if np.isnan(part[r, c]) else "infinite"
-            raise UserError(f"{what}: sample {start + r} holds {int(bad.sum())}+ NaN/infinite value(s) "
-                            f"(first: {kind} at flat index {c}); NaN inputs have no fixed-point value")
+            kind = "a NaN" if np.isnan(part[r, c]) else "an infinite value"
+            raise UserError(f"{what}: NaN/infinite inputs: sample {start + r} holds {kind} at flat index {c} "
+                            "(the first of them); such inputs have no fixed-point value")
 
 
 def check_sample_shape(model, x: np.ndarray) -> np.ndarray:
