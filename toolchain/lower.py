@@ -355,6 +355,9 @@ def parse_scale(text: str) -> float:
 
 def _verification_inputs(source, dataflow, inputs, recipe, samples: int, seed: int) -> np.ndarray:
     if inputs is not None:
+        from toolchain.inputs import check_finite
+
+        check_finite(np.asarray(inputs), "verification inputs")  # named as NaN, not as a lowering mismatch
         return check_sample_shape(source, inputs)
     if recipe is not None:
         from toolchain.data import verification_inputs

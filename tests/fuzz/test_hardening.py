@@ -178,3 +178,15 @@ def test_a_failed_folder_build_leaves_nothing(tmp_path):
             (tmp / "half").write_text("half")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_inputs_are_named_by_the_lowering_api(tmp_path):
+    from tests.unit.test_backend_finn import tiny_qonnx
+    from toolchain.lower import lower_file
+
+    tiny_qonnx().save(str(tmp_path / "model.onnx"))
+    x = np.zeros((4, 8), dtype=np.float32)
+    x[1, 2] = np.nan
+    with pytest.raises(UserError, match="NaN/infinite inputs: sample 1"):
+        lower_file(tmp_path / "model.onnx", tmp_path / "df.onnx", inputs=x)
+    assert not (tmp_path / "df.onnx").exists()
