@@ -19,7 +19,7 @@ from qonnx.util.basic import qonnx_make_model
 
 from tests.fuzz.harness import refusal_problems, run_in_process
 
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
