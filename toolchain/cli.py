@@ -478,6 +478,17 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _param_name(err) -> str:
+    """The option as typed (--run-dir) or the argument's name (MODEL) a bad value was given for."""
+    param = getattr(err, "param", None)
+    if param is None:
+        return str(getattr(err, "param_hint", None) or "value")
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("--")] or list(getattr(param, "opts", []))
+    if getattr(param, "param_type_name", "") == "argument" or not opts:
+        return str(param.name or "value").upper()
+    return max(opts, key=len)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """`hil`: click runs without its standalone mode, so that every refusal is printed here the same
     way: one line `error: ...` on stderr and exit 2 (3 for a deadlock), never click's framed box or a
@@ -488,6 +499,11 @@ def main(argv: Optional[list[str]] = None) -> None:
     except cx.NoArgsIsHelpError as err:  # bare `hil`: the help, as before
         typer.echo(err.ctx.get_help() if err.ctx else "")
         sys.exit(0)
+    except cx.BadParameter as err:  # "--clock-ns 'nan' is not a finite number", from cli_types or an Enum
+        where = err.ctx.command_path if err.ctx is not None else "hil"
+        message = _one_line(err.message).replace("Value error, ", "")  # pydantic's prefix
+        typer.echo(f"error: {_param_name(err)} {message} (see `{where} --help`)", err=True)
+        sys.exit(2)
     except cx.UsageError as err:
         where = err.ctx.command_path if err.ctx is not None else "hil"
         message = _one_line(err.format_message()).replace("Value error, ", "")  # pydantic's prefix
