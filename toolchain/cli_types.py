@@ -23,6 +23,8 @@ from typing import Iterable, Optional
 
 from typer import BadParameter
 
+from hw.cost.resources import CostModel
+from toolchain.backends import BACKENDS
 from toolchain.errors import UserError
 
 # Each type below is a typer `parser`: a callable from the typed text to the value, raising
@@ -30,15 +32,9 @@ from toolchain.errors import UserError
 # click and validates through pydantic, so these are plain callables, not click.ParamType classes.
 
 
-class Cost(str, Enum):
-    FINN = "finn"
-    CALIBRATED = "calibrated"
-
-
-class Backend(str, Enum):
-    HLS4ML = "hls4ml"
-    FINN = "finn"
-    RTL = "rtl"
+# choices defined where their meaning is (one definition): the cost models (a str Enum), the backends
+Cost = CostModel
+Backend = Enum("Backend", {name.upper(): name for name in BACKENDS}, type=str)
 
 
 class Impl(str, Enum):
