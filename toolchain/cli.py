@@ -50,8 +50,12 @@ def emit(result: Any, as_json: bool, summary: str) -> None:
         typer.echo(summary)
 
 
-def save(run_dir: Optional[Path], verb: str, result: Any) -> None:
-    """The verb's --json object as RUN_DIR/<verb>.json, written atomically."""
+def save(run_dir: Optional[Path], verb: str, result: Any, *near: Optional[Path]) -> None:
+    """The verb's --json object as RUN_DIR/<verb>.json, written atomically; without --run-dir, into
+    the `hil train` run folder that holds one of the `near` files (toolchain/report/rundir.py)."""
+    from toolchain.report.rundir import run_folder
+
+    run_dir = run_dir if run_dir is not None else run_folder(*near)
     if run_dir is not None:
         from toolchain.fileio import write_json
 
@@ -179,7 +183,7 @@ def export(
 
     with step(f"exporting {source} and checking torch = QONNX"):
         result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
-    save(run_dir, "export", result)
+    save(run_dir, "export", result, output, Path(source))
     emit(result, as_json, f"{output}: {result['mismatches']} mismatches on {result['samples']} samples")
 
 
@@ -232,7 +236,7 @@ def lower(
                             target_fps=target_fps, clock_ns=DEFAULT_CLOCK_NS if clock_ns is None else clock_ns,
                             part=part, label_select=label_select, strict=strict, input_type=input_type,
                             input_scale=scale)
-    save(run_dir, "lower", result)
+    save(run_dir, "lower", result, output, model)
     if not T.inside(model, output.parent):
         log.warning(f"note: {model} lies outside the folder of {output}; `hil emulate --inputs` and "
                     f"`hil build --backend finn` will need --source {model}")
@@ -257,7 +261,9 @@ def estimate(
                                              parser=POSITIVE),
     cost: T.Cost = typer.Option(T.Cost.FINN, "--cost", help="Resource model: finn (FINN's formulas, equal to "
                                                             "finn-plus 1.6.1 on every op it has) | calibrated "
-                                                            "(weight-aware)."),
+                                                            "(weight-aware) | synth (Yosys' numbers, with --rtl)."),
+    rtl: Optional[Path] = typer.Option(None, "--rtl", help="With --cost synth: the RTL project (`hil build --backend "
+                                                           "rtl`) on which `hil synth` ran.", parser=T.ExistingDir()),
     run_dir: Optional[Path] = RUN_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
 ) -> None:
@@ -273,8 +279,9 @@ def estimate(
     from toolchain.onnxio import load_model
     from toolchain.pipeline import estimate_model
 
-    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost.value, folding=folding)
-    save(run_dir, "estimate", result)  # complete even when the design does not fit
+    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost.value, folding=folding,
+                            rtl_dir=rtl)
+    save(run_dir, "estimate", result, model)  # complete even when the design does not fit
     emit(result, as_json, summary(result))
     if not result["fits"]:
         raise UserError(f"design does not fit {result['part']}: {summary_line(result)}")
@@ -324,11 +331,12 @@ def emulate(
                      {"-o": output, "--write-model": write_model,
                       **_run_json(run_dir, "emulate.json", "emulate_timeline.json")})
     from toolchain.emulate import EmulationDeadlock, emulate as run, summary
+    from toolchain.report.rundir import run_folder
 
     try:
         result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
                      output=output, fifo_depths=fifo_depths, rounding=rounding.value, write_model=write_model,
-                     shrink=shrink, run_dir=run_dir, impl=impl.value, source=source)
+                     shrink=shrink, run_dir=_run_dir(run_dir) or run_folder(model), impl=impl.value, source=source)
     except EmulationDeadlock as err:
         if as_json:
             emit(err.result, True, "")
@@ -378,8 +386,37 @@ def build(
     with step(f"building the {backend.value} project {output}"):
         result = run(model, backend.value, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
                      hls_backend=hls_backend.value, seed=seed, cosim=cosim, source=source)
-    save(run_dir, "build", result)
+    save(run_dir, "build", result, model)
     emit(result, as_json, summary(result))
+
+
+@app.command()
+def synth(
+    project: Path = typer.Argument(..., help="RTL project folder from `hil build --backend rtl`.",
+                                   parser=T.ExistingDir()),
+    part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
+    flatten: bool = typer.Option(False, "--flatten", help="Also synthesize the whole top flattened (its total)."),
+    jobs: int = typer.Option(2, "--jobs", help="Yosys processes in parallel.", parser=T.count(1, 64)),
+    run_dir: Optional[Path] = RUN_DIR,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Yosys synth_xilinx of an RTL project: LUT, LUTRAM, FF, CARRY4, MUXF7/8, BRAM, DSP per op.
+
+    Writes PROJECT/synth.json, which `hil estimate --cost synth --rtl PROJECT` reads back.
+    Example: hil build dataflow.onnx --backend rtl -o rtl_prj && hil synth rtl_prj --json
+    """
+    _run_dir(run_dir)
+    from toolchain.backends.synth import RESULT, summary, synthesize
+    from toolchain.defaults import resolve_device
+    from toolchain.fileio import write_json
+
+    if not project.is_dir():
+        raise UserError(f"{project} is not a folder: give the RTL project of `hil build --backend rtl`")
+    report = synthesize(project, resolve_device(part).part, flatten=flatten, jobs=jobs)
+    result = report.as_dict()
+    write_json(project / RESULT, result)
+    save(run_dir, "synth", result)
+    emit(result, as_json, summary(report))
 
 
 @app.command()
@@ -393,11 +430,11 @@ def report(
     Example: hil report runs/demo
     """
     T.check_writable(run_dir / "report.html", "RUN_DIR")
-    from toolchain.report.html import write_report
+    from toolchain.report.html import report_result, write_report
 
     with step(f"drawing {run_dir}/report.html"):
         out = T.reading_run_files(run_dir, write_report)
-    emit({"report": str(out)}, as_json, f"wrote {out}")
+    emit(report_result(out), as_json, f"wrote {out}")
 
 
 @app.command()
@@ -463,6 +500,10 @@ def demo(
 
     summary = run_demo(out)
     emit(summary, as_json, "")
+
+
+from toolchain.cli_targets import register as _register_targets  # hil run, hil serve (toolchain/targets)
+_register_targets(app)
 
 
 def missing_extra(err: ImportError) -> Optional[str]:

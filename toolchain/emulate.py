@@ -36,11 +36,27 @@ from toolchain.contract import read_io, source_path
 from toolchain.defaults import known_device, resolve_clock
 from toolchain.errors import DeadlockError, UserError
 from toolchain.inputs import check_sample_shape, integer_inputs, load_inputs, stream_inputs
+from toolchain.schemas import versioned
 
 DEFAULT_FRAMES = 3
 RESULT, TIMELINE = "emulate.json", "emulate_timeline.json"
 TIMELINE_FRAMES = 3  # frames drawn by the report's Gantt chart
 TIMELINE_POINTS = 1000  # occupancy points kept per FIFO (per-bin maxima beyond that)
+UNITS = {
+    "frames": "frames timed", "clock_ns": "ns", "dma_bits": "bits per clock cycle",
+    "latency_cycles": "clock cycles (first input word to last output word of frame 0)", "latency_ns": "ns",
+    "interval_cycles": "clock cycles per frame (steady state)", "throughput_fps": "frames per second",
+    "total_cycles": "clock cycles (all timed frames)", "max_node_cycles": "clock cycles per frame",
+    "per_layer.*.busy_per_frame": "clock cycles per frame (mean over the timed frames)",
+    "per_layer.*.stall_in_per_frame": "clock cycles per frame waiting for input (mean)",
+    "per_layer.*.stall_out_per_frame": "clock cycles per frame waiting for output space (mean)",
+    "per_layer.*.write_block_per_frame": "clock cycles per frame with a write blocked (mean)",
+    "per_layer.*.firings_per_frame": "firings per frame (mean)",
+    "fifo_depths": "words", "fifos.*.capacity": "words", "fifos.*.hwm": "words (high-water mark)",
+    "samples": "input samples compared", "mismatches": "samples",
+    "fifo_sizing.source_interval": "clock cycles between frames at the source while sizing",
+    "fifo_sizing.interval_unbounded": "clock cycles per frame with unbounded FIFOs", "fifo_sizing.hwm": "words",
+}
 
 
 class EmulationDeadlock(DeadlockError):
@@ -169,8 +185,12 @@ def _timing_json(timing, clock_ns: float, dma_bits: Optional[int], sizing, graph
         "latency_ns": None if timing.latency is None else timing.latency_cycles * clock_ns,
         "interval_cycles": timing.interval, "throughput_fps": timing.throughput_fps(clock_ns),
         "total_cycles": timing.total_cycles, "max_node_cycles": graph.max_node_cycles(),
-        "per_layer": {n.name: {"busy": n.busy, "stall_in": n.stall_in, "stall_out": n.stall_out,
-                               "write_block": n.write_block, "firings": n.firings} for n in timing.nodes.values()},
+        # per frame: the totals over the timed frames divided by their count (issue 18: a figure
+        # whose frame count the reader has to know is easy to misread)
+        "per_layer": {n.name: {"busy_per_frame": n.busy / timing.frames, "stall_in_per_frame": n.stall_in / timing.frames,
+                               "stall_out_per_frame": n.stall_out / timing.frames,
+                               "write_block_per_frame": n.write_block / timing.frames,
+                               "firings_per_frame": n.firings / timing.frames} for n in timing.nodes.values()},
         "fifo_depths": depths,
         "fifos": {f.name: {"src": f.src, "dst": f.dst, "capacity": f.capacity, "hwm": f.hwm}
                   for f in timing.fifos.values()},
@@ -249,6 +269,7 @@ def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fi
               "samples": None if x is None else int(len(x)),
               "mismatches": None if equality is None else equality.mismatches,
               **({"equality": equality.to_json()} if equality is not None else {})}
+    versioned(result, UNITS)
     if run_dir is not None:
         write_json(Path(run_dir) / RESULT, result)
         write_json(Path(run_dir) / TIMELINE, timeline_json(timing))

@@ -22,7 +22,10 @@ from toolchain.data import verification_inputs
 from toolchain.errors import UserError
 from toolchain.fileio import atomic_path
 from toolchain.onnxio import run_qonnx
+from toolchain.schemas import versioned
 
+UNITS = {"samples": "samples compared", "mismatches": "samples", "max_abs_diff": "output units of the model",
+         "export_seconds": "s", "verify_seconds": "s"}
 __all__ = ["export_and_verify", "export_run", "quiet", "recipe_input_dtype", "run_qonnx", "to_qonnx",
            "verification_inputs"]
 
@@ -43,6 +46,7 @@ def export_and_verify(model, recipe, x: np.ndarray, output: Path) -> dict:
         result.update(model=str(output), recipe=recipe.name,
                       nodes=dict(Counter(n.op_type for n in qmodel.graph.node)),
                       export_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))
+        versioned(result, UNITS)
         if result["mismatches"]:
             raise UserError(f"export of {recipe.name} is not bit-exact: {result['mismatches']} of "
                             f"{result['samples']} samples differ (max |diff| {result['max_abs_diff']:.3g}); "

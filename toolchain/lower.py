@@ -43,12 +43,16 @@ from toolchain.defaults import DEFAULT_CLOCK_NS, check_clock
 from toolchain.errors import UserError
 from toolchain.inputs import check_sample_shape, grid_inputs, stream_inputs
 from toolchain.onnxio import run_qonnx
+from toolchain.schemas import versioned
 
 __all__ = ["front_steps", "convert_steps", "prepare", "to_dataflow", "lower_model", "fold_dataflow", "verify",
            "lower_file", "stream_inputs", "grid_inputs"]
 
 FoldingArg = Union[str, Path, dict, None]
 DEFAULT_SAMPLES = 500
+UNITS = {"samples": "samples compared", "mismatches": "samples", "ties": "samples", "nodes": "nodes per op type",
+         "label_agreement": "fraction of samples (0..1)", "lower_seconds": "s", "verify_seconds": "s",
+         "target_fps": "frames per second (hil lower --target-fps; null: none)", "clock_ns": "ns"}
 
 
 def _front_passes(options):
@@ -315,8 +319,12 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     result.update(model=str(out), source=str(src), io=read_io(dataflow).to_json(),
                   nodes=dict(Counter(n.op_type for n in dataflow.graph.node)),
                   lower_seconds=round(t1 - t0, 3), verify_seconds=round(time.perf_counter() - t1, 3))
-    if options.get("target_fps") is not None:
+    # the request the design was folded for: `hil report` says whether the design meets it
+    result.update(target_fps=options.get("target_fps"), part=options.get("part"),
+                  clock_ns=options.get("clock_ns", DEFAULT_CLOCK_NS))
+    if options.get("target_fps") is not None:  # and so does `hil lower` itself (FINN folds without saying)
         result["target"] = target_report(dataflow, options["target_fps"], options.get("clock_ns", DEFAULT_CLOCK_NS))
+    versioned(result, UNITS)
     if result["mismatches"] or (strict and result["ties"]):
         raise UserError(f"lowering of {src} is not bit-exact: {result['mismatches']} of {result['samples']} samples "
                         f"differ from the QONNX model ({result['ties']} more are float32 ties); no file written")

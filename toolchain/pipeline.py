@@ -30,11 +30,23 @@ def as_dataflow(model, folding=None, label_select: bool = False):
 
 
 def estimate_model(model, part: Optional[str] = None, clock_ns: Optional[float] = None, cost: str = "finn",
-                   folding=None) -> dict:
-    """`hil estimate` of a dataflow or QONNX model (lowered or refolded first)."""
+                   folding=None, rtl_dir: Optional[Path] = None) -> dict:
+    """`hil estimate` of a dataflow or QONNX model (lowered or refolded first); with the synth cost
+    model, the synthesis report `hil synth` wrote into the RTL project rtl_dir."""
     from toolchain.estimate import estimate
 
-    return estimate(as_dataflow(model, folding), part=part, clock_ns=clock_ns, cost=cost)
+    report = None
+    if rtl_dir is not None:
+        import json
+
+        path = Path(rtl_dir) / "synth.json"
+        if not path.is_file():
+            raise UserError(f"{path} not found: run `hil synth {rtl_dir}` first")
+        try:
+            report = json.loads(path.read_text())
+        except ValueError:
+            raise UserError(f"{path} is not JSON: rerun `hil synth {rtl_dir}`") from None
+    return estimate(as_dataflow(model, folding), part=part, clock_ns=clock_ns, cost=cost, synth_report=report)
 
 
 def source_qonnx(model_path: str | Path, model=None, given: Optional[str | Path] = None) -> Path:

@@ -11,6 +11,7 @@ class CostModel(str, Enum):
 
     FINN = "finn"  # FINN's res_estimation, formula for formula: finn-plus 1.6.1 (v0.10 where equal; docs/finn.md §3)
     CALIBRATED = "calibrated"  # ours: weight-aware, FF included (hw/cost/calibrated.py)
+    SYNTH = "synth"  # Yosys synth_xilinx of the RTL backend's design, read back (hw/cost/synth.py)
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,9 @@ class HWOp(CustomOp):
         cost = CostModel(cost)
         if cost is CostModel.FINN:
             return self.finn_resources(device)
+        if cost is CostModel.SYNTH:  # measured, not modelled: there is no per-op formula to call
+            raise NotImplementedError(f"{self.name}: the synth model reads a synthesis report of the whole design "
+                                      "(`hil synth`, then `hil estimate --cost synth --rtl DIR`)")
         return calibrated.op_resources(self, model, device)
 
     def finn_resources(self, device=None) -> Resources:

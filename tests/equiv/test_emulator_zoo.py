@@ -250,4 +250,4 @@ def test_network_timing(recipe, folding, labels, zoo, tmp_path):
     assert run["total_cycles"] == run["latency_cycles"] + 1 + (frames - 1) * own_max
     for node in compute_nodes(model):
         want, atol = expected_cycles(node)
-        assert abs(run["per_layer"][node.name]["busy"] / frames - want) <= atol, node.name
+        assert abs(run["per_layer"][node.name]["busy_per_frame"] - want) <= atol, node.name

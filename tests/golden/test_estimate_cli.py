@@ -9,8 +9,9 @@ from hw.ops.graph import NodeSpec, linear_model
 from tests.conftest import run_cli
 from tests.golden.dataflow_models import cybsec_mlp
 
-KEYS = {"part", "clock_ns", "cost_model", "layers", "network", "total", "utilization", "fits", "total_energy_pj",
-        "energy_units"}
+KEYS = {"schema_version", "part", "clock_ns", "cost_model", "layers", "network", "total", "part_capacity",
+        "utilization", "utilization_percent", "not_estimated", "fits", "bottleneck", "total_energy_pj",
+        "energy_units", "units"}
 
 
 def test_json_contract_with_finn_folding_file(tmp_path):
@@ -23,11 +24,13 @@ def test_json_contract_with_finn_folding_file(tmp_path):
     assert set(est) == KEYS and est["part"] == "xc7z020clg400-1" and est["cost_model"] == "finn"
     row = est["layers"][0]
     assert row.pop("energy_pj") > 0  # hw/cost/energy.py, weight-aware: tested in tests/unit/test_cost_calibrated.py
-    assert row == {"name": "MVAU_0", "op": "MVAU", "PE": 2, "SIMD": 5, "cycles": 3840, "LUT": 418, "FF": 0,
-                   "DSP": 0, "BRAM_18K": 8, "URAM": 0}
+    assert row == {"name": "MVAU_0", "op": "MVAU", "PE": 2, "SIMD": 5, "cycles": 3840, "LUT": 418, "FF": None,
+                   "DSP": 0, "BRAM_18K": 8, "URAM": 0,  # FF: FINN estimates none
+                   "share_of_interval": 3840 / est["network"]["max_cycles"]}
     assert set(est["network"]) == {"max_cycles", "critical_path_cycles", "estimated_throughput_fps",
                                    "estimated_latency_ns"}
     assert set(est["utilization"]) == set(est["total"]) == {"LUT", "FF", "DSP", "BRAM_18K", "URAM"}
+    assert est["part_capacity"]["LUT"] == 53200 and est["utilization_percent"]["LUT"] == 100 * est["utilization"]["LUT"]
 
 
 def test_design_that_does_not_fit_exits_2_with_numbers(tmp_path):
@@ -40,7 +43,8 @@ def test_design_that_does_not_fit_exits_2_with_numbers(tmp_path):
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["total"]["BRAM_18K"] == 2048 and not json.loads(proc.stdout)["fits"]
     assert proc.stderr.strip().splitlines() == [
-        "error: design does not fit xc7z020clg400-1: LUT 0.6% FF 0.0% DSP 0.0% BRAM_18K 731.4% URAM 0.0%"]
+        "error: design does not fit xc7z020clg400-1: LUT 0.6% of 53200, FF n/a, DSP 0.0% of 220, "
+        "BRAM_18K 731.4% of 280"]
 
 
 def test_user_errors_are_one_line(tmp_path):

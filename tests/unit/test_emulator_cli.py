@@ -64,7 +64,7 @@ def test_values_match_source_and_json_fields(files):
     assert r["mismatches"] == 0 and r["samples"] == 20
     assert np.allclose(np.load(tmp / "y.npy"), x @ W)
     assert r["interval_cycles"] == 8.0 and r["throughput_fps"] == 1e9 / (10.0 * 8)
-    assert set(r["per_layer"]["MVAU_0"]) >= {"busy", "stall_in", "stall_out"}
+    assert set(r["per_layer"]["MVAU_0"]) >= {"busy_per_frame", "stall_in_per_frame", "stall_out_per_frame"}
     assert r["deadlock"] is False and r["frames"] == 4 and r["latency_cycles"] > 8
     assert emulate(bad, inputs=tmp / "x.npy")["mismatches"] > 0
 

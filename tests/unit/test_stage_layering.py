@@ -32,6 +32,7 @@ LAYERS: dict[str, tuple[int, str | None]] = {
     "toolchain.contract": (BASE, None),
     "toolchain.equality": (BASE, None),
     "toolchain.hoststeps": (BASE, None),
+    "toolchain.schemas": (BASE, None),  # every verb's JSON contract (schema_version, units)
     "toolchain.zoo": (RECIPE, None),
     "toolchain.data": (RECIPE, None),
     "toolchain.compress": (TRAIN_LIB, None),
@@ -48,6 +49,8 @@ LAYERS: dict[str, tuple[int, str | None]] = {
     "toolchain.demo": (ORCHESTRATION, None),
     "toolchain.cli": (ORCHESTRATION, None),
     "toolchain.sweep": (ORCHESTRATION, None),  # the DSE loop drives every stage (issue 10)
+    "toolchain.targets": (ORCHESTRATION, None),  # hil run / serve: emulator, C-sim (build), boards (issue 11)
+    "toolchain.cli_targets": (ORCHESTRATION, None),
 }
 
 

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 BACKENDS = ("hls4ml", "finn", "rtl")
 RESULT = "build.json"
+# the units map of every backend's result (toolchain.schemas.versioned); keys a backend lacks are absent
+UNITS = {
+    "clock_ns": "ns", "seconds": "s (wall time of the build)", "csim.compile_seconds": "s",
+    "csim.samples": "samples compared", "csim.mismatches": "samples",
+    "layers.reuse_factor": "multiplications per multiplier (hls4ml ReuseFactor)",
+    "edges.depth": "words", "edges.width": "bits", "fifo_sizing.depths": "words",
+    "cosim.samples": "samples compared", "cosim.mismatches": "samples",
+}
 
 
 def summary(result: dict) -> str:

@@ -31,7 +31,9 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hw.ops import op_class
 from hw.ops.fifo import FIFO
+from toolchain.backends import UNITS
 from toolchain.errors import UserError
+from toolchain.schemas import versioned
 
 IMPL = "hls"
 
@@ -231,10 +233,10 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     handoff = check_handoff(model, relower(config, clock, label_select), sizing, _dma_bits(fpga_part))
     handoff.set_metadata_prop("hil_source", os.path.relpath(Path(source_qonnx).resolve(), Path(out_dir).resolve()))
     io = read_io(model)
-    result = {"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
+    result = versioned({"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
               "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
-              "finn_names": {ours: post for ours, (_, post) in names.items()}, "fifo_sizing": sizing}
+              "finn_names": {ours: post for ours, (_, post) in names.items()}, "fifo_sizing": sizing}, UNITS)
     fifo_line = ", ".join(f"{k} {v}" for k, v in sizing["depths"].items()) + (
         " (full throughput)" if sizing["full_throughput"] else " (NOT full throughput)")
     with staged_dir(Path(out_dir)) as tmp:

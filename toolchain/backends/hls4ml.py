@@ -24,7 +24,9 @@ import numpy as np
 from toolchain.backends.plan import (AddLayer, DenseLayer, FlattenLayer, InputLayer, Layer, PadLayer, Plan,
                                     PoolLayer, ThresholdLayer)
 from toolchain.defaults import DEFAULT_CLOCK_NS, DEFAULT_PART, resolve_clock, resolve_part
+from toolchain.backends import UNITS
 from toolchain.errors import UserError
+from toolchain.schemas import versioned
 
 BACKENDS = {"vitis": "Vitis", "vivado": "Vivado"}
 PROJECT = "myproject"
@@ -218,13 +220,13 @@ def build_hls4ml(model, out_dir: str | Path, backend: str = "Vitis", part: Optio
     opts = HLSOptions(backend_name(backend), hls_part, resolve_clock(clock_ns, model, part or hls_part))
     x = random_inputs(plan, csim or TB_SAMPLES, seed)
     ref = reference(model, plan, x)
-    result = {"model": source, "backend": "hls4ml", "hls_backend": opts.backend,
+    result = versioned({"model": source, "backend": "hls4ml", "hls_backend": opts.backend,
               "hls4ml_version": hls4ml.__version__, "project": str(out_dir), "project_name": opts.project_name,
               "part": opts.part, "clock_ns": opts.clock_ns, "io_type": "io_stream",
               "input": {"dtype": plan.input.dtype, "hls": plan.input.hw.hls, "encoding": plan.input.enc.value},
               "output": {"dtype": plan.output.dtype, "hls": plan.output.hw.hls, "encoding": plan.output.enc.value},
               "host": {"LabelSelect": plan.host_label_select} if plan.host_label_select else None,
-              "layers": _layers_json(plan), "csim": None}
+              "layers": _layers_json(plan), "csim": None}, UNITS)
     with staged_dir(out_dir) as prj, tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hmodel = make_model_graph(plan, prj, opts, tb=_write_tb(Path(scratch), plan, x, ref))

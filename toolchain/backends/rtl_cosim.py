@@ -151,7 +151,7 @@ def cache_root() -> Path:
 def build_simulator(project) -> tuple[Path, float, bool]:
     """The compiled simulator of the project (cached by content hash): (binary, seconds, cached)."""
     cmd = require_verilator()
-    h = hashlib.sha256(HARNESS.encode())
+    h = hashlib.sha256(HARNESS.encode() + b"-GMONITOR=1")
     for s in project.sources:
         h.update(s.encode() + b"\0" + (project.dir / s).read_bytes())
     key = h.hexdigest()[:24]
@@ -166,7 +166,7 @@ def build_simulator(project) -> tuple[Path, float, bool]:
         (work / "harness.cpp").write_text(HARNESS)
         srcs = [str(project.dir / s) for s in project.sources]
         args = [cmd, "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                "--top-module", "hil_top", "--Mdir", str(work / "obj"), "-o", "Vsim", "-CFLAGS", "-O1",
+                "--top-module", "hil_top", "-GMONITOR=1", "--Mdir", str(work / "obj"), "-o", "Vsim", "-CFLAGS", "-O1",
                 *srcs, str(work / "harness.cpp")]
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:

@@ -57,7 +57,8 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
     run_dir = Path(run_dir)
     sweep, trials = load_run(run_dir)
     rows = [{"number": t.number, "point": point_of(t.params).model_dump(), "measures": t.user_attrs["measures"],
-             "emulation": t.user_attrs.get("emulation"), "folder": str(run_dir / "trials" / f"{t.number:04d}")}
+             "emulation": t.user_attrs.get("emulation"), "target": t.user_attrs.get("target"),
+             "folder": str(run_dir / "trials" / f"{t.number:04d}")}
             for t in trials if t.user_attrs.get("status") == Status.COMPLETE.value]
     oriented = [[-r["measures"][o.value] if o.maximise else r["measures"][o.value] for o in sweep.objectives]
                 for r in rows]
@@ -124,5 +125,9 @@ def table(result: dict) -> str:
         lines.append(f"#{r['number']:<4} acc {m['accuracy']:.4f} LUT {m['lut']:.0f} latency {m['latency']:.0f} ns "
                      f"energy {_g(m['energy'])} pJ BOPs {m['bops']:.4g} | {bits} prune {p['prune'] or 'none'} "
                      f"fps {p['target_fps']:g} {p['part']} {p['clock_ns']:g} ns")
+        if r.get("target"):  # confirmed on the sweep's target (a board agent, the C-sim)
+            t = r["target"]
+            lines.append(f"      confirmed on {t['target']} ({t.get('agent') or t['target']}): {t['mismatches']} "
+                         f"mismatches on {t['samples']} samples, {t['samples_per_second'] or 0:,.0f} samples/s")
         lines.append(f"      {r['rebuild']}")
     return "\n".join(lines)

@@ -15,6 +15,8 @@
     objectives: [accuracy, lut, latency]     # accuracy is maximised, the others minimised
     constraints: {fits: true, latency_ns_max: 20000, accuracy_min: 0.8}
     search: {sampler: nsga2, batch: 8}
+    target: tcp://pynq:7800     # optional: confirm each trained trial there (hil run; emulator | csim |
+                                # tcp://HOST:PORT, token from HIL_TOKEN in the workers) on verify_samples inputs
 """
 
 from __future__ import annotations
@@ -134,6 +136,19 @@ class Sweep(Strict):
     objectives: Annotated[list[Objective], Field(min_length=1)] = [Objective.ACCURACY, Objective.LUT]
     constraints: Constraints = Constraints()
     search: Search = Search()
+    target: Optional[str] = None  # confirm every trained trial on this target (toolchain.targets, `hil run`)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, target: Optional[str]) -> Optional[str]:
+        if target is not None and target not in ("emulator", "csim"):
+            from toolchain.targets.remote import parse_address
+
+            try:
+                parse_address(target)
+            except UserError as err:
+                raise ValueError(f"must be emulator, csim or tcp://HOST:PORT ({err})") from None
+        return target
 
     @field_validator("objectives")
     @classmethod

@@ -112,7 +112,8 @@ def record(study, trial, outcome: Outcome, sweep: Sweep) -> None:
     from optuna.trial import TrialState
 
     attrs = {"status": outcome.status.value, "measures": outcome.measures.model_dump(), "trained": outcome.trained,
-             "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}, "emulation": outcome.emulation}
+             "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}, "emulation": outcome.emulation,
+             "target": outcome.target}
     if outcome.reason:
         attrs["error" if outcome.status is Status.FAILED else "reason"] = outcome.reason
     for key, value in attrs.items():

@@ -5,7 +5,9 @@
    point the estimate rules out (does not fit, too slow) stops here: the training it saved is counted.
 2. train: `hil train` of the trial's recipe (written to the trial folder, so it can be rebuilt).
 3. confirm: export (bit-exact vs torch), lower (bit-exact vs QONNX), estimate, and emulate with FIFO
-   sizing: the trained design's numbers, and the folding confirmed deadlock-free.
+   sizing: the trained design's numbers, and the folding confirmed deadlock-free; with the sweep's
+   `target:`, also `hil run` of verify_samples inputs on that target (a board agent, the C-sim): its
+   outputs must equal the emulator's, its timing is recorded beside the estimate (TRIAL/run.json).
 
 Every exception becomes a failed outcome with its error, so the sweep goes on.
 """
@@ -54,6 +56,7 @@ class Outcome(BaseModel):
     trained: bool = False
     seconds: dict[str, float] = {}
     emulation: Optional[dict] = None  # emulated interval/latency with sized FIFOs, deadlock
+    target: Optional[dict] = None  # the confirmation on the sweep's target: which, mismatches, timing
 
 
 def _estimate_qonnx(qonnx: Path, point: Point):
@@ -87,6 +90,34 @@ def cheap_estimate(spec: TrialSpec, folder: Path) -> Measures:
     probe = folder / "probe.onnx"
     to_qonnx(model, tuple(recipe.architecture.input_shape), probe, recipe_input_dtype(recipe))
     return _measures(_estimate_qonnx(probe, spec.point))
+
+
+def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
+    """`hil run` of the trial's design on the sweep's target, on verify_samples inputs of the recipe; the
+    result is TRIAL/run.json (what `hil report TRIAL` shows). A target that disagrees with the emulator
+    fails the trial."""
+    import numpy as np
+
+    from toolchain.data import verification_inputs
+    from toolchain.fileio import atomic_path, write_json
+    from toolchain.targets import read_token
+    from toolchain.targets.run import run_design
+    from toolchain.zoo import load_recipe
+
+    x = verification_inputs(load_recipe(str(folder / RECIPE_FILE)), spec.sweep.verify_samples, spec.sweep.seed)
+    with atomic_path(folder / "target_inputs.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, x, allow_pickle=False)
+    token = read_token(None, required=False) if spec.sweep.target.startswith("tcp://") else None
+    result = run_design(folder / "dataflow.onnx", folder / "target_inputs.npy", spec.sweep.target, token=token,
+                        out=folder / "target_outputs.npy")
+    write_json(folder / "run.json", result)
+    if result["mismatches"]:
+        raise RuntimeError(f"target {spec.sweep.target} differs from the emulator on {result['mismatches']} of "
+                           f"{result['samples']} samples")
+    t = result["timing"]
+    return {"target": spec.sweep.target, "agent": result["describe"].get("agent"), "samples": result["samples"],
+            "mismatches": result["mismatches"], "samples_per_second": t["samples_per_second"], "kind": t["kind"],
+            "interval_cycles": t["interval_cycles"], "throughput_fps": t["throughput_fps"]}
 
 
 def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Measures, dict]:
@@ -130,11 +161,16 @@ def run_trial(spec: TrialSpec) -> Outcome:
         if why is not None:
             return Outcome(number=spec.number, status=Status.PRUNED, measures=cheap, reason=why, seconds=seconds)
         measures, emulation = train_and_confirm(spec, folder, seconds)
+        target = None
+        if spec.sweep.target is not None:
+            t = time.perf_counter()
+            target = confirm_on_target(spec, folder)
+            seconds["target"] = time.perf_counter() - t
         why = violation(spec.sweep.constraints, measures)
         for objective in spec.sweep.objectives:
             measures.value(objective)  # an objective the cost model cannot give fails the trial here
         return Outcome(number=spec.number, status=Status.INFEASIBLE if why else Status.COMPLETE, measures=measures,
-                       reason=why, trained=True, seconds=seconds, emulation=emulation)
+                       reason=why, trained=True, seconds=seconds, emulation=emulation, target=target)
     except Exception as err:  # noqa: BLE001 - a crashing trial is recorded, the sweep goes on
         last = traceback.extract_tb(err.__traceback__)[-1]
         return Outcome(number=spec.number, status=Status.FAILED, seconds=seconds,

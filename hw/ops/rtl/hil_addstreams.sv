@@ -19,7 +19,6 @@ module hil_addstreams #(
   output logic                out_valid,
   input  logic                out_ready
 );
-  import hil_pkg::*;
   logic q_ready;
   // a firing takes both words in one cycle: each ready is offered only when the other word is there
   assign in0_ready = q_ready && in1_valid;
@@ -28,8 +27,8 @@ module hil_addstreams #(
   logic [PE*OBITS-1:0] result;
   always_comb
     for (int p = 0; p < PE; p++)
-      result[p*OBITS +: OBITS] = OBITS'(decode(64'(in0_data[p*ABITS +: ABITS]), ABITS, A_MODE)
-                                        + decode(64'(in1_data[p*BBITS +: BBITS]), BBITS, B_MODE));
+      result[p*OBITS +: OBITS] = OBITS'(hil_pkg::decode(64'(in0_data[p*ABITS +: ABITS]), ABITS, A_MODE)
+                                        + hil_pkg::decode(64'(in1_data[p*BBITS +: BBITS]), BBITS, B_MODE));
 
   hil_fifo #(.WIDTH(PE*OBITS), .DEPTH(2)) queue (
     .clk, .rst_n, .in_data(result), .in_valid(fire), .in_ready(q_ready),

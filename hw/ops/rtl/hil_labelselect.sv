@@ -19,7 +19,6 @@ module hil_labelselect #(
   output logic                out_valid,
   input  logic                out_ready
 );
-  import hil_pkg::*;
   localparam int NIN = LABELS / PE;
   int j;
   logic signed [63:0] vals [K];
@@ -41,7 +40,7 @@ module hil_labelselect #(
       logic signed [63:0] v;
       logic signed [63:0] cv [K];
       logic [OBITS-1:0] cl [K];
-      v = decode(64'(in_data[p*IBITS +: IBITS]), IBITS, IN_MODE);
+      v = hil_pkg::decode(64'(in_data[p*IBITS +: IBITS]), IBITS, IN_MODE);
       cv = nvals;
       cl = nlabs;
       for (int i = 0; i < K; i++) begin

@@ -14,7 +14,6 @@ module hil_maxpool #(
   output logic              out_valid,
   input  logic              out_ready
 );
-  import hil_pkg::*;
   localparam int OFM = IFM / K;
   localparam int NREAD = K * IFM;
   logic [C*BITS-1:0] row [OFM];
@@ -33,7 +32,7 @@ module hil_maxpool #(
       logic [BITS-1:0] a, b;
       a = in_data[ch*BITS +: BITS];
       b = row[col < OFM ? col : 0][ch*BITS +: BITS];
-      folded[ch*BITS +: BITS] = (first || decode(64'(a), BITS, MODE) > decode(64'(b), BITS, MODE)) ? a : b;
+      folded[ch*BITS +: BITS] = (first || hil_pkg::decode(64'(a), BITS, MODE) > hil_pkg::decode(64'(b), BITS, MODE)) ? a : b;
     end
   end
 

@@ -28,7 +28,6 @@ module hil_mvau #(
   output logic                  out_valid,
   input  logic                  out_ready
 );
-  import hil_pkg::*;
   localparam int NF = MH / PE;
   localparam int SF = MW / SIMD;
   localparam int TW = PE * NSTEPS * ACC_W;
@@ -42,37 +41,52 @@ module hil_mvau #(
 
   logic [SIMD*IBITS-1:0] ibuf [SF];
   logic signed [ACC_W-1:0] acc [PE];
-  int nf, sf;
+  // Datapath widths are explicit so that synthesis builds what the arithmetic needs: an element is
+  // decoded into IBITS+1 (WBITS+1) signed bits, a product into IBITS+WBITS+2, and sums wrap at ACC_W,
+  // which holds every partial sum's final value (two's complement sums are exact modulo 2^ACC_W).
+  localparam int PW = IBITS + WBITS + 2;
+  localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+  localparam int CW = $clog2(NSTEPS + 1);
+  logic [NFW-1:0] nf;
+  logic [SFW-1:0] sf;
 
   // the firing of this cycle
   wire reads = (nf == 0);
-  wire writes = (sf == SF - 1);
+  wire writes = (sf == SFW'(SF - 1));
   logic q_ready;
   assign in_ready = reads && (!writes || q_ready);
   wire fire = (!reads || in_valid) && (!writes || q_ready);
 
   wire [SIMD*IBITS-1:0] x = reads ? in_data : ibuf[sf];
   wire [PE*SIMD*WBITS-1:0] w = wmem[nf*SF + sf];
-  logic signed [63:0] next_acc [PE];
+  logic signed [ACC_W-1:0] next_acc [PE];
   logic [PE*OBITS-1:0] result;
 
   always_comb begin
     for (int pe = 0; pe < PE; pe++) begin
-      logic signed [63:0] dot, count;
-      dot = 0;
+      logic signed [ACC_W-1:0] dot;
+      logic signed [IBITS:0] xv;
+      logic signed [WBITS:0] wv;
+      logic signed [PW-1:0] prod;
+      logic [CW-1:0] count;
+      dot = '0;
       for (int s = 0; s < SIMD; s++) begin
-        logic [63:0] xr, wr;
-        xr = 64'(x[s*IBITS +: IBITS]);
-        wr = 64'(w[(pe*SIMD + s)*WBITS +: WBITS]);
-        if (XNOR) dot += (xr[0] == wr[0]) ? 64'sd1 : 64'sd0;
-        else dot += decode(xr, IBITS, IN_MODE) * decode(wr, WBITS, W_MODE);
+        if (XNOR) begin
+          if (x[s*IBITS] == w[(pe*SIMD + s)*WBITS]) dot = dot + ACC_W'(1);
+        end else begin
+          xv = (IBITS + 1)'(hil_pkg::decode(64'(x[s*IBITS +: IBITS]), IBITS, IN_MODE));
+          wv = (WBITS + 1)'(hil_pkg::decode(64'(w[(pe*SIMD + s)*WBITS +: WBITS]), WBITS, W_MODE));
+          prod = PW'(xv) * PW'(wv);
+          dot = dot + ACC_W'(prod);
+        end
       end
-      next_acc[pe] = ((sf == 0) ? 64'sd0 : 64'(acc[pe])) + dot;
+      next_acc[pe] = ((sf == 0) ? ACC_W'(0) : acc[pe]) + dot;
       if (HAS_THR) begin
-        count = 0;
+        count = '0;
         for (int k = 0; k < NSTEPS; k++)
-          count += (next_acc[pe] >= 64'($signed(tmem[nf][(pe*NSTEPS + k)*ACC_W +: ACC_W]))) ? 64'sd1 : 64'sd0;
-        result[pe*OBITS +: OBITS] = OBITS'(count + ACT_VAL);
+          count = count + CW'((next_acc[pe] >= $signed(tmem[nf][(pe*NSTEPS + k)*ACC_W +: ACC_W])) ? 1 : 0);
+        result[pe*OBITS +: OBITS] = OBITS'(32'(count) + ACT_VAL);
       end else begin
         result[pe*OBITS +: OBITS] = OBITS'(next_acc[pe]);
       end
@@ -81,16 +95,16 @@ module hil_mvau #(
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      nf <= 0;
-      sf <= 0;
+      nf <= '0;
+      sf <= '0;
     end else if (fire) begin
       if (reads) ibuf[sf] <= in_data;
-      for (int pe = 0; pe < PE; pe++) acc[pe] <= ACC_W'(next_acc[pe]);
-      if (sf == SF - 1) begin
-        sf <= 0;
-        nf <= (nf == NF - 1) ? 0 : nf + 1;
+      for (int pe = 0; pe < PE; pe++) acc[pe] <= next_acc[pe];
+      if (sf == SFW'(SF - 1)) begin
+        sf <= '0;
+        nf <= (nf == NFW'(NF - 1)) ? '0 : nf + 1'b1;
       end else begin
-        sf <= sf + 1;
+        sf <= sf + 1'b1;
       end
     end
   end

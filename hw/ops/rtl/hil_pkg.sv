@@ -7,8 +7,9 @@ package hil_pkg;
 
   // the integer value of a BITS-wide element (bits above BITS in `raw` must be 0)
   function automatic logic signed [63:0] decode(input logic [63:0] raw, input int bits, input int mode);
-    if (mode == BIPOLAR) return raw[0] ? 64'sd1 : -64'sd1;
-    if (mode == SIGNED && raw[bits-1]) return $signed(raw) - $signed(64'd1 << bits);
-    return $signed(raw);
+    // assignment to the function name, not `return`: Yosys 0.23's parser has no `return`
+    if (mode == BIPOLAR) decode = raw[0] ? 64'sd1 : -64'sd1;
+    else if (mode == SIGNED && raw[bits-1]) decode = $signed(raw) - $signed(64'd1 << bits);
+    else decode = $signed(raw);
   endfunction
 endpackage

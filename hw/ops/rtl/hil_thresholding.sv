@@ -20,12 +20,13 @@ module hil_thresholding #(
   output logic                out_valid,
   input  logic                out_ready
 );
-  import hil_pkg::*;
   localparam int TMEM = C / PE;
   logic [PE*NSTEPS*TBITS-1:0] tmem [TMEM];
   initial $readmemh(THRESH_FILE, tmem);
 
-  int t;
+  localparam int TW = (TMEM > 1) ? $clog2(TMEM) : 1;
+  localparam int CW = $clog2(NSTEPS + 1);
+  logic [TW-1:0] t;
   logic q_ready;
   assign in_ready = q_ready;
   wire fire = in_valid && q_ready;
@@ -33,18 +34,22 @@ module hil_thresholding #(
 
   always_comb begin
     for (int pe = 0; pe < PE; pe++) begin
-      logic signed [63:0] v, count;
-      v = decode(64'(in_data[pe*IBITS +: IBITS]), IBITS, IN_MODE);
-      count = 0;
+      // explicit widths (synthesis builds what the comparison needs): the element decoded into IBITS+1
+      // signed bits, compared with a TBITS-bit threshold (both sign-extended to the wider). The count
+      // adds a conditional, not an `if` as a loop's body: that form crashes Yosys 0.23 (genrtlil.cc:1381).
+      logic signed [IBITS:0] v;
+      logic [CW-1:0] count;
+      v = (IBITS + 1)'(hil_pkg::decode(64'(in_data[pe*IBITS +: IBITS]), IBITS, IN_MODE));
+      count = '0;
       for (int k = 0; k < NSTEPS; k++)
-        count += (v >= 64'($signed(tmem[t][(pe*NSTEPS + k)*TBITS +: TBITS]))) ? 64'sd1 : 64'sd0;
-      result[pe*OBITS +: OBITS] = OBITS'(count + ACT_VAL);
+        count = count + CW'((v >= $signed(tmem[t][(pe*NSTEPS + k)*TBITS +: TBITS])) ? 1 : 0);
+      result[pe*OBITS +: OBITS] = OBITS'(32'(count) + ACT_VAL);
     end
   end
 
   always_ff @(posedge clk) begin
-    if (!rst_n) t <= 0;
-    else if (fire) t <= (t == TMEM - 1) ? 0 : t + 1;
+    if (!rst_n) t <= '0;
+    else if (fire) t <= (t == TW'(TMEM - 1)) ? '0 : t + 1'b1;
   end
 
   hil_fifo #(.WIDTH(PE*OBITS), .DEPTH(2)) queue (
