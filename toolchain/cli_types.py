@@ -194,8 +194,9 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def inside(path: Path, folder: Path) -> bool:
-    """`path` lies in `folder` or below it (links resolved)."""
-    return _inside(path, folder)
+    """`path` lies in `folder` or below it, as written (what toolchain.contract.source_path accepts)."""
+    a, f = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+    return f in a.parents
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -138,20 +138,21 @@ def source_path(model, model_path: str | Path, given: Optional[str | Path] = Non
     """The source QONNX of a dataflow model file, or None: `given` (named on the command line, used
     as it is), else hil_source resolved relative to the file's folder. A model file is data from
     anyone: hil_source is followed only inside the design's own folder (and its subfolders), never to
-    an absolute path or out through `..` or a link; outside it, the user names the source (--source)."""
+    an absolute path or out through `..` (checked on the path as written: links inside the folder are
+    its owner's choice); outside it, the user names the source (--source)."""
+    import os
+
     if given is not None:
         return Path(given)
     rel = model.get_metadata_prop(SOURCE_KEY)
     if not rel:
         return None
-    folder = Path(model_path).resolve().parent
-    path = (folder / rel).resolve()
-    try:
-        path.relative_to(folder)
-    except ValueError:
+    folder = Path(os.path.abspath(Path(model_path).parent))
+    path = Path(os.path.normpath(folder / rel))
+    if Path(rel).is_absolute() or not (path == folder or folder in path.parents):
         raise UserError(f"metadata hil_source of {model_path} points outside its folder ({rel}); it is not "
-                        "followed: name the source QONNX with --source") from None
-    if path == Path(model_path).resolve():
+                        "followed: name the source QONNX with --source")
+    if path == Path(os.path.abspath(model_path)):
         raise UserError(f"metadata hil_source of {model_path} names the file itself, not its source QONNX: "
                         "name the source with --source")
     return path

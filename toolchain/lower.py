@@ -311,7 +311,8 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
 
     source = import_cleanup(load_model(src))  # verified against the cleaned graph: same float32 ops
     t0 = time.perf_counter()
-    rel = os.path.relpath(src.resolve(), out.resolve().parent)
+    # as written, not through links: emulate and build follow hil_source only inside the design's folder
+    rel = os.path.relpath(os.path.abspath(src), os.path.abspath(out.parent))
     dataflow = lower_model(source, source=rel, strict=strict, **options)
     t1 = time.perf_counter()
     x = _verification_inputs(source, dataflow, inputs, recipe, samples, seed)

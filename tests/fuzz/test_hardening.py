@@ -190,3 +190,20 @@ def test_nan_inputs_are_named_by_the_lowering_api(tmp_path):
     with pytest.raises(UserError, match="NaN/infinite inputs: sample 1"):
         lower_file(tmp_path / "model.onnx", tmp_path / "df.onnx", inputs=x)
     assert not (tmp_path / "df.onnx").exists()
+
+
+def test_hil_source_is_followed_inside_the_design_folder_only(tmp_path):
+    from tests.unit.test_backend_finn import tiny_qonnx
+    from toolchain.contract import source_path
+
+    model = tiny_qonnx()
+    design = tmp_path / "d" / "df.onnx"
+    for rel, ok in [("model.onnx", True), ("sub/model.onnx", True), ("sub/../model.onnx", True),
+                    ("../model.onnx", False), ("/etc/passwd", False), ("sub/../../x.onnx", False)]:
+        model.set_metadata_prop("hil_source", rel)
+        if ok:
+            assert source_path(model, design) == tmp_path / "d" / rel.replace("sub/../", "")
+        else:
+            with pytest.raises(UserError, match="outside its folder"):
+                source_path(model, design)
+    assert source_path(model, design, given=tmp_path / "elsewhere.onnx") == tmp_path / "elsewhere.onnx"
