@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,6 +24,7 @@ except ImportError:  # pragma: no cover - older typer
     from click import exceptions as cx
 
 from toolchain import cli_types as T
+from toolchain.backends import BACKENDS
 from toolchain.cli_types import distinct_outputs
 from toolchain.errors import UserError
 from toolchain.progress import step
@@ -33,6 +35,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None,
                   help="Hardware-in-the-loop FPGA deployment toolchain for quantized, pruned networks.")
 log = logging.getLogger("hil")
+Backend = Enum("Backend", {name.upper(): name for name in BACKENDS}, type=str)  # --backend's choices
 
 # optional dependency (top-level module) -> the pyproject extra that installs it
 EXTRAS = {"torch": "train", "brevitas": "train", "onnxscript": "train", "onnxoptimizer": "train",
@@ -240,7 +243,12 @@ def lower(
     if not T.inside(model, output.parent):
         log.warning(f"note: {model} lies outside the folder of {output}; `hil emulate --inputs` and "
                     f"`hil build --backend finn` will need --source {model}")
-    target = result.get("target")
+    target = None
+    if target_fps is not None:  # FINN's SetFolding folds as far as it can without saying; hil says
+        from toolchain.lower import target_report
+        from toolchain.onnxio import load_model as _load
+
+        target = target_report(_load(output), target_fps, result["clock_ns"])
     if target is not None and not target["met"]:
         log.warning(f"warning: --target-fps {target_fps:g} is not met: the fastest folding reaches "
                     f"{target['achieved_fps']:,.0f} fps (bottleneck {target['bottleneck']}, "
@@ -348,7 +356,7 @@ def emulate(
 def build(
     model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower` (a QONNX model is lowered first).",
                                  parser=T.InputFile("an .onnx model")),
-    backend: T.Backend = typer.Option(T.Backend.HLS4ML, "--backend", help="hls4ml (HLS C++ project) | finn (FINN "
+    backend: Backend = typer.Option(Backend.HLS4ML, "--backend", help="hls4ml (HLS C++ project) | finn (FINN "
                                                                           "handoff) | rtl (SystemVerilog project)."),
     output: Path = typer.Option(..., "-o", "--output", help="Project folder to write (replaced atomically).",
                                 parser=T.OutputDir()),

@@ -24,7 +24,6 @@ from typing import Iterable, Optional
 from typer import BadParameter
 
 from hw.cost.resources import CostModel
-from toolchain.backends import BACKENDS
 from toolchain.errors import UserError
 
 # Each type below is a typer `parser`: a callable from the typed text to the value, raising
@@ -32,9 +31,9 @@ from toolchain.errors import UserError
 # click and validates through pydantic, so these are plain callables, not click.ParamType classes.
 
 
-# choices defined where their meaning is (one definition): the cost models (a str Enum), the backends
+# choices defined where their meaning is (one definition): the cost models (a str Enum); the backends'
+# Enum is built in toolchain/cli.py (this module sits below the stages and imports none of them)
 Cost = CostModel
-Backend = Enum("Backend", {name.upper(): name for name in BACKENDS}, type=str)
 
 
 class Impl(str, Enum):

@@ -323,8 +323,6 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     # the request the design was folded for: `hil report` says whether the design meets it
     result.update(target_fps=options.get("target_fps"), part=options.get("part"),
                   clock_ns=options.get("clock_ns", DEFAULT_CLOCK_NS))
-    if options.get("target_fps") is not None:  # and so does `hil lower` itself (FINN folds without saying)
-        result["target"] = target_report(dataflow, options["target_fps"], options.get("clock_ns", DEFAULT_CLOCK_NS))
     versioned(result, UNITS)
     if result["mismatches"] or (strict and result["ties"]):
         raise UserError(f"lowering of {src} is not bit-exact: {result['mismatches']} of {result['samples']} samples "
