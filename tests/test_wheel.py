@@ -62,12 +62,12 @@ def test_wheel_contents(installed):
     assert {"toolchain/recipes/digits-mlp.yaml", "toolchain/recipes/cnv-w1a1.yaml", "hw/devices/pynq-z1-z2.yaml",
             "toolchain/backends/hls4ml_ext/nnet_hil_threshold.h", "toolchain/schemas/estimate.schema.json"} <= set(names)
     top = {n.split("/")[0] for n in names if not n.startswith("hil_toolchain-")}
-    assert top == {"toolchain", "hw"}, top
+    assert top == {"toolchain", "hw", "hil"}, top  # hil: the Python API package (`import hil`)
 
 
 def test_installed_wheel_runs_outside_the_repo(installed, tmp_path):
     bindir, env, _ = installed
-    where = _run([str(bindir / "python"), "-c", "import toolchain, hw; print(toolchain.__file__); print(hw.__file__)"],
+    where = _run([str(bindir / "python"), "-c", "import toolchain, hw, hil; print(toolchain.__file__); print(hw.__file__); print(hil.__file__)"],
                  cwd=tmp_path, env=env).stdout.split()
     fresh = bindir.parent.resolve()
     for path in where:

@@ -164,29 +164,72 @@ def train(
 
 @app.command()
 def export(
-    source: str = typer.Argument(..., help="Run folder from `hil train`, or a recipe name with --untrained."),
+    source: Optional[str] = typer.Argument(None, help="Run folder from `hil train`, or a recipe name with "
+                                                      "--untrained (omit with --module)."),
     output: Path = typer.Option(..., "-o", "--output", help="QONNX file to write.",
                                 parser=T.OutputFile(".onnx")),
     untrained: bool = typer.Option(False, "--untrained", help="Export the recipe's quantized random init."),
-    samples: int = typer.Option(1000, help="Test samples for the torch vs QONNX check.", parser=SAMPLES),
-    seed: int = typer.Option(0, help="Seed of the untrained init.", parser=SEED),
+    module: Optional[str] = typer.Option(None, "--module", help="Your own Brevitas model: FILE.py:NAME, a class "
+                                                                 "(or function) building it without arguments."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="With --module: its state_dict "
+                                                                   "(torch.save(model.state_dict(), path)).",
+                                           parser=T.InputFile("a state_dict file")),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="With --module: the input shape, batch "
+                                                                          "first, e.g. 1,1,8,8."),
+    data: Optional[Path] = typer.Option(None, "--data", help="With --module: verification inputs, .npz (x[, y]), "
+                                                             ".npy or .csv with a label column.",
+                                        parser=T.InputFile("a .npz, .npy or .csv file")),
+    label: str = typer.Option("label", "--label", help="The label column of a --data CSV."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="With --module and --data: calibrate the activation "
+                                                              "quantizers on the data first (Brevitas calibration)."),
+    samples: int = typer.Option(1000, help="Samples for the torch vs QONNX check (of --data, or random).",
+                                parser=SAMPLES),
+    seed: int = typer.Option(0, help="Seed of the untrained init / the random verification inputs.", parser=SEED),
     run_dir: Optional[Path] = RUN_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Export to QONNX and verify it bit-exact against the PyTorch model.
 
-    Example: hil export runs/d -o runs/d/model.onnx --json
+    Examples: hil export runs/d -o runs/d/model.onnx --json ;
+    hil export --module examples/my_cnn.py:MyCNN --weights w.pt --input-shape 1,1,8,8 --data d.npz -o model.onnx
+    (exit 2, no file, when a sample differs or the module, weights or shape do not fit)
     """
     _run_dir(run_dir)
-    from toolchain.train import CHECKPOINT, RECIPE_FILE
+    if module is None:
+        from toolchain.export import export_run
+        from toolchain.train import CHECKPOINT, RECIPE_FILE
 
-    inputs = {} if untrained else {"checkpoint": Path(source) / CHECKPOINT, "recipe": Path(source) / RECIPE_FILE}
-    distinct_outputs(inputs, {"-o": output, **_run_json(run_dir, "export.json")})
-    from toolchain.export import export_run
+        if source is None:
+            raise UserError("give a run folder, a recipe name with --untrained, or --module FILE.py:NAME")
+        if weights or input_shape or data or calibrate:
+            raise UserError("--weights, --input-shape, --data and --calibrate go with --module")
+        inputs = {} if untrained else {"checkpoint": Path(source) / CHECKPOINT, "recipe": Path(source) / RECIPE_FILE}
+        distinct_outputs(inputs, {"-o": output, **_run_json(run_dir, "export.json")})
+        with step(f"exporting {source} and checking torch = QONNX"):
+            result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
+        save(run_dir, "export", result, output, Path(source))
+    else:
+        if source is not None or untrained:
+            raise UserError("--module exports your own model: give no run folder or --untrained with it")
+        if input_shape is None:
+            raise UserError("--module needs --input-shape, e.g. --input-shape 1,1,8,8")
+        if calibrate and data is None:
+            raise UserError("--calibrate needs --data (the calibration inputs)")
+        module_file = Path(module.rsplit(":", 1)[0])
+        distinct_outputs({"--module": module_file, "--weights": weights, "--data": data},
+                         {"-o": output, **_run_json(run_dir, "export.json")})
+        from toolchain.api import export as export_module
+        from toolchain.data import read_dataset_file
+        from toolchain.export import load_module
 
-    with step(f"exporting {source} and checking torch = QONNX"):
-        result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
-    save(run_dir, "export", result, output, Path(source))
+        x = None
+        if data is not None:
+            x = read_dataset_file(data, label).x[:samples]
+        model = load_module(module, weights)
+        with step(f"exporting {module} and checking torch = QONNX"):
+            result = export_module(model, input_shape, output, x=x, samples=samples, seed=seed,
+                                   calibrate=x if calibrate else None).result
+        save(run_dir, "export", result, output)
     emit(result, as_json, f"{output}: {result['mismatches']} mismatches on {result['samples']} samples")
 
 

@@ -58,14 +58,9 @@ class IOContract:
         """The user-facing outputs of the dataflow's integer outputs: labels as they are; values
         through the recorded output steps (float32, as the source computes them), else
         y_int · output_scale + output_bias (float64: exact, the scales are powers of two)."""
-        if self.output_kind is OutputKind.LABELS:
-            return y_int
-        if self.output_steps:
-            from toolchain.hoststeps import apply_output_steps
+        from toolchain.hoststeps import from_stream, host_steps
 
-            n = len(y_int)
-            return apply_output_steps(self.output_steps, np.asarray(y_int).reshape(n, -1)).reshape(np.shape(y_int))
-        return np.asarray(y_int, dtype=np.float64) * self.output_scale + self.output_bias
+        return from_stream(host_steps(self, channels_last=False), y_int)
 
     def output_tolerance(self, reference: np.ndarray) -> float:
         """The stated tolerance of decoded values against the source's outputs `reference`: 0 unless
@@ -163,3 +158,37 @@ def is_dataflow(model) -> bool:
     from hw.ops.base import DOMAIN
 
     return all(n.domain == DOMAIN for n in model.graph.node)
+
+
+# ---- provenance: the user's PyTorch module of a node ---------------------------------------------
+
+# node metadata the torch.onnx (dynamo) exporter writes and Brevitas' export_qonnx keeps: the module
+# scopes from the model down to the op (['', 'fc2', 'fc2.weight_quant', ...]) and their classes
+SCOPES_KEY, CLASSES_KEY = "pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy"
+# classes inside a user's layer: Brevitas' quantizer proxies and export handlers, torch functions
+_INTERNAL = ("brevitas.proxy.", "brevitas.export.", "brevitas.core.", "brevitas.inject", "aten.", "onnx_symbolic.",
+             "prims.", "torch.ops.")
+
+
+def user_module(node) -> Optional[str]:
+    """The dotted name of the user's module an ONNX node came from ("fc2", "features.0"), where the
+    exporter kept it in the node's metadata, else None: the deepest scope reached before the first
+    Brevitas-internal class or torch function, so a weight quantizer of fc2 is "fc2". None for ops of
+    the top-level forward (a torch.flatten call) and for models from other exporters."""
+    props = {p.key: p.value for p in getattr(node, "metadata_props", [])}
+    if SCOPES_KEY not in props:
+        return None
+    import ast
+
+    try:  # Python list literals (repr of a list of str)
+        scopes = [str(s) for s in ast.literal_eval(props[SCOPES_KEY])]
+        classes = [str(c) for c in ast.literal_eval(props.get(CLASSES_KEY, "[]"))]
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    found = None
+    for i, scope in enumerate(scopes):
+        cls = classes[i] if i < len(classes) else ""
+        if i and (cls.startswith(_INTERNAL) or not scope):
+            break
+        found = scope or found
+    return found or None

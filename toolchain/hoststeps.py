@@ -13,6 +13,11 @@ every consumer applies them with the functions here, so that `lower`'s verificat
   correctly rounded Mul/Add/Sub/Div bit for bit; BatchNormalization and Softmax are not bit-identical
   (onnxruntime fuses differently), so a graph with them is compared with a stated tolerance
   (toolchain/equality.py).
+
+Every backend uses these functions, not a copy: `emulate --inputs` and `lower` call them here, and the
+projects that `hil build` writes (hls4ml, FINN handoff) get the steps as data (host_steps.json) and a
+driver, host.py, whose functions are the source text of the ones below (`driver_source`), so a
+generated project needs numpy only and computes what the emulator computes, bit for bit.
 """
 
 from __future__ import annotations
@@ -26,17 +31,42 @@ def _f32(v) -> np.ndarray:
     return np.asarray(v, dtype=np.float32)
 
 
+def _rounding(mode: str, y: np.ndarray) -> np.ndarray:
+    """qonnx intquant.resolve_rounding_mode, without importing qonnx (the generated driver needs numpy only)."""
+    m = mode.upper()
+    if m in ("ROUND", "HALF_EVEN"):
+        return np.round(y)
+    if m == "CEIL":
+        return np.ceil(y)
+    if m == "FLOOR":
+        return np.floor(y)
+    if m == "UP":
+        return np.sign(y) * np.ceil(np.abs(y))
+    if m == "DOWN":
+        return np.fix(y)
+    if m == "HALF_UP":
+        return np.sign(y) * np.floor(np.abs(y) + 0.5)
+    if m == "HALF_DOWN":
+        return np.sign(y) * np.ceil(np.abs(y) - 0.5)
+    raise ValueError(f"unknown rounding mode {mode}")
+
+
+def _int_range(signed: int, narrow: int, bits: int) -> tuple[int, int]:
+    """qonnx intquant min_int / max_int: the integer range of a quantizer."""
+    if signed:
+        return -(2 ** (bits - 1)) + (1 if narrow else 0), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1 - (1 if narrow else 0)
+
+
 def quant_integers(x: np.ndarray, step: dict) -> np.ndarray:
     """The integer levels of a Quant/BipolarQuant step on x (float32 arithmetic, as qonnx's)."""
-    from qonnx.custom_op.general.intquant import max_int, min_int, resolve_rounding_mode
-
     x = _f32(x)
     if step["op"] == "BipolarQuant" or (step["bits"] == 1 and step["signed"]):
         return np.where(x >= 0, 1.0, -1.0)
     y = x / _f32(step["scale"]).reshape(step["scale_shape"])
-    lo, hi = min_int(step["signed"], step["narrow"], step["bits"]), max_int(step["signed"], step["narrow"], step["bits"])
+    lo, hi = _int_range(step["signed"], step["narrow"], step["bits"])
     y = np.clip(y, np.float32(lo), np.float32(hi))
-    return resolve_rounding_mode(step["rounding_mode"])(y).astype(np.float64)
+    return _rounding(step["rounding_mode"], y).astype(np.float64)
 
 
 def apply_input_steps(steps: list, x: np.ndarray) -> np.ndarray:
@@ -106,3 +136,87 @@ def apply_output_steps(steps: list, y: np.ndarray) -> np.ndarray:
 def bit_exact(steps: list) -> bool:
     """Whether the output steps replay the source bit for bit (only correctly rounded elementwise ops)."""
     return all(s["op"] in ELEMENTWISE for s in steps)
+
+
+def to_layout(x: np.ndarray, channels_last: bool) -> np.ndarray:
+    """A 4-D batch in the source's NCHW layout -> the dataflow's NHWC layout when it is channels-last
+    (metadata hil_layout; toolchain.contract.to_dataflow_layout is the checked form of this rule)."""
+    x = np.asarray(x)
+    return x.transpose(0, 2, 3, 1) if channels_last and x.ndim == 4 else x
+
+
+def host_steps(io, channels_last: bool) -> dict:
+    """What a generated project's host.py reads (host_steps.json): the recorded steps of a design's
+    contract (toolchain.contract.IOContract) and its stream layout."""
+    return {"input_steps": list(io.input_steps or []), "output_steps": list(io.output_steps or []),
+            "input_scale": io.input_scale, "input_dtype": io.input_dtype, "output_kind": io.output_kind.value,
+            "output_scale": io.output_scale, "output_bias": io.output_bias, "channels_last": bool(channels_last)}
+
+
+def to_stream(spec: dict, x: np.ndarray) -> np.ndarray:
+    """Raw source inputs (N, ...) -> the design's integer input stream (N, ...) in its layout: the input
+    steps, or x / input_scale when none are recorded (an integer input stream, e.g. raw UINT8 pixels)."""
+    if spec["input_steps"]:
+        xi = apply_input_steps(spec["input_steps"], x)
+    else:
+        xi = np.asarray(x, dtype=np.float64) / spec["input_scale"]
+    return to_layout(xi, spec["channels_last"])
+
+
+def from_stream(spec: dict, y_int: np.ndarray) -> np.ndarray:
+    """The design's integer outputs (N, ...) -> what the source model outputs: the output steps, or
+    y_int * output_scale + output_bias; labels (a LabelSelect design) as they are."""
+    y = np.asarray(y_int)
+    if spec["output_kind"] == "labels":
+        return y
+    if spec["output_steps"]:
+        return apply_output_steps(spec["output_steps"], y.reshape(len(y), -1)).reshape(y.shape)
+    return y.astype(np.float64) * spec["output_scale"] + spec["output_bias"]
+
+
+# the functions a generated project's host.py carries, as their source text (one implementation)
+DRIVER_FUNCTIONS = ("_f32", "_rounding", "_int_range", "quant_integers", "apply_input_steps", "apply_output_steps",
+                    "to_layout", "to_stream", "from_stream")
+
+DRIVER_HEADER = '''"""Host steps of this design: what the host computes before and after the hardware.
+
+    import host
+    x_int = host.pre(x)        # raw inputs of the source model (N, ...) -> the integer input stream
+    y = host.post(y_int)       # the design's integer outputs -> the source model's outputs
+
+The steps are data (host_steps.json beside this file, written by `hil build`); the functions are the
+source text of toolchain/hoststeps.py, so this driver computes what `hil emulate --inputs` computes.
+Needs numpy only. {note}
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+ELEMENTWISE = ("Mul", "Add", "Sub", "Div")
+SPEC = json.loads((Path(__file__).resolve().parent / "host_steps.json").read_text())
+
+'''
+
+DRIVER_FOOTER = '''
+
+def pre(x: np.ndarray) -> np.ndarray:
+    """Raw source inputs (N, ...) -> the integer input stream the design reads (N, ...), its layout."""
+    return to_stream(SPEC, x)
+
+
+def post(y_int: np.ndarray) -> np.ndarray:
+    """The design's integer outputs (N, ...) -> the source model's outputs (float32 host steps)."""
+    return from_stream(SPEC, y_int)
+'''
+
+
+def driver_source(note: str = "") -> str:
+    """host.py of a generated project: DRIVER_FUNCTIONS as written in this module, and pre/post."""
+    import inspect
+    import sys
+
+    module = sys.modules[__name__]
+    body = "\n\n".join(inspect.getsource(getattr(module, name)) for name in DRIVER_FUNCTIONS)
+    return DRIVER_HEADER.replace("{note}", note) + body + DRIVER_FOOTER

@@ -84,9 +84,17 @@ class Quantization(Strict):
 
 
 class Dataset(Strict):
-    name: Literal["digits", "mnist5k", "fashion-mnist", "jet-hlf", "cybsec-synthetic", "cifar10"]
-    path: Optional[str] = None  # user-given file (jet-hlf)
+    # "file": your own data, path to an .npz (x, y) or a CSV with a label column (toolchain.data.read_dataset_file)
+    name: Literal["digits", "mnist5k", "fashion-mnist", "jet-hlf", "cybsec-synthetic", "cifar10", "file"]
+    path: Optional[str] = None  # user-given file (jet-hlf, file)
+    label: Optional[str] = None  # CSV label column of a "file" data set (default: label)
     images: bool = False  # keep the (C, H, W) shape instead of flattening
+
+    @model_validator(mode="after")
+    def _file_has_path(self) -> "Dataset":
+        if self.name == "file" and not self.path:
+            raise ValueError("dataset name file needs a path (an .npz with x and y, or a CSV with a label column)")
+        return self
 
 
 class Training(Strict):

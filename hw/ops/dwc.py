@@ -54,6 +54,29 @@ class DWC(PassThroughOp):
                 out.append(f"{attr}={width} must be a multiple of {bits} bits whose element count divides {ch} channels")
         return out
 
+    def token_schedule(self):
+        """A generalized converter (any width ratio): one firing per cycle holding b buffered bits; a
+        firing reads a word when b < outWidth and writes one when b (+ the word read) >= outWidth.
+        Every firing reads (widening) or every firing writes (narrowing), so a frame takes
+        max(words in, words out) firings; the k-th write comes after the reads that fill its bits.
+        For integer ratios this is finn-hlslib's StreamingDataWidthConverter_Batch (the R-th firing
+        of a group writes; the first reads); for others it is FINN's generalized converter
+        (streamtools.h StreamingDataWidthConverterGeneralized_Batch) without an lcm intermediate."""
+        import numpy as np
+
+        from hw.schedule import TokenSchedule
+
+        win, wout = self.a("inWidth"), self.a("outWidth")
+        n_in, n_out = self.words_in(), self.words_out()
+        f = np.arange(max(n_in, n_out, 1))
+        if win <= wout:  # every firing reads; a write when the bits read so far cross a word boundary
+            reads = np.ones(len(f), dtype=bool) if n_in else np.zeros(len(f), dtype=bool)
+            writes = ((f + 1) * win) // wout > (f * win) // wout
+        else:  # every firing writes; a read when the bits written so far need the next word
+            writes = np.ones(len(f), dtype=bool) if n_out else np.zeros(len(f), dtype=bool)
+            reads = -((-(f + 1) * wout) // win) > -((-f * wout) // win)
+        return TokenSchedule(reads=reads[None, :], writes=writes[None, :])
+
     def finn_resources(self, device=None) -> Resources:
         return Resources(LUT=fc.dwc_lut(self.a("inWidth"), self.a("outWidth")))
 
@@ -75,11 +98,8 @@ class DWC(PassThroughOp):
         return []
 
     def rtl_module(self, node, model):
-        """hw/ops/rtl/hil_dwc.sv (integer width ratios; FINN's lcm intermediate width is not built)."""
+        """hw/ops/rtl/hil_dwc.sv: the generalized converter of token_schedule(), any width ratio."""
         from hw.ops import rtl
 
         win, wout = self.a("inWidth"), self.a("outWidth")
-        if max(win, wout) % min(win, wout):
-            raise rtl.RtlUnsupported(f"{self.name}: widths {win} -> {wout} are not integer multiples; the RTL DWC "
-                                     "converts integer ratios only (choose foldings whose stream widths divide)")
         return rtl.RtlModule("hil_dwc", {"IN_W": win, "OUT_W": wout}, (win,), (wout,))

@@ -19,6 +19,7 @@ from toolchain.errors import UserError
 from toolchain.lower import lower_file, lower_model
 from toolchain.onnxio import load_model
 from toolchain.passes.common import get_io
+from toolchain.pipeline import estimate_model
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,30 @@ def test_default_quantizer_export_lowers_and_emulates(name, exported, tmp_path):
     # the raw float inputs, as lower takes them; src lies outside df's folder, so it is named
     emulated = emulate(df, inputs=tmp_path / "x.npy", frames=1, source=src)
     assert emulated["equality"]["samples"] == 150 and emulated["equality"]["mismatches"] == 0
+    model = load_model(df)
+    est = estimate_model(model, part="Pynq-Z2")  # hil estimate: FINN's formulas on every layer
+    rows = {r["name"]: r for r in est["layers"]}
+    mvaus = [n for n in model.graph.node if n.op_type == "MVAU"]
+    assert mvaus and est["network"]["max_cycles"] == max(r["cycles"] for r in rows.values())
+    for node in mvaus:  # unfolded (PE = SIMD = 1): FINN's MVAU cycles MH · MW · numInputVectors
+        op = getCustomOp(node)
+        want = op.get_nodeattr("MH") * op.get_nodeattr("MW") * math.prod(op.get_nodeattr("numInputVectors"))
+        assert rows[node.name]["cycles"] == want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cybsec", "tfc", "cnn"])
+def test_default_quantizer_export_builds_and_csims_through_the_host_steps(name, exported, tmp_path):
+    """`hil build --csim` of the plain exports: g++ C-sim fed raw inputs through the host steps, equal
+    to the emulator layer by layer and, decoded through the output steps, to the source QONNX."""
+    from toolchain.pipeline import build
+
+    src = exported(name)
+    df = tmp_path / "df.onnx"
+    lower_file(src, df, inputs=_raw_inputs(name, 100))
+    result = build(df, "hls4ml", tmp_path / "prj", csim=200)["csim"]
+    assert result["samples"] == 200 and result["mismatches"] == 0 and set(result["per_layer"].values()) == {0}
+    assert result["host_steps"] and result["source"]["mismatches"] == 0 and result["source"]["samples"] == 200
 
 
 def test_strict_refuses_a_float_scale_model(exported, tmp_path):

@@ -59,9 +59,31 @@ def binary_graph():
     ], name="binary")
 
 
-# one Verilator build in CI's suite (the multi-bit folded MVAU + thresholds + DWC/FIFO chain); the
-# binary/XNOR design and the whole-zoo co-simulations run with `make test-all`
-@pytest.mark.parametrize("make", [multibit_graph, pytest.param(binary_graph, marks=pytest.mark.slow)])
+def ratio_graph():
+    """Thresholding UINT8 -> UINT2 (PE 4: 8 bits) -> FIFO(3) -> DWC 8->12 (widening by 3/2) -> MVAU INT2
+    weights, 4 thresholds (PE 3, SIMD 6: 12 -> 9 bits) -> DWC 9->6 (narrowing by 3/2) -> LabelSelect
+    (PE 2) top-2: the non-integer width ratios of the generalized converter."""
+    w = rng.integers(-2, 2, size=(12, 6)).astype(np.float64)
+    return linear_model([
+        NodeSpec("Thresholding", {"NumChannels": 12, "PE": 4, "numSteps": 3, "inputDataType": "UINT8",
+                                  "weightDataType": "UINT8", "outputDataType": "UINT2"},
+                 [thresholds(12, 3, 0, 256)]),
+        NodeSpec("FIFO", {"depth": 3, "shape": [1, 3, 4], "dataType": "UINT2"}),
+        NodeSpec("DWC", {"shape": [1, 12], "inWidth": 8, "outWidth": 12, "dataType": "UINT2"}),
+        NodeSpec("MVAU", {"MW": 12, "MH": 6, "PE": 3, "SIMD": 6, "inputDataType": "UINT2", "weightDataType": "INT2",
+                          "outputDataType": "UINT3", "accDataType": "INT8", "numSteps": 4,
+                          "mem_mode": "internal_decoupled"},
+                 [w, thresholds(6, 4, -12, 12)]),
+        NodeSpec("DWC", {"shape": [1, 6], "inWidth": 9, "outWidth": 6, "dataType": "UINT3"}),
+        NodeSpec("LabelSelect", {"Labels": 6, "PE": 2, "K": 2, "inputDataType": "UINT3"}),
+    ], name="ratios")
+
+
+# one Verilator build in CI's suite (thresholds, FIFO, DWCs at non-integer ratios both ways, folded
+# multi-bit MVAU with thresholds, LabelSelect); the multi-bit (integer-ratio) and binary/XNOR designs
+# and the whole-zoo co-simulations run with `make test-all`
+@pytest.mark.parametrize("make", [ratio_graph, pytest.param(multibit_graph, marks=pytest.mark.slow),
+                                  pytest.param(binary_graph, marks=pytest.mark.slow)])
 def test_templates_cosimulate_cycle_exact(make, tmp_path):
     cosim = build_rtl(make(), tmp_path / "prj", cosim=300, seed=1)["cosim"]
     assert cosim["mismatches"] == 0

@@ -46,6 +46,7 @@ LAYERS: dict[str, tuple[int, str | None]] = {
     "toolchain.backends": (SIBLINGS, "build"),
     "toolchain.report": (REPORT, "report"),
     "toolchain.pipeline": (ORCHESTRATION, None),
+    "toolchain.api": (ORCHESTRATION, None),  # the Python API (`import hil`): the verbs as functions
     "toolchain.demo": (ORCHESTRATION, None),
     "toolchain.cli": (ORCHESTRATION, None),
     "toolchain.sweep": (ORCHESTRATION, None),  # the DSE loop drives every stage (issue 10)

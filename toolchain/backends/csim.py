@@ -7,6 +7,14 @@ __SYNTHESIS__), so one run gives the output of every layer. Each hls4ml layer wh
 IR tensor is compared with that tensor from hw.emulator.values.execute_dataflow (every node's
 `execute` over the batch); a sample mismatches when any of its values differ. A LabelSelect at the
 end runs on the host on the C-sim outputs (its op's `execute`), then the labels are compared.
+
+Host steps: when the design's source QONNX is known, the C-sim is fed the source's raw inputs through
+the design's host steps and its outputs are decoded through them (toolchain.hoststeps.to_stream /
+from_stream, the functions the project's host.py carries and `hil emulate --inputs` applies), and the
+decoded outputs are compared with the source QONNX (toolchain.equality.compare_design, as emulate).
+
+    host = HostRun(source_model, raw_x, spec)      # raw inputs of the source model, hoststeps spec
+    result = run_csim(hmodel, plan, model, host.stream(), host=host)
 """
 
 from __future__ import annotations
@@ -22,6 +30,29 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from toolchain.backends.plan import Plan
+
+
+class HostRun:
+    """Raw source inputs and the host steps of a design: the integer stream for the C-sim, and the
+    source's own outputs to compare the decoded C-sim outputs with."""
+
+    def __init__(self, source: ModelWrapper, raw: np.ndarray, io, spec: dict):
+        self.source, self.raw, self.io, self.spec = source, np.asarray(raw, dtype=np.float32), io, spec
+
+    def stream(self) -> np.ndarray:
+        from toolchain.hoststeps import to_stream
+
+        return to_stream(self.spec, self.raw).astype(np.float64)
+
+    def compare(self, y_int: np.ndarray):
+        """compare_design of the C-sim's integer outputs with the source QONNX on the raw inputs."""
+        from toolchain.equality import compare_design
+        from toolchain.hoststeps import source_inputs
+        from toolchain.onnxio import run_qonnx
+
+        steps = self.io.input_steps
+        x_src = source_inputs(steps, self.raw, self.io.input_has_quantizer) if steps else self.raw
+        return compare_design(self.io, y_int, run_qonnx(self.source, x_src))
 
 
 def random_inputs(plan: Plan, n: int, seed: int = 0) -> np.ndarray:
@@ -106,9 +137,11 @@ def reference(model: ModelWrapper, plan: Plan, x: np.ndarray) -> dict[str, np.nd
     return emulator_tensors(model, x, tensors + [plan.ir_output])
 
 
-def run_csim(hmodel, plan: Plan, model: ModelWrapper, x: np.ndarray, ref: dict | None = None) -> dict:
+def run_csim(hmodel, plan: Plan, model: ModelWrapper, x: np.ndarray, ref: dict | None = None,
+             host: HostRun | None = None) -> dict:
     """Compile, run N samples, compare with the emulator. x: integer IR inputs (N, ...); ref: the
-    emulator's tensors (reference(model, plan, x)) when already computed."""
+    emulator's tensors (reference(model, plan, x)) when already computed; host: the raw inputs x came
+    from (HostRun.stream), so the decoded outputs are also compared with the source ("source")."""
     compile_s = compile_project(hmodel)
     n = len(x)
     x_hw = np.ascontiguousarray(plan.input.enc.to_hw(x).reshape(n, -1), dtype=np.float64)
@@ -124,5 +157,13 @@ def run_csim(hmodel, plan: Plan, model: ModelWrapper, x: np.ndarray, ref: dict |
     y = plan.output.enc.from_hw(y_hw)
     if plan.host_label_select:
         y = host_label_select(model, plan, y.reshape((n,) + tuple(plan.layers[-1].shape)))
-    return {"samples": n, "mismatches": _mismatching_samples(y, ref[plan.ir_output]), "per_layer": per_layer,
-            "compile_seconds": round(compile_s, 2), "run_seconds": round(run_s, 3)}
+    out = {"samples": n, "mismatches": _mismatching_samples(y, ref[plan.ir_output]), "per_layer": per_layer,
+           "compile_seconds": round(compile_s, 2), "run_seconds": round(run_s, 3), "host_steps": host is not None,
+           "source": None}
+    if host is not None:
+        from toolchain.hoststeps import from_stream
+
+        y = np.asarray(y).reshape(np.shape(ref[plan.ir_output]))
+        out["source"] = host.compare(y).to_json()
+        out["outputs"] = from_stream(host.spec, y)  # decoded, as host.post gives them; not JSON (popped)
+    return out

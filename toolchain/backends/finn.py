@@ -126,7 +126,9 @@ def size_fifos_with_emulator(model: ModelWrapper, dma_bits: Optional[int]) -> di
 
 def finn_ready_qonnx(source: ModelWrapper) -> ModelWrapper:
     """The source QONNX for FINN: cleaned up, integer input stream (our InputQuantToStream; an input
-    that is already an integer stream keeps its quantizer for FINN's input Thresholding)."""
+    that is already an integer stream keeps its quantizer for FINN's input Thresholding). The
+    preprocessing and input quantizer it removes are recorded in its "hil_io" (input_steps) and
+    become the handoff's host steps (handoff_host_steps)."""
     from qonnx.util.cleanup import cleanup_model
 
     from toolchain.passes.inputs import InputQuantToStream
@@ -134,6 +136,19 @@ def finn_ready_qonnx(source: ModelWrapper) -> ModelWrapper:
     model = cleanup_model(source)
     model = model.transform(InputQuantToStream())
     return cleanup_model(model)
+
+
+def handoff_host_steps(qonnx: ModelWrapper) -> dict:
+    """host_steps.json of the handoff (toolchain.hoststeps.host_steps): the input steps the FINN-ready
+    model no longer computes, in the source's layout; no output steps, since model.onnx keeps the
+    source's float ops after the last layer (FINN's build leaves them outside the dataflow partition)."""
+    from dataclasses import replace
+
+    from toolchain.contract import OutputKind, read_io
+    from toolchain.hoststeps import host_steps
+
+    io = replace(read_io(qonnx), output_steps=None, output_kind=OutputKind.VALUES, output_scale=1.0, output_bias=0.0)
+    return host_steps(io, channels_last=False)
 
 
 BUILD_PY = '''"""FINN v0.10 build of this handoff. In FINN's docker: ./run-docker.sh build_custom <this folder>"""
@@ -184,7 +199,8 @@ Part {part}, clock {clock_ns} ns. For FINN v0.10 (Xilinx/finn) with Vivado/Vitis
 
 | file | used by FINN build step |
 |---|---|
-| model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype}: feed x / {in_scale}) |
+| model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype} (scale {in_scale}): feed it `host.pre(x)` for raw inputs x of the source) |
+| host_steps.json, host.py | the host steps: the source's preprocessing and input quantizer, which model.onnx no longer has, as data and a numpy driver (see below) |
 | specialize_layers_config.json | `step_specialize_layers`: every layer pinned to its HLS variant (the one our estimates model) |
 | folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
 | build.py | the `DataflowBuildConfig` with both files; run it with `./run-docker.sh build_custom <this folder>` |
@@ -201,6 +217,8 @@ rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and 
 the compute node next to it.
 
 FIFO sizing by the emulator: {fifo_line}
+
+{host_section}
 """
 
 
@@ -214,6 +232,7 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     `source_qonnx`: path of the QONNX it was lowered from; `relower`: how the handoff's folding config
     becomes a dataflow graph again (what `hil lower --folding` gives: the caller, toolchain.pipeline,
     lowers the source or refolds a graph it lowered itself, so the source is lowered once)."""
+    from toolchain.backends.project_docs import host_section, write_host_driver
     from toolchain.backends.staging import check_target, staged_dir
     from toolchain.contract import read_io
     from toolchain.defaults import resolve_clock, resolve_part
@@ -236,7 +255,8 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     result = versioned({"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
               "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
-              "finn_names": {ours: post for ours, (_, post) in names.items()}, "fifo_sizing": sizing}, UNITS)
+              "finn_names": {ours: post for ours, (_, post) in names.items()}, "fifo_sizing": sizing,
+              "host_driver": {"steps": "host_steps.json", "driver": "host.py"}}, UNITS)
     fifo_line = ", ".join(f"{k} {v}" for k, v in sizing["depths"].items()) + (
         " (full throughput)" if sizing["full_throughput"] else " (NOT full throughput)")
     with staged_dir(Path(out_dir)) as tmp:
@@ -246,8 +266,14 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
         write_json(tmp / "specialize_layers_config.json", specialize_config(model))
         write_text(tmp / "build.py", BUILD_PY.replace("{clock_ns}", repr(clock)).replace("{part}", fpga_part)
                    .replace("{topk}", str(top[0] if top else 1)).replace("{pre_steps}", "step_insert_topk, " if top else ""))
+        write_host_driver(tmp, qonnx, "FINN handoff", spec=handoff_host_steps(qonnx),
+                          note="model.onnx computes the source's outputs itself: post() is the identity.")
+        host_text = "\n".join(host_section(model_file="model.onnx")) + (
+            "\n\nmodel.onnx keeps the source's float ops after its last layer, so its outputs are the source's: "
+            "host.post is the identity here.")
         write_text(tmp / "README.md", README.format(source=source, part=fpga_part, clock_ns=clock, fifo_line=fifo_line,
-                                                    in_dtype=io.input_dtype or "?", in_scale=io.input_scale))
+                                                    in_dtype=io.input_dtype or "?", in_scale=io.input_scale,
+                                                    host_section=host_text))
         write_json(tmp / "hil_build.json", result)
     return result
 

@@ -193,11 +193,55 @@ def _layers_json(plan: Plan) -> list[dict]:
     return out
 
 
+def host_run(model, source: str, n: int, seed: int, inputs: Optional[np.ndarray] = None):
+    """The C-sim's raw inputs through the design's host steps (csim.HostRun), when the source QONNX is
+    known (`source` is it, or a dataflow file whose hil_source names it): `inputs` (raw inputs of the
+    source model), else n random inputs over the source's input grid (toolchain.inputs.grid_inputs, as
+    `hil lower` verifies). None without a source: the C-sim then takes random integer inputs."""
+    from toolchain.backends.csim import HostRun
+    from toolchain.contract import channels_last, read_io
+    from toolchain.hoststeps import host_steps
+    from toolchain.inputs import check_sample_shape, grid_inputs
+
+    src = _source_model(source)
+    if src is None:
+        if inputs is not None:
+            raise UserError("C-sim inputs need the design's source QONNX (metadata hil_source)")
+        return None
+    raw = check_sample_shape(src, inputs) if inputs is not None else grid_inputs(src, n, seed, dataflow=model)
+    io = read_io(model)
+    return HostRun(src, raw, io, host_steps(io, channels_last(model)))
+
+
+def _source_model(source: str):
+    """The cleaned-up source QONNX of the file `source` (itself when it is a QONNX model), or None."""
+    from toolchain.contract import is_dataflow, source_path
+    from toolchain.onnxio import load_model
+    from toolchain.passes.cleanup import import_cleanup
+
+    path = Path(source) if source else None
+    if path is None or not path.is_file():
+        return None
+    loaded = load_model(path)
+    if is_dataflow(loaded):
+        path = source_path(loaded, path)
+        if path is None or not path.is_file():
+            return None
+        loaded = load_model(path)
+    return import_cleanup(loaded)
+
+
+CSIM_OUTPUTS = "csim_outputs.npy"  # the C-sim outputs decoded through the host steps
+
+
 def build_hls4ml(model, out_dir: str | Path, backend: str = "Vitis", part: Optional[str] = None,
-                 clock_ns: Optional[float] = None, csim: int = 0, seed: int = 0, source: str = "") -> dict:
+                 clock_ns: Optional[float] = None, csim: int = 0, seed: int = 0, source: str = "",
+                 inputs: Optional[np.ndarray] = None) -> dict:
     """Write the hls4ml project of a dataflow model (ModelWrapper) to out_dir, atomically; with csim > 0
-    compile it with g++ and compare csim samples with the emulator. Returns the `hil build --json`
-    object. `source` names the model file in the report."""
+    compile it with g++ and compare csim samples with the emulator, layer by layer, and (through the
+    host steps) with the source QONNX. Returns the `hil build --json` object. `source` names the model
+    file (a dataflow file or the QONNX); `inputs`: raw inputs of the source for the C-sim (default:
+    random inputs on the source's input grid). Writes host_steps.json and host.py, the host's part."""
     import tempfile
     import time
     import warnings
@@ -206,7 +250,7 @@ def build_hls4ml(model, out_dir: str | Path, backend: str = "Vitis", part: Optio
 
     from toolchain.backends.csim import random_inputs, reference, run_csim
     from toolchain.backends.plan import plan_hls4ml
-    from toolchain.backends.project_docs import readme
+    from toolchain.backends.project_docs import HOST_PY, HOST_STEPS, readme, write_host_driver
     from toolchain.backends.staging import check_target, staged_dir
     from toolchain.fileio import write_json, write_text
 
@@ -218,7 +262,10 @@ def build_hls4ml(model, out_dir: str | Path, backend: str = "Vitis", part: Optio
     plan = plan_hls4ml(model)  # every refusal happens here, before any file is written
     hls_part = resolve_part(part, model)
     opts = HLSOptions(backend_name(backend), hls_part, resolve_clock(clock_ns, model, part or hls_part))
-    x = random_inputs(plan, csim or TB_SAMPLES, seed)
+    if inputs is not None and not csim:
+        raise UserError("C-sim inputs need csim > 0")
+    host = host_run(model, source, csim or TB_SAMPLES, seed, None if inputs is None else np.asarray(inputs)[:csim])
+    x = host.stream() if host is not None else random_inputs(plan, csim or TB_SAMPLES, seed)
     ref = reference(model, plan, x)
     result = versioned({"model": source, "backend": "hls4ml", "hls_backend": opts.backend,
               "hls4ml_version": hls4ml.__version__, "project": str(out_dir), "project_name": opts.project_name,
@@ -231,10 +278,15 @@ def build_hls4ml(model, out_dir: str | Path, backend: str = "Vitis", part: Optio
         warnings.simplefilter("ignore")
         hmodel = make_model_graph(plan, prj, opts, tb=_write_tb(Path(scratch), plan, x, ref))
         if csim:
-            result["csim"] = run_csim(hmodel, plan, model, x, ref)
+            result["csim"] = run_csim(hmodel, plan, model, x, ref, host=host)
+            decoded = result["csim"].pop("outputs", None)
+            if decoded is not None:  # the C-sim's outputs through host.post, for the raw inputs
+                np.save(prj / CSIM_OUTPUTS, decoded)
         else:
             hmodel.write()
         _finish_project(prj, out_dir)
+        write_host_driver(prj, model, "hls4ml")
+        result["host_driver"] = {"steps": HOST_STEPS, "driver": HOST_PY}
         result["seconds"] = round(time.perf_counter() - t0, 2)
         write_text(prj / "README.md", readme(plan, result))
         write_json(prj / "hil_build.json", result)

@@ -1,6 +1,10 @@
-"""README.md of a generated hls4ml project: how to run it with Vitis HLS / Vivado HLS, and what it is."""
+"""README.md of a generated hls4ml project (how to run it with Vitis HLS / Vivado HLS, and what it is), and the
+host-step files every generated project carries (host_steps.json, host.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 from toolchain.backends.plan import DenseLayer, Plan, ThresholdLayer
 
@@ -74,10 +78,51 @@ def readme(plan: Plan, result: dict) -> str:
         "|---|---|---|---|---|",
         *[_layer_row(layer) for layer in plan.layers[1:]],
     ]
+    lines += ["", *host_section(plan.host_label_select is not None)]
     csim = result.get("csim")
     if csim:
         lines += ["", "## C simulation (g++) against the emulator", "",
                   f"{csim['samples']} random samples: {csim['mismatches']} mismatching samples; g++ build "
                   f"{csim['compile_seconds']} s. Per layer: "
                   + ", ".join(f"{k} {v}" for k, v in csim["per_layer"].items())]
+        if csim.get("source"):
+            src = csim["source"]
+            lines += ["", f"Through the host steps, against the source QONNX (raw inputs): {src['mismatches']} mismatching "
+                          f"samples, label agreement {src['label_agreement']:.4f}, max |diff| {src['max_abs_diff']:.3g} "
+                          f"(tolerance {src['tolerance']:.3g}); the decoded C-sim outputs are in csim_outputs.npy."]
     return "\n".join(lines) + "\n"
+
+
+def host_section(labels_on_host: bool = False, model_file: str = "the design") -> list[str]:
+    """The README lines on the host's part: host_steps.json and the driver host.py (pre / post)."""
+    lines = [
+        "## Host steps",
+        "",
+        f"The host computes what {model_file} does not: the source model's preprocessing and input quantizer before",
+        "it, and its float ops after the last layer (scale, bias, BatchNorm, Softmax). They are data in",
+        "host_steps.json; host.py applies them (numpy only; its functions are toolchain/hoststeps.py's, the ones",
+        "`hil emulate --inputs` applies):",
+        "",
+        "```python",
+        "import host",
+        "x_int = host.pre(x)      # raw inputs of the source model (N, ...) -> the integer input stream",
+        "y = host.post(y_int)     # the integer outputs -> the source model's outputs",
+        "```",
+    ]
+    if labels_on_host:
+        lines += ["", "The LabelSelect above runs between the two: post() passes labels through."]
+    return lines
+
+
+HOST_STEPS, HOST_PY = "host_steps.json", "host.py"
+
+
+def write_host_driver(folder: Path, model, what: str, spec: Optional[dict] = None, note: str = "") -> None:
+    """host_steps.json (the design's host steps as data, toolchain.hoststeps.host_steps) and host.py
+    (the driver: pre / post, the source text of toolchain/hoststeps.py) into a generated project."""
+    from toolchain.contract import channels_last, read_io
+    from toolchain.fileio import write_json, write_text
+    from toolchain.hoststeps import driver_source, host_steps
+
+    write_json(folder / HOST_STEPS, spec if spec is not None else host_steps(read_io(model), channels_last(model)))
+    write_text(folder / HOST_PY, driver_source(note or f"Generated with the {what} project."))

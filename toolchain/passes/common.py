@@ -24,8 +24,13 @@ F32_EXACT = 2**24  # integers of smaller magnitude are exact in float32 (the sou
 
 
 def node_error(node, msg: str) -> UserError:
-    """A one-line user error naming the node and its op type."""
-    return UserError(f"{node.name or '<unnamed>'} ({node.op_type}): {msg}")
+    """A one-line user error naming the node, its op type and, where the exporter kept it, the user's
+    PyTorch module it came from (toolchain.contract.user_module)."""
+    from toolchain.contract import user_module
+
+    module = user_module(node)
+    where = f", module {module}" if module else ""
+    return UserError(f"{node.name or '<unnamed>'} ({node.op_type}{where}): {msg}")
 
 
 def is_float_dtype(dt: Optional[DataType]) -> bool:

@@ -30,7 +30,7 @@ RUN = "run"  # written by `hil run --run-dir` (or a sweep trial's target confirm
 # what produces each file, for the "missing" note
 PRODUCERS = {"metrics": "hil train", "export": "hil export --run-dir", "lower": "hil lower --run-dir",
              "estimate": "hil estimate --run-dir", "emulate": "hil emulate --run-dir",
-             "build": "hil build --run-dir", TIMELINE: "hil emulate --run-dir"}
+             "build": "hil build --run-dir", TIMELINE: "hil emulate --run-dir", RUN: "hil run --run-dir"}
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP", "URAM")
 NA = charts.NA
 

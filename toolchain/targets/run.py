@@ -95,7 +95,15 @@ def run_design(design_path: str | Path, inputs: str | Path, target_spec: str = "
             np.save(f, shown, allow_pickle=False)
     else:
         result["outputs"] = np.asarray(shown).tolist()
-    return result
+    from toolchain.schemas import versioned
+
+    return versioned(result, UNITS)
+
+
+# the units of `hil run --json` (toolchain/schemas: every verb's object carries schema_version and units)
+UNITS = {"samples": "samples", "batch": "samples per request", "mismatches": "samples",
+         "timing.samples_per_second": "samples per second (wall clock, transport included)",
+         "timing.interval_cycles": "clock cycles per frame", "timing.throughput_fps": "frames per second"}
 
 
 def summary(result: dict) -> str:
