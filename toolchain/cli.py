@@ -496,8 +496,8 @@ def sweep(
                              parser=T.OutputDir()),
     workers: int = typer.Option(1, "--workers", help="Local worker processes (1: in this process).",
                                 parser=T.count(1, T.MAX_WORKERS)),
-    executor: Optional[str] = typer.Option(None, "--executor", help="local (default) | dask://HOST:PORT.",
-                                           parser=T.executor),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where trials run (default local).",
+                                           parser=T.executor, metavar="<local|dask://HOST:PORT>"),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite in -o)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
