@@ -289,11 +289,6 @@ def _to_layout(split: Split, recipe: Recipe) -> Split:
     arch = recipe.architecture
     shape = tuple(arch.input_shape)
 
-    features = int(np.prod(split.x_train.shape[1:]))
-    if int(np.prod(shape)) != features:
-        raise UserError(f"recipe {recipe.name}: input_shape {list(shape)} holds {int(np.prod(shape))} values, "
-                        f"but dataset {recipe.dataset.name} has {features} features per sample")
-
     def fit(x: np.ndarray) -> np.ndarray:
         if len(x) and x[0].size != int(np.prod(shape)):
             raise UserError(f"the data set's samples have {x[0].size} values; the recipe's input_shape {list(shape)} "
