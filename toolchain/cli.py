@@ -10,16 +10,32 @@ another stage's output (estimate or build of a QONNX model) goes through toolcha
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from toolchain.errors import UserError
+try:  # the click that typer raises: its own vendored copy (typer >= 0.20), else click itself
+    from typer._click import exceptions as cx
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as cx
 
+from toolchain import cli_types as T
+from toolchain.backends import BACKENDS
+from toolchain.cli_types import distinct_outputs
+from toolchain.errors import UserError
+from toolchain.progress import step
+
+# rich_markup_mode=None: click's plain help, where a flag reads `--json` (not `--json <bool>`) and a
+# choice lists its values (`--cost [finn|calibrated]`)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Hardware-in-the-loop FPGA deployment toolchain for quantized, pruned networks.")
+log = logging.getLogger("hil")
+Backend = Enum("Backend", {name.upper(): name for name in BACKENDS}, type=str)  # --backend's choices
 
 # optional dependency (top-level module) -> the pyproject extra that installs it
 EXTRAS = {"torch": "train", "brevitas": "train", "onnxscript": "train", "onnxoptimizer": "train",
@@ -29,9 +45,10 @@ RUN_DIR_HELP = "Also write the --json object to RUN_DIR/<verb>.json (for `hil re
 
 
 def emit(result: Any, as_json: bool, summary: str) -> None:
-    """Print the machine-readable object or the human summary."""
+    """Print the machine-readable object or the human summary. Non-finite floats print as null:
+    a bare NaN is not JSON."""
     if as_json:
-        typer.echo(json.dumps(result, default=float))
+        typer.echo(json.dumps(_finite(result), default=float, allow_nan=False))
     else:
         typer.echo(summary)
 
@@ -45,14 +62,40 @@ def save(run_dir: Optional[Path], verb: str, result: Any, *near: Optional[Path])
     if run_dir is not None:
         from toolchain.fileio import write_json
 
-        write_json(run_dir / f"{verb}.json", json.loads(json.dumps(result, default=float)))
+        write_json(run_dir / f"{verb}.json", json.loads(json.dumps(_finite(result), default=float, allow_nan=False)))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _run_dir(run_dir: Optional[Path]) -> Optional[Path]:
-    """Checked before the verb runs, so that a bad --run-dir leaves nothing half-written."""
+    """Checked before the verb runs, so that a bad --run-dir leaves nothing half-written (the type
+    T.OutputDir has already refused a file and an unwritable location)."""
     if run_dir is not None and run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"--run-dir {run_dir} exists and is not a folder")
     return run_dir
+
+
+def _run_json(run_dir: Optional[Path], *names: str) -> dict[str, Optional[Path]]:
+    """The files --run-dir will receive, as outputs for distinct_outputs."""
+    return {f"--run-dir file {n}": (run_dir / n if run_dir is not None else None) for n in names}
+
+
+# shared option types (cli_types.py): one place says what a valid value is
+POSITIVE = T.positive_float
+SEED = T.count(0, T.MAX_SEED)
+SAMPLES = T.count(1, T.MAX_SAMPLES)
+RUN_DIR = typer.Option(None, "--run-dir", help=RUN_DIR_HELP, parser=T.OutputDir())
+SOURCE = typer.Option(None, "--source", help="The source QONNX the model was lowered from (default: its metadata "
+                                              "hil_source, followed only inside the model's folder).",
+                      parser=T.InputFile("an .onnx model"))
 
 
 def _version(value: bool) -> None:
@@ -65,19 +108,39 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")) -> None:
+                                          help="Print the version and exit."),
+             quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors on stderr (no progress)."),
+             verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More detail on stderr (-vv: debug)."),
+             ) -> None:
     """Hardware-in-the-loop FPGA deployment toolchain for quantized, pruned networks."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    configure_logging(level)
+
+
+def configure_logging(level: int) -> None:
+    """The `hil` logger on stderr at `level`: warnings by default, errors only with -q (which also hides
+    the progress spinners, toolchain/progress.py), info and debug with -v / -vv."""
+    root = logging.getLogger("hil")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
 
 
 @app.command()
 def train(
     recipe: str = typer.Argument(..., help="Zoo recipe name (e.g. digits-mlp) or a recipe YAML file."),
-    out: Path = typer.Option(..., "--out", help="Run folder for checkpoint.pt and metrics.json."),
-    epochs: Optional[int] = typer.Option(None, help="Override the recipe's epoch count."),
+    out: Path = typer.Option(..., "--out", help="Run folder for checkpoint.pt, recipe.json and metrics.json.",
+                             parser=T.OutputDir()),
+    epochs: Optional[int] = typer.Option(None, help="Override the recipe's epoch count.",
+                                         parser=T.count(1, T.MAX_EPOCHS)),
     weight_bits: Optional[int] = typer.Option(None, "--weight-bits", help="Weight bits for every layer (1-8)."),
     act_bits: Optional[int] = typer.Option(None, "--act-bits", help="Activation bits for every layer (1-8)."),
     prune: Optional[str] = typer.Option(None, help="unstructured:0.989[,step=psqs,patience=10,l1=1e-4] | channels:0.5[,method=greedy|oneshot|weight|l1|l0|stepwise|narrow]"),
-    seed: Optional[int] = typer.Option(None, help="Random seed (default: the recipe's)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (default: the recipe's).", parser=SEED),
     no_float_baseline: bool = typer.Option(False, "--no-float-baseline", help="Skip the float32 reference run."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:
@@ -85,7 +148,12 @@ def train(
 
     Example: hil train digits-mlp --out runs/d --weight-bits 4 --act-bits 4
     """
-    from toolchain.train import train_recipe
+    recipe_file = Path(recipe) if Path(recipe).suffix else None  # a name without a suffix is a zoo recipe
+    if recipe_file is not None and recipe_file.exists():
+        T.check_input(recipe_file, "RECIPE", "a recipe YAML file")
+    from toolchain.train import CHECKPOINT, METRICS, RECIPE_FILE, train_recipe
+
+    distinct_outputs({"RECIPE": recipe_file}, {f"--out file {n}": out / n for n in (CHECKPOINT, RECIPE_FILE, METRICS)})
 
     metrics = train_recipe(recipe, out, epochs=epochs, weight_bits=weight_bits, act_bits=act_bits,
                            prune=prune, seed=seed, float_baseline=not no_float_baseline)
@@ -101,23 +169,27 @@ def train(
 def export(
     source: Optional[str] = typer.Argument(None, help="Run folder from `hil train`, or a recipe name with "
                                                       "--untrained (omit with --module)."),
-    output: Path = typer.Option(..., "-o", "--output", help="QONNX file to write."),
+    output: Path = typer.Option(..., "-o", "--output", help="QONNX file to write.",
+                                parser=T.OutputFile(".onnx")),
     untrained: bool = typer.Option(False, "--untrained", help="Export the recipe's quantized random init."),
     module: Optional[str] = typer.Option(None, "--module", help="Your own Brevitas model: FILE.py:NAME, a class "
                                                                  "(or function) building it without arguments."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="With --module: its state_dict "
-                                                                   "(torch.save(model.state_dict(), path))."),
+                                                                   "(torch.save(model.state_dict(), path)).",
+                                           parser=T.InputFile("a state_dict file")),
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="With --module: the input shape, batch "
                                                                           "first, e.g. 1,1,8,8."),
     data: Optional[Path] = typer.Option(None, "--data", help="With --module: verification inputs, .npz (x[, y]), "
-                                                             ".npy or .csv with a label column."),
+                                                             ".npy or .csv with a label column.",
+                                        parser=T.InputFile("a .npz, .npy or .csv file")),
     label: str = typer.Option("label", "--label", help="The label column of a --data CSV."),
     calibrate: bool = typer.Option(False, "--calibrate", help="With --module and --data: calibrate the activation "
                                                               "quantizers on the data first (Brevitas calibration)."),
-    samples: int = typer.Option(1000, help="Samples for the torch vs QONNX check (of --data, or random)."),
-    seed: int = typer.Option(0, help="Seed of the untrained init / the random verification inputs."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json"),
+    samples: int = typer.Option(1000, help="Samples for the torch vs QONNX check (of --data, or random).",
+                                parser=SAMPLES),
+    seed: int = typer.Option(0, help="Seed of the untrained init / the random verification inputs.", parser=SEED),
+    run_dir: Optional[Path] = RUN_DIR,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Export to QONNX and verify it bit-exact against the PyTorch model.
 
@@ -128,12 +200,16 @@ def export(
     _run_dir(run_dir)
     if module is None:
         from toolchain.export import export_run
+        from toolchain.train import CHECKPOINT, RECIPE_FILE
 
         if source is None:
             raise UserError("give a run folder, a recipe name with --untrained, or --module FILE.py:NAME")
         if weights or input_shape or data or calibrate:
             raise UserError("--weights, --input-shape, --data and --calibrate go with --module")
-        result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
+        inputs = {} if untrained else {"checkpoint": Path(source) / CHECKPOINT, "recipe": Path(source) / RECIPE_FILE}
+        distinct_outputs(inputs, {"-o": output, **_run_json(run_dir, "export.json")})
+        with step(f"exporting {source} and checking torch = QONNX"):
+            result = export_run(source, output, untrained=untrained, samples=samples, seed=seed)
         save(run_dir, "export", result, output, Path(source))
     else:
         if source is not None or untrained:
@@ -142,38 +218,44 @@ def export(
             raise UserError("--module needs --input-shape, e.g. --input-shape 1,1,8,8")
         if calibrate and data is None:
             raise UserError("--calibrate needs --data (the calibration inputs)")
+        module_file = Path(module.rsplit(":", 1)[0])
+        distinct_outputs({"--module": module_file, "--weights": weights, "--data": data},
+                         {"-o": output, **_run_json(run_dir, "export.json")})
         from toolchain.api import export as export_module
         from toolchain.data import read_dataset_file
         from toolchain.export import load_module
 
         x = None
         if data is not None:
-            if samples < 1:
-                raise UserError(f"samples must be >= 1, got {samples}")
             x = read_dataset_file(data, label).x[:samples]
         model = load_module(module, weights)
-        result = export_module(model, input_shape, output, x=x, samples=samples, seed=seed,
-                               calibrate=x if calibrate else None).result
+        with step(f"exporting {module} and checking torch = QONNX"):
+            result = export_module(model, input_shape, output, x=x, samples=samples, seed=seed,
+                                   calibrate=x if calibrate else None).result
         save(run_dir, "export", result, output)
     emit(result, as_json, f"{output}: {result['mismatches']} mismatches on {result['samples']} samples")
 
 
 @app.command()
 def lower(
-    model: Path = typer.Argument(..., help="QONNX model from `hil export`."),
-    output: Path = typer.Option(..., "-o", "--output", help="dataflow.onnx to write (only if bit-exact)."),
+    model: Path = typer.Argument(..., help="QONNX model from `hil export`.", parser=T.InputFile("an .onnx model")),
+    output: Path = typer.Option(..., "-o", "--output", help="dataflow.onnx to write (only if bit-exact).",
+                                parser=T.OutputFile(".onnx")),
     folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
-                                                                   "accepted)."),
+                                                                   "accepted).", parser=T.InputFile("a JSON file")),
     target_fps: Optional[float] = typer.Option(None, "--target-fps", help="Fold for this frame rate (FINN "
-                                                                          "SetFolding)."),
+                                                                          "SetFolding); refused when no folding "
+                                                                          "reaches it.", parser=POSITIVE),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (with --target-fps: fold to fit)."),
-    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default 10)."),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default 10).",
+                                             parser=POSITIVE),
     label_select: bool = typer.Option(False, "--label-select", help="End in a LabelSelect (top-1 class index)."),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help="Verification inputs .npy (N, ...) for the "
-                                                                 "source model."),
+                                                                 "source model.", parser=T.InputFile("a .npy file")),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="Verify on this zoo recipe's data instead."),
-    samples: int = typer.Option(500, "--samples", help="Verification samples (recipe data or random inputs)."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
+    samples: int = typer.Option(500, "--samples", help="Verification samples (recipe data or random inputs).",
+                                parser=SAMPLES),
+    run_dir: Optional[Path] = RUN_DIR,
     strict: bool = typer.Option(False, "--strict", help="Refuse what is not provably bit-exact with the source's "
                                                         "float32 execution (float scales, float32 ties)."),
     input_type: Optional[str] = typer.Option(None, "--input-type", help="Integer type of a graph input without a "
@@ -190,16 +272,33 @@ def lower(
     difference — or a construct cannot be lowered)
     """
     _run_dir(run_dir)
+    distinct_outputs({"MODEL": model, "--folding": folding, "--inputs": inputs},
+                     {"-o": output, **_run_json(run_dir, "lower.json")})
     from toolchain.defaults import DEFAULT_CLOCK_NS
     from toolchain.inputs import load_inputs
     from toolchain.lower import lower_file, parse_scale
 
+    scale = None if input_scale is None else parse_scale(input_scale)
     x = load_inputs(inputs) if inputs is not None else None
-    result = lower_file(model, output, inputs=x, recipe=recipe, samples=samples, folding=folding,
-                        target_fps=target_fps, clock_ns=DEFAULT_CLOCK_NS if clock_ns is None else clock_ns, part=part,
-                        label_select=label_select, strict=strict, input_type=input_type,
-                        input_scale=None if input_scale is None else parse_scale(input_scale))
+    with step(f"lowering {model} and checking dataflow = QONNX"):
+        result = lower_file(model, output, inputs=x, recipe=recipe, samples=samples, folding=folding,
+                            target_fps=target_fps, clock_ns=DEFAULT_CLOCK_NS if clock_ns is None else clock_ns,
+                            part=part, label_select=label_select, strict=strict, input_type=input_type,
+                            input_scale=scale)
     save(run_dir, "lower", result, output, model)
+    if not T.inside(model, output.parent):
+        log.warning(f"note: {model} lies outside the folder of {output}; `hil emulate --inputs` and "
+                    f"`hil build --backend finn` will need --source {model}")
+    target = None
+    if target_fps is not None:  # FINN's SetFolding folds as far as it can without saying; hil says
+        from toolchain.lower import target_report
+        from toolchain.onnxio import load_model as _load
+
+        target = target_report(_load(output), target_fps, result["clock_ns"])
+    if target is not None and not target["met"]:
+        log.warning(f"warning: --target-fps {target_fps:g} is not met: the fastest folding reaches "
+                    f"{target['achieved_fps']:,.0f} fps (bottleneck {target['bottleneck']}, "
+                    f"{target['achieved_cycles']} cycles per frame)")
     emit(result, as_json, f"{output}: {sum(result['nodes'].values())} nodes, {result['mismatches']} mismatches, "
                           f"{result['ties']} ties on {result['samples']} samples, label agreement "
                           f"{result['label_agreement']:.4f}")
@@ -207,15 +306,19 @@ def lower(
 
 @app.command()
 def estimate(
-    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`, or a QONNX model (lowered first)."),
+    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`, or a QONNX model (lowered first).",
+                                 parser=T.InputFile("an .onnx model")),
     folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
-                                                                   "accepted)."),
+                                                                   "accepted).", parser=T.InputFile("a JSON file")),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
-    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's)."),
-    cost: str = typer.Option("finn", "--cost", help="Resource model: finn (FINN's formulas, equal to finn-plus 1.6.1 on every op it has) | calibrated | synth (Yosys' numbers, with --rtl)."),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's).",
+                                             parser=POSITIVE),
+    cost: T.Cost = typer.Option(T.Cost.FINN, "--cost", help="Resource model: finn (FINN's formulas, equal to "
+                                                            "finn-plus 1.6.1 on every op it has) | calibrated "
+                                                            "(weight-aware) | synth (Yosys' numbers, with --rtl)."),
     rtl: Optional[Path] = typer.Option(None, "--rtl", help="With --cost synth: the RTL project (`hil build --backend "
-                                                           "rtl`) on which `hil synth` ran."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
+                                                           "rtl`) on which `hil synth` ran.", parser=T.ExistingDir()),
+    run_dir: Optional[Path] = RUN_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
 ) -> None:
     """Analytic cycles, throughput, latency and LUT/FF/DSP/BRAM/URAM per layer (FINN-exact).
@@ -225,11 +328,13 @@ def estimate(
     (exit 2 when the design does not fit the part; --json still prints the numbers)
     """
     _run_dir(run_dir)
+    distinct_outputs({"MODEL": model, "--folding": folding}, _run_json(run_dir, "estimate.json"))
     from toolchain.estimate import summary, summary_line
     from toolchain.onnxio import load_model
     from toolchain.pipeline import estimate_model
 
-    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost, folding=folding, rtl_dir=rtl)
+    result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost.value, folding=folding,
+                            rtl_dir=rtl)
     save(run_dir, "estimate", result, model)  # complete even when the design does not fit
     emit(result, as_json, summary(result))
     if not result["fits"]:
@@ -238,26 +343,35 @@ def estimate(
 
 @app.command()
 def emulate(
-    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`."),
+    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`.", parser=T.InputFile("an .onnx model")),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help="Inputs .npy (N, ...) of the source model: "
-                                                                 "bit-exact values and mismatches."),
-    frames: Optional[int] = typer.Option(None, "--frames", help="Frames to time (default 3)."),
+                                                                 "bit-exact values and mismatches.",
+                                          parser=T.InputFile("a .npy file")),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Frames to time (default 3).",
+                                         parser=T.count(1, T.MAX_FRAMES)),
     size_fifos: bool = typer.Option(False, "--size-fifos", help="Size every FIFO by simulation and prove it."),
     dma_bits: Optional[int] = typer.Option(None, "--dma-bits", help="Input DMA width in bits (Pynq 64, "
-                                                                    "ZynqMP 128, Alveo 512)."),
-    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period for fps (default 10)."),
-    fifo_depths: Optional[Path] = typer.Option(None, "--fifo-depths", help="JSON FIFO name -> depth overrides."),
-    rounding: str = typer.Option("exact", "--rounding", help="Sized depths: exact (high-water mark, >= 2) "
-                                                             "or finn (<=2 -> 2, <=32 -> 32)."),
+                                                                    "ZynqMP 128, Alveo 512).",
+                                           parser=T.count(1, T.MAX_DMA_BITS)),
+    clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period for fps (default 10).",
+                                             parser=POSITIVE),
+    fifo_depths: Optional[Path] = typer.Option(None, "--fifo-depths", help="JSON FIFO name -> depth overrides.",
+                                               parser=T.InputFile("a JSON file")),
+    rounding: T.Rounding = typer.Option(T.Rounding.EXACT, "--rounding", help="Sized depths: exact (high-water mark, "
+                                                                             ">= 2) or finn (<=2 -> 2, <=32 -> 32)."),
     write_model: Optional[Path] = typer.Option(None, "--write-model", help="With --size-fifos: save the "
-                                                                           "model with the chosen depths."),
+                                                                           "model with the chosen depths.",
+                                               parser=T.OutputFile(".onnx")),
     shrink: bool = typer.Option(False, "--shrink", help="With --size-fifos: search each FIFO down to the "
                                                         "smallest depth that keeps the interval (slower)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the outputs (.npy)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the outputs (.npy).",
+                                          parser=T.OutputFile(".npy")),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP + " Also writes "
-                                                                  "emulate_timeline.json (the report's plots)."),
-    impl: str = typer.Option("hls", "--impl", help="Timing profile: hls (finn-hlslib pipelines) | rtl (the "
-                                                   "--backend rtl templates, cycle-exact against Verilator)."),
+                                                                  "emulate_timeline.json (the report's plots).",
+                                           parser=T.OutputDir()),
+    impl: T.Impl = typer.Option(T.Impl.HLS, "--impl", help="Timing profile: hls (finn-hlslib pipelines) | rtl (the "
+                                                           "--backend rtl templates, cycle-exact against Verilator)."),
+    source: Optional[Path] = SOURCE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Cycle-accurate, RTL-free emulation: latency, interval, stalls, FIFO depths, deadlock, values.
@@ -266,13 +380,17 @@ def emulate(
     hil emulate dataflow.onnx --inputs x.npy --size-fifos --dma-bits 64 -o y.npy
     (exit 3 when the design deadlocks)
     """
+    _run_dir(run_dir)
+    distinct_outputs({"MODEL": model, "--inputs": inputs, "--fifo-depths": fifo_depths, "--source": source},
+                     {"-o": output, "--write-model": write_model,
+                      **_run_json(run_dir, "emulate.json", "emulate_timeline.json")})
     from toolchain.emulate import EmulationDeadlock, emulate as run, summary
     from toolchain.report.rundir import run_folder
 
     try:
         result = run(model, inputs=inputs, frames=frames, size=size_fifos, dma_bits=dma_bits, clock_ns=clock_ns,
-                     output=output, fifo_depths=fifo_depths, rounding=rounding, write_model=write_model,
-                     shrink=shrink, run_dir=_run_dir(run_dir) or run_folder(model), impl=impl)
+                     output=output, fifo_depths=fifo_depths, rounding=rounding.value, write_model=write_model,
+                     shrink=shrink, run_dir=_run_dir(run_dir) or run_folder(model), impl=impl.value, source=source)
     except EmulationDeadlock as err:
         if as_json:
             emit(err.result, True, "")
@@ -282,23 +400,28 @@ def emulate(
 
 @app.command()
 def build(
-    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower` (a QONNX model is lowered first)."),
-    backend: str = typer.Option("hls4ml", "--backend", help="hls4ml (HLS C++ project) | finn (FINN handoff) | "
-                                                      "rtl (SystemVerilog project)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Project folder to write (replaced atomically)."),
+    model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower` (a QONNX model is lowered first).",
+                                 parser=T.InputFile("an .onnx model")),
+    backend: Backend = typer.Option(Backend.HLS4ML, "--backend", help="hls4ml (HLS C++ project) | finn (FINN "
+                                                                          "handoff) | rtl (SystemVerilog project)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Project folder to write (replaced atomically).",
+                                parser=T.OutputDir()),
     csim: int = typer.Option(0, "--csim", help="hls4ml: compile the C-simulation with g++ and compare N random "
-                                               "samples with the emulator."),
+                                               "samples with the emulator.", parser=T.count(0, T.MAX_SAMPLES)),
     cosim: int = typer.Option(0, "--cosim", help="rtl: co-simulate N random samples with Verilator and compare "
                                                  "values, every handshake cycle and FIFO high-water marks with the "
-                                                 "emulator (rtl timing profile)."),
-    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON applied first."),
+                                                 "emulator (rtl timing profile).", parser=T.count(0, T.MAX_SAMPLES)),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON applied first.",
+                                           parser=T.InputFile("a JSON file")),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default: the model's, else "
                                                            "xc7z020clg400-1)."),
     clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the model's, "
-                                                                      "else the part's)."),
-    hls_backend: str = typer.Option("Vitis", "--hls-backend", help="hls4ml backend: Vitis | Vivado."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the C-sim / test-bench samples."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
+                                                                      "else the part's).", parser=POSITIVE),
+    hls_backend: T.HlsBackend = typer.Option(T.HlsBackend.VITIS, "--hls-backend", help="hls4ml backend.",
+                                             case_sensitive=False),
+    seed: int = typer.Option(0, "--seed", help="Seed of the C-sim / test-bench samples.", parser=SEED),
+    source: Optional[Path] = SOURCE,
+    run_dir: Optional[Path] = RUN_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """HLS project (hls4ml, exact integer types, reuse factors from the folding) or FINN handoff.
@@ -309,22 +432,26 @@ def build(
     (exit 2, nothing written, when a node cannot be expressed exactly or a needed tool is missing)
     """
     _run_dir(run_dir)
+    distinct_outputs({"MODEL": model, "--folding": folding, "--source": source},
+                     {"-o": output, **_run_json(run_dir, "build.json")}, folders=["-o"])
     from toolchain.backends import summary
     from toolchain.pipeline import build as run
 
-    result = run(model, backend, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
-                 hls_backend=hls_backend, seed=seed, cosim=cosim)
+    with step(f"building the {backend.value} project {output}"):
+        result = run(model, backend.value, output, folding=folding, part=part, clock_ns=clock_ns, csim=csim,
+                     hls_backend=hls_backend.value, seed=seed, cosim=cosim, source=source)
     save(run_dir, "build", result, model)
     emit(result, as_json, summary(result))
 
 
 @app.command()
 def synth(
-    project: Path = typer.Argument(..., help="RTL project folder from `hil build --backend rtl`."),
+    project: Path = typer.Argument(..., help="RTL project folder from `hil build --backend rtl`.",
+                                   parser=T.ExistingDir()),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
     flatten: bool = typer.Option(False, "--flatten", help="Also synthesize the whole top flattened (its total)."),
-    jobs: int = typer.Option(2, "--jobs", min=1, max=64, help="Yosys processes in parallel."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help=RUN_DIR_HELP),
+    jobs: int = typer.Option(2, "--jobs", help="Yosys processes in parallel.", parser=T.count(1, 64)),
+    run_dir: Optional[Path] = RUN_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Yosys synth_xilinx of an RTL project: LUT, LUTRAM, FF, CARRY4, MUXF7/8, BRAM, DSP per op.
@@ -348,27 +475,34 @@ def synth(
 
 @app.command()
 def report(
-    run_dir: Path = typer.Argument(..., help="A run folder (from `hil demo` or your own stages)."),
-    as_json: bool = typer.Option(False, "--json"),
+    run_dir: Path = typer.Argument(..., help="A run folder (from `hil demo` or your own stages).",
+                                   parser=T.ExistingDir()),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Write RUN_DIR/report.html: per-layer cycles, pipeline timeline, FIFO occupancy, utilization.
 
     Example: hil report runs/demo
     """
+    T.check_writable(run_dir / "report.html", "RUN_DIR")
     from toolchain.report.html import report_result, write_report
 
-    out = write_report(run_dir)
+    with step(f"drawing {run_dir}/report.html"):
+        out = T.reading_run_files(run_dir, write_report)
     emit(report_result(out), as_json, f"wrote {out}")
 
 
 @app.command()
 def sweep(
-    sweep_file: Path = typer.Argument(..., help="Sweep YAML: recipe, space, objectives, constraints, search."),
-    out: Path = typer.Option(..., "-o", "--out", help="Run folder: study.db (resumable), trials/, summary.json."),
-    workers: int = typer.Option(1, "--workers", help="Local worker processes (1: in this process)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="local (default) | dask://HOST:PORT."),
+    sweep_file: Path = typer.Argument(..., help="Sweep YAML: recipe, space, objectives, constraints, search.",
+                                      parser=T.InputFile("a sweep YAML file")),
+    out: Path = typer.Option(..., "-o", "--out", help="Run folder: study.db (resumable), trials/, summary.json.",
+                             parser=T.OutputDir()),
+    workers: int = typer.Option(1, "--workers", help="Local worker processes (1: in this process).",
+                                parser=T.count(1, T.MAX_WORKERS)),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where trials run (default local).",
+                                           parser=T.executor, metavar="<local|dask://HOST:PORT>"),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite in -o)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Hardware-aware design-space exploration (Optuna): bits x pruning x folding, estimate before training.
 
@@ -376,6 +510,7 @@ def sweep(
     (run the same command again to resume a killed sweep)
     """
     _run_dir(out)
+    distinct_outputs({"SWEEP_FILE": sweep_file}, {f"-o file {n}": out / n for n in ("study.db", "summary.json")})
     from toolchain.sweep.executors import make_executor
     from toolchain.sweep.schema import load_sweep
     from toolchain.sweep.study import run_sweep
@@ -393,14 +528,16 @@ def sweep(
 
 @app.command()
 def pareto(
-    run: Path = typer.Argument(..., help="Run folder of `hil sweep`."),
+    run: Path = typer.Argument(..., help="Run folder of `hil sweep`.", parser=T.ExistingDir()),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip RUN/pareto.png."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """The sweep's non-dominated trials: table, RUN/pareto.png, and the command that rebuilds each.
 
     Example: hil pareto runs/sweep
     """
+    if not no_plot:
+        T.check_writable(run / "pareto.png", "RUN")
     from toolchain.sweep.pareto import pareto as front, table
 
     result = front(run, plot=not no_plot)
@@ -409,8 +546,8 @@ def pareto(
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
-    as_json: bool = typer.Option(False, "--json"),
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder.", parser=T.OutputDir()),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """The main job on the embedded default (digits-mlp), end to end."""
     from toolchain.demo import run_demo
@@ -432,13 +569,50 @@ def missing_extra(err: ImportError) -> Optional[str]:
     return f"{module} is not installed; this verb needs the '{extra}' extra: pip install 'hil-toolchain[{extra}]'"
 
 
-def main() -> None:
-    # typer's standalone mode handles usage errors itself (one message, exit 2); our own bad-input
-    # errors arrive as UserError and get the same treatment, and so does a missing optional extra.
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _param_name(err) -> str:
+    """The option as typed (--run-dir) or the argument's name (MODEL) a bad value was given for."""
+    param = getattr(err, "param", None)
+    if param is None:
+        return str(getattr(err, "param_hint", None) or "value")
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("--")] or list(getattr(param, "opts", []))
+    if getattr(param, "param_type_name", "") == "argument" or not opts:
+        return str(param.name or "value").upper()
+    return max(opts, key=len)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """`hil`: click runs without its standalone mode, so that every refusal is printed here the same
+    way: one line `error: ...` on stderr and exit 2 (3 for a deadlock), never click's framed box or a
+    traceback. A usage error names the --help to read."""
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(args=argv, prog_name="hil", standalone_mode=False)
+    except cx.NoArgsIsHelpError as err:  # bare `hil`: the help, as before
+        typer.echo(err.ctx.get_help() if err.ctx else "")
+        sys.exit(0)
+    except cx.BadParameter as err:  # "--clock-ns 'nan' is not a finite number", from cli_types or an Enum
+        where = err.ctx.command_path if err.ctx is not None else "hil"
+        message = _one_line(err.message).replace("Value error, ", "")  # pydantic's prefix
+        typer.echo(f"error: {_param_name(err)} {message} (see `{where} --help`)", err=True)
+        sys.exit(2)
+    except cx.UsageError as err:
+        where = err.ctx.command_path if err.ctx is not None else "hil"
+        message = _one_line(err.format_message()).replace("Value error, ", "")  # pydantic's prefix
+        typer.echo(f"error: {message} (see `{where} --help`)", err=True)
+        sys.exit(2)
+    except cx.ClickException as err:  # e.g. a file click could not open
+        typer.echo(f"error: {_one_line(err.format_message())}", err=True)
+        sys.exit(2)
+    except typer.Abort as err:  # click turns an EOFError escaping a verb into Abort
+        cause = f" ({type(err.__cause__).__name__})" if err.__cause__ is not None else ""
+        typer.echo(f"error: aborted: unexpected end of input{cause}", err=True)
+        sys.exit(2)
     except UserError as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {_one_line(err)}", err=True)
         sys.exit(err.exit_code)
     except ImportError as err:
         message = missing_extra(err)
@@ -446,6 +620,7 @@ def main() -> None:
             raise
         typer.echo(f"error: {message}", err=True)
         sys.exit(UserError.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,9 @@ def read_io(model) -> IOContract:
         for key in ("input_scale", "output_scale", "output_bias"):
             if key in entries:
                 entries[key] = float(entries[key])
+                if not np.isfinite(entries[key]) or (key != "output_bias" and entries[key] == 0):
+                    raise ValueError(f"{key} must be a finite{' nonzero' if key != 'output_bias' else ''} "
+                                     f"number, got {entries[key]}")
     except (ValueError, TypeError) as err:
         raise UserError(f"metadata hil_io is not valid: {err}") from None
     kind = entries.pop("output_kind", OutputKind.VALUES.value)
@@ -126,10 +129,28 @@ def to_dataflow_layout(x: np.ndarray, dataflow) -> np.ndarray:
     return y
 
 
-def source_path(model, model_path: str | Path) -> Optional[Path]:
-    """The source QONNX of a dataflow model file (hil_source, relative to the file), or None."""
+def source_path(model, model_path: str | Path, given: Optional[str | Path] = None) -> Optional[Path]:
+    """The source QONNX of a dataflow model file, or None: `given` (named on the command line, used
+    as it is), else hil_source resolved relative to the file's folder. A model file is data from
+    anyone: hil_source is followed only inside the design's own folder (and its subfolders), never to
+    an absolute path or out through `..` (checked on the path as written: links inside the folder are
+    its owner's choice); outside it, the user names the source (--source)."""
+    import os
+
+    if given is not None:
+        return Path(given)
     rel = model.get_metadata_prop(SOURCE_KEY)
-    return (Path(model_path).parent / rel) if rel else None
+    if not rel:
+        return None
+    folder = Path(os.path.abspath(Path(model_path).parent))
+    path = Path(os.path.normpath(folder / rel))
+    if Path(rel).is_absolute() or not (path == folder or folder in path.parents):
+        raise UserError(f"metadata hil_source of {model_path} points outside its folder ({rel}); it is not "
+                        "followed: name the source QONNX with --source")
+    if path == Path(os.path.abspath(model_path)):
+        raise UserError(f"metadata hil_source of {model_path} names the file itself, not its source QONNX: "
+                        "name the source with --source")
+    return path
 
 
 def is_dataflow(model) -> bool:

@@ -253,8 +253,11 @@ def _keywords_synthetic() -> Split:
 
 def random_inputs(recipe: Recipe, n: int, seed: int = 0) -> np.ndarray:
     """Inputs with the recipe's shape and value range, for untrained models without data."""
+    from toolchain.limits import check_elements
+
     rng = np.random.default_rng(seed)
     shape = (n, *recipe.architecture.input_shape)
+    check_elements(f"{n:,} random inputs of shape {tuple(shape[1:])}", float(np.prod(shape, dtype=np.float64)))
     if recipe.architecture.input_kind is InputKind.BIPOLAR:
         return rng.choice([-1.0, 1.0], size=shape).astype(np.float32)
     if recipe.architecture.input_kind is InputKind.UINT8:

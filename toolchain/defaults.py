@@ -10,6 +10,7 @@ used only where neither an option, the model's metadata nor a known part gives a
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Optional
 
@@ -55,7 +56,11 @@ def resolve_part(part: Optional[str], model=None) -> str:
 def resolve_clock(clock_ns: Optional[float], model=None, part: Optional[str] = None) -> float:
     """--clock-ns, else the model's "hil_clock_ns", else the part's default clock, else DEFAULT_CLOCK_NS."""
     if clock_ns is None and model is not None and model.get_metadata_prop("hil_clock_ns"):
-        clock_ns = float(model.get_metadata_prop("hil_clock_ns"))
+        raw = model.get_metadata_prop("hil_clock_ns")
+        try:
+            clock_ns = float(raw)
+        except ValueError:
+            raise UserError(f"metadata hil_clock_ns is not a number: {raw!r}") from None
     if clock_ns is None:
         device = known_device(part)
         clock_ns = device.default_clock_ns if device is not None else DEFAULT_CLOCK_NS
@@ -64,5 +69,5 @@ def resolve_clock(clock_ns: Optional[float], model=None, part: Optional[str] = N
 
 
 def check_clock(clock_ns: float) -> None:
-    if not clock_ns > 0:
-        raise UserError(f"clock period must be positive, got {clock_ns} ns")
+    if not (clock_ns > 0 and math.isfinite(clock_ns)):  # NaN and inf too: they would print "nan fps"
+        raise UserError(f"clock period must be a finite positive number, got {clock_ns} ns")

@@ -77,7 +77,8 @@ def _pipeline_defaults(model, dma_bits: Optional[int], clock_ns: Optional[float]
     return dma_bits, resolve_clock(clock_ns, model, part)
 
 
-def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None):
+def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None,
+               source: Optional[Path] = None):
     """toolchain.equality.Equality against the source QONNX (None without one); the user-facing outputs
     are written to `out_file` (.npy) when given. x (possibly a read-only memmap) is streamed through the
     compiled plan in chunks (hw.emulator.plan: at most MAX_CHUNK_VALUES values per tensor), so memory
@@ -90,12 +91,18 @@ def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None
 
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         raise UserError("--inputs needs a dataflow model with one input and one output")
-    io, src_path = read_io(model), source_path(model, path)
+    io, src_path = read_io(model), source_path(model, path, source)
     src = None
     if src_path is not None:
+        from toolchain.contract import is_dataflow
         from toolchain.passes.cleanup import import_cleanup
 
-        src = import_cleanup(load_model(src_path))  # as `hil lower` verified it
+        if not src_path.is_file():
+            raise UserError(f"source QONNX {src_path} (metadata hil_source of {path}) not found")
+        src = load_model(src_path)
+        if is_dataflow(src):
+            raise UserError(f"the source {src_path} of {path} is a dataflow model, not the QONNX it was lowered from")
+        src = import_cleanup(src)  # as `hil lower` verified it
     else:
         io = replace(io, input_scale=1.0, input_dtype=None)
 
@@ -144,6 +151,20 @@ def _progress(total: int, chunk: int):
         yield lambda n: bar.advance(task, n)
 
 
+# bytes the event engine keeps per node firing: its firing time, and the write and read time of the
+# word(s) it moves on its edges (int64 each), with the copies the result takes (hw/emulator/timing.py)
+BYTES_PER_FIRING = 64
+
+
+def _check_frames(graph, frames: int) -> None:
+    """The memory --frames would take, refused before the simulation allocates it (limits.py)."""
+    from toolchain.limits import check_bytes
+
+    per_frame = sum(n.schedule.firings for n in graph.nodes)
+    check_bytes(f"--frames {frames:,} ({per_frame:,} node firings per frame)",
+                float(BYTES_PER_FIRING) * max(frames, 2) * per_frame)
+
+
 def _read_depths(path: Optional[Path]) -> Optional[dict[str, int]]:
     if path is None:
         return None
@@ -185,7 +206,8 @@ def _timing_json(timing, clock_ns: float, dma_bits: Optional[int], sizing, graph
 def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optional[int] = None, size: bool = False,
             dma_bits: Optional[int] = None, clock_ns: Optional[float] = None, output: Optional[Path] = None,
             fifo_depths: Optional[Path] = None, rounding: str = "exact", write_model: Optional[Path] = None,
-            shrink: bool = False, run_dir: Optional[Path] = None, impl: str = "hls") -> dict:
+            shrink: bool = False, run_dir: Optional[Path] = None, impl: str = "hls",
+            source: Optional[Path] = None) -> dict:
     """Emulate a dataflow model; returns the `hil emulate --json` object (also written to
     run_dir/emulate.json, with the timeline beside it). `impl` is the timing profile: hls (default)
     or rtl (hw/ops/rtl templates). Raises UserError on bad input and EmulationDeadlock (exit 3) when
@@ -215,11 +237,11 @@ def emulate(model_path: str | Path, inputs: Optional[Path] = None, frames: Optio
     with ExitStack() as outputs:  # -o is streamed to a temporary file, renamed only on success
         out_tmp = outputs.enter_context(atomic_path(output)) if output is not None else None
         return _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fifo_depths, rounding_mode,
-                        write_model, shrink, run_dir, impl)
+                        write_model, shrink, run_dir, impl, source)
 
 
 def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fifo_depths, rounding_mode,
-             write_model, shrink, run_dir, impl) -> dict:
+             write_model, shrink, run_dir, impl, source=None) -> dict:
     from hw.emulator.fifo_sizing import FifoSizingError, size_fifos
     from hw.emulator.graph import SimConfig, TimingGraphError
     from hw.emulator.timing import simulate
@@ -228,10 +250,11 @@ def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fi
     from toolchain.fileio import atomic_path, write_json
 
     try:
-        equality = run_values(model, Path(model_path), x, out_tmp) if x is not None else None
+        equality = run_values(model, Path(model_path), x, out_tmp, source) if x is not None else None
         from hw.emulator.impl import with_impl  # timing profile: hls (default) or rtl (hw/ops/rtl templates)
 
         graph = with_impl(build_timing_graph(model, _read_depths(fifo_depths)), impl)
+        _check_frames(graph, frames)
         config = SimConfig(frames=frames, dma_bits=dma_bits)
         sizing = (size_fifos(graph, replace(config, frames=max(frames, 2)), rounding_mode, shrink=shrink)
                   if size else None)

@@ -74,6 +74,12 @@ def export_run(source: str, output: Path, untrained: bool = False, samples: int 
     if samples < 1:
         raise UserError(f"samples must be >= 1, got {samples}")
     if untrained:
+        from toolchain.limits import check_elements
+        from toolchain.zoo import load_recipe
+
+        shape = load_recipe(source).architecture.input_shape  # refuse a huge --samples before building
+        check_elements(f"--samples {samples:,} verification inputs of shape {tuple(shape)}",
+                       float(samples) * float(np.prod(shape, dtype=np.float64)))
         recipe, model = untrained_model(source, seed=seed)
     else:
         if not Path(source).is_dir():

@@ -20,21 +20,72 @@ from toolchain.contract import IOContract, read_io, to_dataflow_layout
 from toolchain.errors import UserError
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from the .npy header alone, checked against the file's size, before anything
+    the header's numbers would size is allocated."""
+    from toolchain.limits import check_bytes
+
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            offset = f.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as err:
+        raise UserError(f"{path} is not a .npy array ({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+                        ) from None
+    if dtype.hasobject:
+        raise UserError(f"{path}: inputs must be a float or integer array, got dtype {dtype} (objects are not read)")
+    nbytes = float(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    size = path.stat().st_size
+    if offset + nbytes > size:
+        raise UserError(f"{path}: the header claims shape {shape} ({nbytes:,.0f} bytes) but the file holds "
+                        f"{size - offset:,} bytes of data (truncated?)")
+    check_bytes(f"{path} (shape {shape}, {dtype})", nbytes)
+    return tuple(shape), dtype
+
+
 def load_inputs(path: str | Path, mmap: bool = False) -> np.ndarray:
-    """A user's inputs file: a float or integer .npy array (N, ...) with N >= 1, or UserError.
-    `mmap`: a read-only memmap, so a large file is read chunk by chunk, never all at once."""
+    """A user's inputs file: a float or integer .npy array (N, ...) with N >= 1 and finite values,
+    or UserError. The header is read first (shape, dtype, against the file size and the memory
+    limit). `mmap`: a read-only memmap, so a large file is read chunk by chunk, never all at once."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"inputs file not found: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, expected a .npy file")
+    shape, dtype = _npy_header(path)
+    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)) or dtype == np.bool_:
+        raise UserError(f"{path}: inputs must be a float or integer array, got dtype {dtype}")
+    if len(shape) < 1 or shape[0] == 0:
+        raise UserError(f"{path}: inputs must hold at least one sample (shape (N, ...)), got shape {shape}")
     try:
         x = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, EOFError) as err:
         raise UserError(f"{path} is not a .npy array ({err})") from None
-    if not isinstance(x, np.ndarray) or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise UserError(f"{path}: inputs must be a float or integer array, got dtype {getattr(x, 'dtype', type(x))}")
-    if x.ndim < 1 or len(x) == 0:
-        raise UserError(f"{path}: inputs must hold at least one sample (shape (N, ...)), got shape {x.shape}")
+    check_finite(x, str(path))
     return x
+
+
+def check_finite(x: np.ndarray, what: str, chunk: int = 1 << 22) -> None:
+    """UserError naming the first NaN or infinite input (sample and position), read in chunks so a
+    memmap is never loaded whole."""
+    if not np.issubdtype(x.dtype, np.floating):
+        return
+    flat = x.reshape(len(x), -1)
+    rows = max(1, chunk // max(1, flat.shape[1]))
+    for start in range(0, len(flat), rows):
+        part = np.asarray(flat[start:start + rows])
+        bad = ~np.isfinite(part)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            kind = "a NaN" if np.isnan(part[r, c]) else "an infinite value"
+            raise UserError(f"{what}: NaN/infinite inputs: sample {start + r} holds {kind} at flat index {c} "
+                            "(the first of them); such inputs have no fixed-point value")
 
 
 def check_sample_shape(model, x: np.ndarray) -> np.ndarray:
@@ -121,7 +172,10 @@ def grid_inputs(source, n: int, seed: int = 0, dataflow=None) -> np.ndarray:
     from toolchain.hoststeps import invert_input_steps
     from toolchain.passes.inputs import integer_input_dtype, quant_step
 
+    from toolchain.limits import check_samples
+
     shape = source.get_tensor_shape(source.graph.input[0].name)
+    check_samples(source, n, "random verification inputs")  # before the inputs, and their executions
     rng = np.random.default_rng(seed)
     dt = integer_input_dtype(source)
     if dt is not None:

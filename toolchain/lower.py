@@ -317,7 +317,8 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
 
     source = import_cleanup(load_model(src))  # verified against the cleaned graph: same float32 ops
     t0 = time.perf_counter()
-    rel = os.path.relpath(src.resolve(), out.resolve().parent)
+    # as written, not through links: emulate and build follow hil_source only inside the design's folder
+    rel = os.path.relpath(os.path.abspath(src), os.path.abspath(out.parent))
     dataflow = lower_model(source, source=rel, strict=strict, **options)
     t1 = time.perf_counter()
     x = _verification_inputs(source, dataflow, inputs, recipe, samples, seed)
@@ -337,20 +338,39 @@ def lower_file(src: Union[str, Path], out: Union[str, Path], *, inputs: Optional
     return result
 
 
+def target_report(dataflow, target_fps: float, clock_ns: float) -> dict:
+    """Whether the folding meets --target-fps (FINN's SetFolding, like FINN, folds as far as it can
+    and does not refuse a target it cannot reach, so the caller says so): the slowest node's cycles
+    against int(1e9 / clock / fps)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from toolchain.passes.folding import hw_nodes, target_cycles
+
+    cycles = {n.name: int(getCustomOp(n).cycles()) for n in hw_nodes(dataflow)}
+    worst = max(cycles, key=cycles.get)
+    want = target_cycles(target_fps, clock_ns)
+    return {"fps": target_fps, "cycles": want, "achieved_cycles": cycles[worst],
+            "achieved_fps": 1e9 / clock_ns / max(cycles[worst], 1), "bottleneck": worst,
+            "met": cycles[worst] <= max(want, 1) and want >= 1}
+
+
 def parse_scale(text: str) -> float:
     """--input-scale: a positive number, or a power of two written 2^-10 / 2**-10."""
     t = text.replace(" ", "").replace("**", "^")
     try:
         value = 2.0 ** float(t[2:]) if t.startswith("2^") else float(t)
-    except ValueError:
-        raise UserError(f"--input-scale must be a number or 2^k, got {text!r}") from None
-    if not value > 0:
-        raise UserError(f"--input-scale must be positive, got {text!r}")
+    except (ValueError, OverflowError):
+        raise UserError(f"--input-scale must be a number or 2^k within float range, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise UserError(f"--input-scale must be a finite positive number, got {text!r}")
     return value
 
 
 def _verification_inputs(source, dataflow, inputs, recipe, samples: int, seed: int) -> np.ndarray:
     if inputs is not None:
+        from toolchain.inputs import check_finite
+
+        check_finite(np.asarray(inputs), "verification inputs")  # named as NaN, not as a lowering mismatch
         return check_sample_shape(source, inputs)
     if recipe is not None:
         from toolchain.data import verification_inputs

@@ -34,7 +34,11 @@ def load_model(path: str | Path):
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as err:
         raise UserError(f"{path} is malformed ONNX: {str(err).splitlines()[0]}") from None
-    return ModelWrapper(proto)
+    from toolchain.limits import check_graph
+
+    model = ModelWrapper(proto)
+    check_graph(model, str(path))  # a header-sized allocation guard: dimensions of 10^9 are refused here
+    return model
 
 
 def run_qonnx(model, x: np.ndarray, chunk: int = 512) -> np.ndarray:

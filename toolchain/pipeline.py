@@ -49,7 +49,7 @@ def estimate_model(model, part: Optional[str] = None, clock_ns: Optional[float] 
     return estimate(as_dataflow(model, folding), part=part, clock_ns=clock_ns, cost=cost, synth_report=report)
 
 
-def source_qonnx(model_path: str | Path, model=None) -> Path:
+def source_qonnx(model_path: str | Path, model=None, given: Optional[str | Path] = None) -> Path:
     """The QONNX a dataflow.onnx was lowered from (metadata "hil_source", relative to the file), or the
     file itself when it is a QONNX model."""
     from toolchain.onnxio import load_model
@@ -58,19 +58,21 @@ def source_qonnx(model_path: str | Path, model=None) -> Path:
     model = load_model(model_path) if model is None else model
     if not is_dataflow(model):
         return model_path
-    path = source_path(model, model_path)
+    path = source_path(model, model_path, given)
     if path is None:
         raise UserError(f"{model_path} has no hil_source metadata (the QONNX it was lowered from); the FINN handoff "
                         "needs that model: lower it with `hil lower` or build from the QONNX directly")
     path = path.resolve()
-    if not path.exists():
+    if not path.is_file():
         raise UserError(f"source QONNX {path} (metadata hil_source of {model_path}) not found")
+    if is_dataflow(load_model(path)):
+        raise UserError(f"the source {path} of {model_path} is a dataflow model, not the QONNX it was lowered from")
     return path
 
 
 def build(model_path: str | Path, backend: str, out_dir: str | Path, *, folding: Optional[str | Path] = None,
           part: Optional[str] = None, clock_ns: Optional[float] = None, csim: int = 0, hls_backend: str = "Vitis",
-          seed: int = 0, cosim: int = 0) -> dict:
+          seed: int = 0, cosim: int = 0, source: Optional[str | Path] = None) -> dict:
     """`hil build`: write the backend's output folder; returns the --json object."""
     from toolchain.backends import BACKENDS
     from toolchain.onnxio import load_model
@@ -85,20 +87,25 @@ def build(model_path: str | Path, backend: str, out_dir: str | Path, *, folding:
         raise UserError("--csim needs --backend hls4ml; the rtl backend co-simulates with --cosim N")
     folding = str(folding) if folding is not None else None
     loaded = load_model(model_path)
+    from toolchain.limits import check_samples
+
+    for n, what in ((csim, "--csim"), (cosim, "--cosim")):
+        if n:
+            check_samples(loaded, n, what)  # inputs, emulator reference and outputs of every layer
     if backend == "rtl":
         from toolchain.backends.rtl import build_rtl
 
         return build_rtl(as_dataflow(loaded, folding), out_dir, cosim=cosim, seed=seed, source=str(model_path),
                          clock_ns=clock_ns)
     if backend == "finn":
-        return _build_finn(model_path, loaded, out_dir, folding, part, clock_ns)
+        return _build_finn(model_path, loaded, out_dir, folding, part, clock_ns, source)
     from toolchain.backends.hls4ml import build_hls4ml
 
     return build_hls4ml(as_dataflow(loaded, folding), out_dir, backend=hls_backend, part=part, clock_ns=clock_ns,
                         csim=csim, seed=seed, source=str(model_path))
 
 
-def _build_finn(model_path, loaded, out_dir, folding, part, clock_ns) -> dict:
+def _build_finn(model_path, loaded, out_dir, folding, part, clock_ns, given_source=None) -> dict:
     """The FINN handoff, lowering the source at most once: a QONNX input is lowered here and the
     handoff's check refolds that graph; a dataflow input (refolded if a folding is given) is checked
     against one lowering of its hil_source."""
@@ -106,7 +113,7 @@ def _build_finn(model_path, loaded, out_dir, folding, part, clock_ns) -> dict:
     from toolchain.lower import fold_dataflow, lower_model
     from toolchain.onnxio import load_model
 
-    src = source_qonnx(model_path, loaded)
+    src = source_qonnx(model_path, loaded, given_source)
     model = as_dataflow(loaded, folding)
     if not is_dataflow(loaded):
         def relower(config: dict, clock: float, label_select: bool):

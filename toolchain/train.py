@@ -7,14 +7,14 @@ from typing import Optional
 
 import numpy as np
 
-from toolchain.compress.checkpoint import CHECKPOINT, load_run, save_checkpoint, untrained_model
+from toolchain.compress.checkpoint import CHECKPOINT, RECIPE_FILE, load_run, save_checkpoint, untrained_model
 from toolchain.compress.checkpoint import seed_everything as _seed
 from toolchain.errors import UserError
 from toolchain.fileio import write_json
 from toolchain.zoo import Recipe, load_recipe, with_overrides
 
 METRICS = "metrics.json"
-__all__ = ["CHECKPOINT", "METRICS", "load_run", "untrained_model", "save_run", "train_recipe"]
+__all__ = ["CHECKPOINT", "RECIPE_FILE", "METRICS", "load_run", "untrained_model", "save_run", "train_recipe"]
 
 
 def quant_layers(model):

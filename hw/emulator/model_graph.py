@@ -22,7 +22,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hw.emulator.graph import DEFAULT_EDGE_CAPACITY, TimingEdge, TimingGraph, TimingGraphError, TimingNode
 from hw.ops import op_class
-from hw.ops.fifo import FIFO
+from hw.ops.fifo import FIFO, MAX_DEPTH
 from hw.schedule import TokenSchedule
 
 DOMAIN = "hw.ops"
@@ -112,6 +112,8 @@ def build_timing_graph(model: ModelWrapper, fifo_depths: Optional[dict[str, int]
             raise TimingGraphError(f"graph input {tensor} is a graph output: nothing to emulate")
         if fifo is not None:
             name, cap = fifo.name, int(getCustomOp(fifo).get_nodeattr("depth"))
+            if cap > MAX_DEPTH:
+                raise TimingGraphError(f"FIFO {name}: depth {cap} exceeds the largest FIFO depth {MAX_DEPTH}")
         else:
             caps = []
             if src is not None:
@@ -131,6 +133,10 @@ def build_timing_graph(model: ModelWrapper, fifo_depths: Optional[dict[str, int]
         if bad:
             k = sorted(bad)[0]
             raise TimingGraphError(f"FIFO {k}: depth {bad[k]} is < 1; use a depth >= 1")
+        huge = sorted(k for k, v in fifo_depths.items() if int(v) > MAX_DEPTH)
+        if huge:
+            raise TimingGraphError(f"FIFO {huge[0]}: depth {fifo_depths[huge[0]]} exceeds the largest FIFO depth "
+                                   f"{MAX_DEPTH}")
         graph = graph.with_capacities({k: int(v) for k, v in fifo_depths.items()})
     return graph
 

@@ -11,6 +11,9 @@ from hw.cost.resources import Resources
 from hw.ops.base import PassThroughOp
 
 QSRL_MAX_DEPTH = 256  # FINN streamingfifo: Q_srl "efficient for depth 2...256" (max_qsrl_depth)
+# the deepest FIFO a design may ask for: 2^24 words of 32 bits are 512 Mbit, more than the on-chip
+# memory of any part in hw/devices; a larger depth is a typo, and would size the emulator's buffers
+MAX_DEPTH = 2**24
 
 
 class FIFO(PassThroughOp):
@@ -40,6 +43,8 @@ class FIFO(PassThroughOp):
         out = []
         if self.a("depth") < 2:
             out.append(f"depth={self.a('depth')} must be >= 2 (depth-1 Q_srl FIFOs are invalid, FINN PR #1284)")
+        if self.a("depth") > MAX_DEPTH:
+            out.append(f"depth={self.a('depth')} exceeds the largest FIFO depth {MAX_DEPTH} (2^24 words)")
         if self.a("impl_style") == "vivado" and not 16 <= fc.fifo_adjusted_depth(self.a("depth"), "vivado") <= 32768:
             out.append(f"depth={self.a('depth')} is outside the Vivado FIFO range 16..32768")
         return out

@@ -47,7 +47,8 @@ def test_default_quantizer_export_lowers_and_emulates(name, exported, tmp_path):
     assert result["samples"] == 150 and result["mismatches"] == 0  # differences, if any, are verified ties
     assert result["label_agreement"] >= 0.99
     np.save(tmp_path / "x.npy", x)
-    emulated = emulate(df, inputs=tmp_path / "x.npy", frames=1)  # the raw float inputs, as lower takes them
+    # the raw float inputs, as lower takes them; src lies outside df's folder, so it is named
+    emulated = emulate(df, inputs=tmp_path / "x.npy", frames=1, source=src)
     assert emulated["equality"]["samples"] == 150 and emulated["equality"]["mismatches"] == 0
     model = load_model(df)
     est = estimate_model(model, part="Pynq-Z2")  # hil estimate: FINN's formulas on every layer

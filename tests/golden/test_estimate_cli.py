@@ -54,7 +54,7 @@ def test_user_errors_are_one_line(tmp_path):
     bad.write_text(json.dumps({"MVAU_0": {"PE": 3}}))
     for args, msg in [(["--part", "xc7z999"], "unknown FPGA part or board 'xc7z999'"),
                       (["--folding", str(bad)], "MVAU_0: PE=3 is not a legal folding"),
-                      (["--cost", "magic"], "unknown cost model 'magic'")]:
+                      (["--cost", "magic"], "--cost 'magic' is not one of 'finn', 'calibrated'")]:
         proc = run_cli("estimate", str(path), *args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and msg in proc.stderr, proc.stderr

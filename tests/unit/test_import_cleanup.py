@@ -82,5 +82,5 @@ def test_tfc_zoo_model_as_shipped_lowers_and_emulates(tmp_path):
     result = lower_file(src, df, inputs=x)
     assert result["mismatches"] == 0 and result["ties"] == 0 and result["label_agreement"] == 1.0
     np.save(tmp_path / "x.npy", x)
-    emulated = emulate(df, inputs=tmp_path / "x.npy", frames=1)
+    emulated = emulate(df, inputs=tmp_path / "x.npy", frames=1, source=src)  # src lies outside df's folder
     assert emulated["samples"] == 60 and emulated["mismatches"] == 0 and emulated["equality"]["ties"] == 0

@@ -124,7 +124,8 @@ def test_cli_lower(tmp_path):
     assert result["mismatches"] == 0 and result["nodes"]["LabelSelect"] == 1
     bad = run_cli("lower", str(src), "-o", str(tmp_path / "x.onnx"), "--folding", str(tmp_path / "missing.json"))
     assert bad.returncode == 2 and not (tmp_path / "x.onnx").exists()
-    assert bad.stderr.strip().splitlines() == [f"error: folding config not found: {tmp_path / 'missing.json'}"]
+    assert bad.stderr.strip().splitlines() == [  # checked at the CLI edge (toolchain/cli_types.py)
+        f"error: --folding {tmp_path / 'missing.json'}: file not found (see `hil lower --help`)"]
 
 
 def test_refolding_a_dataflow_graph_rebuilds_its_dwcs():

@@ -25,7 +25,9 @@ def test_lower_estimate_emulate_then_report(tmp_path):
 
     lowered = run_json("lower", str(src), "-o", str(df), "--samples", "50", "--run-dir", str(run))
     estimated = run_json("estimate", str(df), "--part", "Pynq-Z2", "--run-dir", str(run))
-    emulated = run_json("emulate", str(df), "--inputs", str(tmp_path / "x.npy"), "--run-dir", str(run))
+    # the source lies outside the design's folder: named on the command line (hil_source is not followed there)
+    emulated = run_json("emulate", str(df), "--inputs", str(tmp_path / "x.npy"), "--source", str(src),
+                        "--run-dir", str(run))
     for verb, printed in (("lower", lowered), ("estimate", estimated), ("emulate", emulated)):
         assert json.loads((run / f"{verb}.json").read_text()) == printed, verb
     assert emulated["mismatches"] == 0 and emulated["samples"] == 20

@@ -123,8 +123,10 @@ def _mismatching_samples(a: np.ndarray, b: np.ndarray) -> int:
 
 def compile_project(hmodel) -> float:
     """write() + g++ of hls4ml's build_lib.sh; returns the seconds."""
+    from toolchain.progress import step
+
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), step("C-sim: compiling the hls4ml project with g++"):
         hmodel.compile()
     return time.perf_counter() - t0
 

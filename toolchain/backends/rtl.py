@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -183,9 +182,9 @@ def write_rtl(model: ModelWrapper, out_dir: str | Path, source: str = "", clock_
     edges = _edges(graph, mods)
     sources = list(COMMON_SOURCES) + sorted({m.source for m in mods.values()} - set(COMMON_SOURCES)) + [f"{TOP}.sv"]
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    from toolchain.backends.staging import MARKER, staged_dir
+
+    with staged_dir(out_dir) as tmp:  # atomic swap; refuses a folder hil build did not write
         for s in sources[:-1]:
             shutil.copy(TEMPLATE_DIR / s, tmp / s)
         (tmp / f"{TOP}.sv").write_text(top_level(edges, mods))
@@ -203,16 +202,11 @@ def write_rtl(model: ModelWrapper, out_dir: str | Path, source: str = "", clock_
                                    "in_widths": list(m.in_widths), "out_widths": list(m.out_widths)}
                                   for n, m in mods.items()]}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        (tmp / MARKER).write_text(json.dumps({"backend": "rtl", "top": TOP}) + "\n")
         (tmp / "README.md").write_text(README.format(top=TOP, source=source or "the dataflow model", clock_ns=clock_ns,
                                                      in_width=edges[0].width if edges[0].src is None else
                                                      next(e.width for e in edges if e.src is None),
                                                      out_width=next(e.width for e in edges if e.dst is None)))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return RtlProject(out_dir, edges, tuple(mods), tuple(sources), next(e.width for e in edges if e.src is None),
                       next(e.width for e in edges if e.dst is None))
 

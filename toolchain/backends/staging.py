@@ -1,4 +1,6 @@
-"""Atomic output folders: build into a hidden sibling folder, then swap it into place.
+"""Atomic output folders: build into a hidden sibling folder, then swap it into place
+(toolchain.fileio.staged_folder: no moment without the project, leftovers of a killed run
+recovered or removed by the next one).
 
     with staged_dir(out) as tmp:
         ... write everything under tmp ...
@@ -10,20 +12,19 @@ folder that was not written by the toolchain (no marker file) and is not empty.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from toolchain.errors import UserError
+from toolchain.fileio import recover_folder, staged_folder
 
 MARKER = "hil_build.json"
 
 
 def check_target(out: Path) -> None:
     out = Path(out)
+    recover_folder(out)  # a swap killed half-way: the previous project is put back first
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
@@ -34,17 +35,5 @@ def check_target(out: Path) -> None:
 def staged_dir(out: Path) -> Iterator[Path]:
     out = Path(out)
     check_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         yield tmp
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

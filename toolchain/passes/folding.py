@@ -14,6 +14,7 @@ UserError naming node, attribute, value and the legal values.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,10 +125,14 @@ def _check_value(node, op, attr: str, value: Any) -> None:
         raise UserError(f"{node.name}: {node.op_type} has no attribute '{attr}'; "
                         f"configurable: {', '.join(a for a in HW_ATTRS if a in types)}")
     kind, allowed = types[attr][0], (types[attr][3] if len(types[attr]) > 3 else None)
-    ok = {"i": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    def int64(v) -> bool:  # ONNX int attributes are int64: PE = 10^400 is refused, not an OverflowError
+        return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
+
+    ok = {"i": int64,
           "s": lambda v: isinstance(v, str),
-          "ints": lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
-          "f": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}.get(kind, lambda v: True)
+          "ints": lambda v: isinstance(v, list) and all(int64(x) for x in v),
+          "f": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}.get(
+              kind, lambda v: True)
     if not ok(value):
         want = {"i": "an integer", "s": "a string", "ints": "a list of integers", "f": "a number"}.get(kind, kind)
         raise UserError(f"{node.name}: {attr}={value!r} must be {want}")

@@ -134,6 +134,9 @@ class InputQuantToStream(Transformation):
         readers = model.find_consumers(t) or []
         if len(readers) == 1 and readers[0].op_type in QUANTIZERS:
             q = readers[0]
+            if self.input_type is not None or self.input_scale is not None:  # would be silently ignored
+                raise UserError(f"--input-type/--input-scale are for a graph input without a quantizer; {iname} "
+                                f"has one ({q.name}): leave them out")
             step, out, removed, has_q = quant_step(model, q), q.output[0], pre + [q], True
         elif self.input_type is not None:
             step, out, removed, has_q = given_input_step(self.input_type, self.input_scale or 1.0), t, pre, False
