@@ -92,7 +92,10 @@ def run_demo(out: Path) -> dict:
     console.print(table)
     console.print(f"files in {out}/: checkpoint.pt, metrics.json, model.onnx, dataflow.onnx, "
                   f"estimate.json, emulate.json, emulate_timeline.json; report: {report}")
-    return {"recipe": DEMO_RECIPE, "out": str(out), "report": str(report),
+    from toolchain.schemas import versioned
+
+    return versioned({"recipe": DEMO_RECIPE, "out": str(out), "report": str(report),
             "accuracy": results["train"]["accuracy"], "float_accuracy": results["train"]["float_accuracy"],
             "mismatches": {k: results[k]["mismatches"] for k in ("export", "lower", "emulate")},
-            "throughput_fps": results["emulate"]["throughput_fps"]}
+            "throughput_fps": results["emulate"]["throughput_fps"]},
+                     {"accuracy": "fraction of test samples", "throughput_fps": "frames per second (emulated)"})

@@ -45,7 +45,18 @@ def weight_stats(model, recipe: Recipe) -> dict:
     return {"weight_bits_total": int(total_bits), "sparsity": zeros / count, "layers": layers}
 
 
+# units of `hil train --json` / metrics.json (toolchain/schemas/train.schema.json)
+UNITS = {"accuracy": "fraction of test samples (top-1)", "float_accuracy": "fraction of test samples (top-1)",
+         "mse": "mean squared error per input value", "float_mse": "mean squared error per input value",
+         "bops": "bit operations per inference (qonnx inference_cost)", "sparsity": "fraction of weights that are 0",
+         "weight_bits_total": "bits"}
+
+
 def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict) -> None:
+    """The checkpoint and metrics.json; `metrics` gains schema_version and units (the --json object)."""
+    from toolchain.schemas import versioned
+
+    versioned(metrics, UNITS)
     save_checkpoint(run_dir, recipe, model)
     write_json(run_dir / METRICS, metrics)
 

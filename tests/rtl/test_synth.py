@@ -77,6 +77,11 @@ def test_synth_per_node_and_read_back(tmp_path):
     assert f.LUTRAM * 64 + f.FF >= edge["depth"] * edge["width"] or f.BRAM_18K > 0
     assert not by_name[mvau + "->global_out"].node  # the top's output edge is no node of the model
 
+    import jsonschema
+
+    from toolchain.schemas import schema
+
+    jsonschema.validate(report.as_dict(), schema("synth"))
     (tmp_path / "prj" / "synth.json").write_text(json.dumps(report.as_dict()))
     est = estimate(model, cost="synth", synth_report=json.loads((tmp_path / "prj" / "synth.json").read_text()))
     import jsonschema

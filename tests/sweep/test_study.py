@@ -42,6 +42,11 @@ def reference(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert (summary["trials"], summary["pruned"], summary["trainings_saved"]) == (4, 4, 4)
+    import jsonschema
+
+    from toolchain.schemas import schema
+
+    jsonschema.validate(summary, schema("sweep"))
     return run
 
 
@@ -179,6 +184,11 @@ def test_trained_and_failed_trials_then_pareto(tmp_path):
     front = run_cli("pareto", str(run), "--json")
     assert front.returncode == 0, front.stderr
     result = json.loads(front.stdout)
+    import jsonschema
+
+    from toolchain.schemas import schema
+
+    jsonschema.validate(result, schema("pareto"))
     assert [r["number"] for r in result["front"]] == [good["number"]]
     assert result["front"][0]["emulation"]["deadlock"] is False
     assert result["front"][0]["rebuild"].startswith(f"hil train {folder / 'recipe.yaml'}")

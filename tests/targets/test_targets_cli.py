@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 
+import json
+
 import numpy as np
 import pytest
 
@@ -108,5 +110,11 @@ def test_hil_run_counts_a_target_that_disagrees(design, tmp_path):
     assert result["mismatches"] == 1 and result["equality"]["max_abs_diff"] == 1.0
     ok = run_design(design.dataflow, design.inputs, "emulator", out=tmp_path / "y_ok.npy")
     assert ok["mismatches"] == 0
+    import jsonschema
+
+    from toolchain.schemas import schema
+
+    for obj in (result, ok):  # the `hil run --json` contract, disagreeing target or not
+        jsonschema.validate(json.loads(json.dumps(obj)), schema("run"))
     differs = np.flatnonzero((np.load(tmp_path / "y.npy") != np.load(tmp_path / "y_ok.npy")).any(axis=1))
     assert differs.tolist() == [500]

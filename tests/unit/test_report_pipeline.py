@@ -161,8 +161,9 @@ def _validate(verb: str, obj: dict) -> None:
 
 def test_every_verbs_json_validates_against_its_schema(run, tmp_path):
     folder, out = run
-    for verb in ("export", "lower", "estimate", "emulate", "report"):
+    for verb in ("train", "export", "lower", "estimate", "emulate", "report"):
         _validate(verb, out[verb])
+    assert json.loads((folder / "metrics.json").read_text()) == out["train"]  # the file is the --json object
     calibrated = hil("estimate", folder / "dataflow.onnx", "--cost", "calibrated", "--json")
     _validate("estimate", calibrated)
     assert calibrated["not_estimated"] == [] and calibrated["total"]["FF"] > 0

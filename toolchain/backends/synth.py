@@ -35,6 +35,10 @@ from hw.cost.resources import Resources
 from toolchain.errors import UserError
 
 RESULT = "synth.json"
+UNITS = {"instances.LUT": "LUTs used as logic (LUT1..6, INV)", "instances.LUTRAM": "LUTs used as memory",
+         "instances.FF": "flip-flops", "instances.CARRY4": "carry chains", "instances.MUXF7": "cells",
+         "instances.MUXF8": "cells", "instances.BRAM_18K": "18 Kib block RAMs", "instances.DSP": "DSP slices",
+         "total": "as instances.*", "flattened": "as instances.*"}
 FAMILIES = {"xc7": "xc7", "xcu": "xcu", "xczu": "xcup", "xcvu": "xcup", "xcku": "xcu"}  # part prefix -> family
 LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM32X1S": 1,
                "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "SRL16E": 1, "SRLC32E": 1}
@@ -107,10 +111,15 @@ class SynthReport:
     flattened: Optional[Cells]  # the whole top flattened (with flatten=True)
 
     def as_dict(self) -> dict:
-        return {"design_digest": self.design_digest, "part": self.part, "family": self.family, "yosys": self.yosys, "units": "cells (LUT: LUTs)",
-                "instances": [{"name": i.name, "module": i.module, "node": i.node, **asdict(i.cells)}
-                              for i in self.instances],
-                "total": asdict(self.total), "flattened": None if self.flattened is None else asdict(self.flattened)}
+        """The `hil synth --json` object (toolchain/schemas/synth.schema.json)."""
+        from toolchain.schemas import versioned
+
+        return versioned({"design_digest": self.design_digest, "part": self.part, "family": self.family,
+                          "yosys": self.yosys,
+                          "instances": [{"name": i.name, "module": i.module, "node": i.node, **asdict(i.cells)}
+                                        for i in self.instances],
+                          "total": asdict(self.total),
+                          "flattened": None if self.flattened is None else asdict(self.flattened)}, UNITS)
 
 
 def require_yosys() -> str:

@@ -20,7 +20,7 @@ from typing import Any
 #    null for a resource the cost model does not estimate (FF under --cost finn), units maps.
 # (1 was the unversioned output before issue 18.)
 SCHEMA_VERSION = 2
-VERBS = ("export", "lower", "estimate", "emulate", "build", "report")
+VERBS = ("train", "export", "lower", "estimate", "emulate", "build", "report", "synth", "run", "sweep", "pareto", "demo")
 _DIR = Path(__file__).parent
 
 

@@ -69,6 +69,9 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
               "baseline": read_baseline(run_dir)}
     if plot and rows:
         result["plot"] = str(plot_front(rows, front, result["baseline"], run_dir / PLOT))
+    from toolchain.schemas import versioned
+
+    versioned(result, {"complete": "trials", "front.*.measures": "as the sweep's objectives (hil sweep)"})
     write_json(run_dir / RESULT, result)
     return result
 

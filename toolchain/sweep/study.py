@@ -155,6 +155,9 @@ def run_sweep(sweep: Sweep, run_dir: Path, executor, storage: Optional[str] = No
     summary = summarize(study, sweep)
     summary.update(executor=executor.name, recovered=recovered, ran_now=ran,
                    seconds_now=round(time.perf_counter() - t0, 3))
+    from toolchain.schemas import versioned
+
+    versioned(summary, {"trials": "trials", "seconds_now": "s (this invocation)"})
     write_json(run_dir / SUMMARY, summary)
     return summary
 
