@@ -192,7 +192,26 @@ def finn_ready_qonnx(source: ModelWrapper) -> ModelWrapper:
 
     model = cleanup_model(source)
     model = model.transform(InputQuantToStream())
-    return cleanup_model(model)
+    return _bias_quant_params_as_vectors(cleanup_model(model))
+
+
+def _bias_quant_params_as_vectors(model: ModelWrapper) -> ModelWrapper:
+    """A conv bias's Quant with a 0-d scale or zero point gets them as shape (1,), the same value:
+    FINN's ConvertQONNXtoFINN runs qonnx ExtractBiasFromConv, which reshapes any quantizer parameter
+    whose shape is not (1,) to the bias shape and fails on a 0-d one (digits-cnn's convs)."""
+    import numpy as np
+
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 3:
+            continue
+        quant = model.find_producer(node.input[2])
+        if quant is None or quant.op_type not in ("Quant", "IntQuant", "BipolarQuant"):
+            continue
+        for name in quant.input[1:3]:
+            value = model.get_initializer(name)
+            if value is not None and np.ndim(value) == 0:
+                model.set_initializer(name, np.reshape(value, (1,)))
+    return model
 
 
 BUILD_PY = '''"""FINN (finn-plus 1.6.1) build of this handoff. In FINN's docker: ./run-docker.sh build_custom <this folder>"""
