@@ -60,7 +60,7 @@ def test_finn_converts_the_whole_handoff(handoff):
 
 def our_layers(df, names: dict) -> list[tuple[str, dict]]:
     """(FINN name, our estimate) of every FINN layer of the handed-off dataflow in graph order, the names
-    from hil_build.json's finn_names: an op's own numbers, or each of its finn_layers (an rtl-style
+    from hil_build.json's finn_layers: an op's own numbers, or each of its finn_layers (an rtl-style
     max-pool is two FINN layers)."""
     out = []
     for node in df.graph.node:
@@ -79,7 +79,7 @@ def our_layers(df, names: dict) -> list[tuple[str, dict]]:
 @pytest.mark.slow
 def test_finn_layers_equal_ours(handoff):
     _, df, flow, h = handoff
-    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_names"])
+    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
     assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
     for (name, expected), layer in zip(mine, flow.layers):
         got = {m: getattr(layer, m) for m in expected}

@@ -80,9 +80,10 @@ def test_the_handoff_names_what_finn_builds(handoff):
     df, flow, h = handoff
     assert [n.op_type for n in df.graph.node if n.op_type not in ("FIFO", "DWC")] == [
         "SWG", "MVAU", "StreamingMaxPool", "SWG", "MVAU", "MVAU"]
-    names = json.loads((h / "hil_build.json").read_text())["finn_names"]
-    assert names["MaxPool_0"] == ["ConvolutionInputGenerator_rtl_1", "Pool_hls_0"]
-    assert names["SWG_1"] == ["ConvolutionInputGenerator_rtl_2"]
+    result = json.loads((h / "hil_build.json").read_text())
+    assert result["finn_layers"]["MaxPool_0"] == ["ConvolutionInputGenerator_rtl_1", "Pool_hls_0"]
+    assert result["finn_layers"]["SWG_1"] == ["ConvolutionInputGenerator_rtl_2"]
+    assert result["finn_names"]["MaxPool_0"] == "Pool_hls_0" and result["finn_names"]["SWG_1"] == "ConvolutionInputGenerator_rtl_2"
     # the input Transpose (NCHW) and the output scale stay outside FINN's dataflow, nothing else
     assert sorted(flow.unconverted) == ["Mul", "Transpose"]
     folding = json.loads((h / "folding_config.json").read_text())
@@ -95,7 +96,7 @@ def test_the_handoff_names_what_finn_builds(handoff):
 
 def test_every_finn_layer_equals_ours(handoff):
     df, flow, h = handoff
-    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_names"])
+    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
     assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
     for (name, expected), layer in zip(mine, flow.layers):
         got = {m: getattr(layer, m) for m in expected}

@@ -304,7 +304,9 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     fpga_part = resolve_part(part, model)
     clock = resolve_clock(clock_ns, model, part or fpga_part)
     model = finn_styled(model)
-    names = finn_names(model)  # refuses unknown ops before anything is written
+    # refuses unknown ops before anything is written. hil_build.json: finn_names = our node -> the FINN
+    # layer that produces its output; finn_layers = our node -> every FINN layer it becomes, in order
+    names = finn_names(model)
     source_model = load_model(source_qonnx)
     qonnx = finn_ready_qonnx(source_model)
     top = [int(getCustomOp(n).get_nodeattr("K")) for n in model.graph.node if n.op_type == "LabelSelect"]
@@ -318,7 +320,8 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
               "hil_folding_file": "hil_folding.json",
               "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
-              "finn_names": {name: [post for _, post in layers] for name, layers in names.items()}, "fifo_sizing": sizing}
+              "finn_names": {name: layers[-1][1] for name, layers in names.items()},
+              "finn_layers": {name: [post for _, post in layers] for name, layers in names.items()}, "fifo_sizing": sizing}
     fifo_line = ", ".join(f"{k} {v}" for k, v in sizing["depths"].items()) + (
         " (full throughput)" if sizing["full_throughput"] else " (NOT full throughput)")
     with staged_dir(Path(out_dir)) as tmp:
