@@ -162,8 +162,9 @@ def hil_folding(model: ModelWrapper) -> dict[str, Any]:
 
 
 def specialize_config(model: ModelWrapper) -> dict[str, Any]:
+    names = finn_names(model)
     styles = {pre: style for node in model.graph.node if not _infra(node)
-              for (pre, _), (_, style, _) in zip(finn_names(model)[node.name], _layers(node))}
+              for (pre, _), (_, style, _) in zip(names[node.name], _layers(node))}
     return {"Defaults": {}, **{pre: {"preferred_impl_style": style} for pre, style in styles.items()}}
 
 
