@@ -180,7 +180,8 @@ def maxpool_rtl(rng) -> NodeSpec:
     """A k x k / stride k max-pool in finn-plus's style (a depthwise RTL SWG + Pool_hls)."""
     k = int(_pick(rng, (2, 2, 3, 4)))
     img = int(_pick(rng, [d for d in (4, 6, 8, 12, 16, 24, 28, 32) if d % k == 0]))
-    return NodeSpec("StreamingMaxPool", dict(ImgDim=[img, img], PoolDim=[k, k], NumChannels=int(_pick(rng, (1, 3, 16, 64, 128))),
+    ch = int(_pick(rng, (1, 3, 16, 64, 128)))
+    return NodeSpec("StreamingMaxPool", dict(ImgDim=[img, img], PoolDim=[k, k], NumChannels=ch,
                                              dataType=_pick(rng, QUANT_DTYPES), preferred_impl_style="rtl"))
 
 

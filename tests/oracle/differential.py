@@ -50,7 +50,8 @@ def compare(config: Config) -> list[NodeResult]:
         mine = ours(op, config.part)
         if getattr(op, "finn_layers", lambda: None)():
             img, k = op.get_nodeattr("ImgDim")[0], op.get_nodeattr("PoolDim")[0]
-            theirs = finn_maxpool_layers(img, k, op.get_nodeattr("NumChannels"), op.get_nodeattr("dataType"), config.part)
+            theirs = finn_maxpool_layers(img, k, op.get_nodeattr("NumChannels"), op.get_nodeattr("dataType"),
+                                         config.part)
             mine_parts = ours_per_finn_layer(op)
             if len(theirs) != len(mine_parts):
                 out.append(NodeResult(config.name, node.name, node.op_type, config.part, mine, None,

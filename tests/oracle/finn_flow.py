@@ -334,7 +334,8 @@ def finn_maxpool_layers(img: int, k: int, channels: int, dtype: str, part: str) 
 
     out = img // k
     node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[k, k], pads=[0, 0, 0, 0])
-    graph = helper.make_graph([node], "maxpool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, img, img])],
+    graph = helper.make_graph([node], "maxpool",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, img, img])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, out, out])])
     model = ModelWrapper(qonnx_make_model(graph, producer_name="hil-oracle"))
     model.set_tensor_datatype("x", DataType[dtype])

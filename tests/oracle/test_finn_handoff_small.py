@@ -83,7 +83,8 @@ def test_the_handoff_names_what_finn_builds(handoff):
     result = json.loads((h / "hil_build.json").read_text())
     assert result["finn_layers"]["MaxPool_0"] == ["ConvolutionInputGenerator_rtl_1", "Pool_hls_0"]
     assert result["finn_layers"]["SWG_1"] == ["ConvolutionInputGenerator_rtl_2"]
-    assert result["finn_names"]["MaxPool_0"] == "Pool_hls_0" and result["finn_names"]["SWG_1"] == "ConvolutionInputGenerator_rtl_2"
+    assert result["finn_names"]["MaxPool_0"] == "Pool_hls_0"
+    assert result["finn_names"]["SWG_1"] == "ConvolutionInputGenerator_rtl_2"
     # the input Transpose (NCHW) and the output scale stay outside FINN's dataflow, nothing else
     assert sorted(flow.unconverted) == ["Mul", "Transpose"]
     folding = json.loads((h / "folding_config.json").read_text())

@@ -215,7 +215,7 @@ def _bias_quant_params_as_vectors(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
-BUILD_PY = '''"""FINN (finn-plus 1.6.1) build of this handoff. In FINN's docker: ./run-docker.sh build_custom <this folder>"""
+BUILD_PY = '''"""FINN (finn-plus 1.6.1) build of this handoff: ./run-docker.sh build_custom <this folder>"""
 
 import finn.builder.build_dataflow as build
 import finn.builder.build_dataflow_config as build_cfg
