@@ -1,5 +1,6 @@
 """Resource estimates against every calibration point of docs/hls4ml.md §4, and FINN's
-folding-tutorial numbers (docs/finn.md §5.2) reproduced by the finn cost model. Prints tables.
+folding-tutorial numbers (docs/finn.md §5.2) reproduced by the finn cost model, with FINN's own
+estimate (finn-plus) beside ours per layer, also for every FINN layer of CNV-w1a1. Prints tables.
 
     .venv/bin/python scripts/bench_estimates.py [--seeds 5] [--fit]
 
@@ -219,6 +220,36 @@ def finn_tutorial_points() -> None:
                 "cost model must be exact; calibrated figures for comparison")
 
 
+def finn_network_layers(part: str = "xc7z020clg400-1") -> None:
+    """Per FINN layer of FINN's CNV-w1a1 (tests/golden/dataflow_models.py, FINN's canonical SIMD/PE) as the
+    FINN handoff targets finn-plus (toolchain/backends/finn.py:finn_styled: RTL SWGs, each max-pool an SWG +
+    Pool pair): our finn cost model beside FINN's own estimate of the same layer."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from tests.golden.dataflow_models import cnv_w1a1
+    from tests.oracle.differential import METRICS, compare
+    from tests.oracle.configs import Config
+    from tests.oracle.finn_flow import FinnUnavailable, require_finn
+    from toolchain.backends.finn import finn_styled
+
+    try:
+        require_finn()
+    except FinnUnavailable as err:
+        print(f"\nFINN's CNV-w1a1 per layer: skipped ({err})")
+        return
+    model = finn_styled(cnv_w1a1())
+    config = Config("cnv-w1a1", part, [])
+    config.model = lambda: model  # the golden graph itself, not a generated one
+    print(f"\nFINN's CNV-w1a1 per FINN layer on {part}, finn-plus style: ours / FINN own (finn-plus 1.6.1)")
+    head = f"{'layer':<50}" + "".join(f"{m:>18}" for m in METRICS)
+    print(head + "\n" + "-" * len(head))
+    for r in compare(config):
+        kind = getCustomOp(next(n for n in model.graph.node if n.name == r.node.split("/")[0])).onnx_node.op_type
+        cells = "".join(f"{f'{r.ours[m]:,.0f} / ' + ('-' if r.finn is None else f'{r.finn[m]:,.0f}'):>18}"
+                        for m in METRICS)
+        print(f"{r.node + ' (' + kind + ')':<50}{cells}{'' if r.equal else '  ' + (r.finn_error or 'DIFFERENT')}")
+
+
 # ---- fit -----------------------------------------------------------------------------------------
 def _score(seeds: int, metric: str) -> float:
     est = jet_estimates(seeds, 1)
@@ -249,6 +280,7 @@ def main() -> None:
     args = ap.parse_args()
     hls4ml_points(args.seeds)
     finn_tutorial_points()
+    finn_network_layers()
     if args.fit:
         fit(args.seeds)
 

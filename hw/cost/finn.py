@@ -5,8 +5,9 @@ src/finn/util/resource_models.py), checked node for node against FINN's own code
 tests/oracle/test_finn_cost_differential.py. Its MVAU, DWC and LabelSelect formulas are FINN v0.10's
 unchanged (so the published v0.10 numbers of tests/golden still hold); Thresholding sizes its memory
 by the threshold word (PE · threshold bits · numSteps) and the RTL FIFO is costed as fifo.sv. The HLS
-SWG and StreamingMaxPool exist only in FINN v0.10 (finn-plus has the RTL SWG and Pool instead): their
-formulas here are v0.10's, as is the Vivado FIFO (impl_style="vivado").
+SWG and StreamingMaxPool exist only in FINN v0.10: their formulas here are v0.10's, as is the Vivado
+FIFO (impl_style="vivado"); finn-plus has the RTL SWG and Pool instead, costed below for the ops'
+preferred_impl_style="rtl" (a max-pool is then FINN's depthwise RTL SWG + Pool_hls pair).
 
 The ops call these with their own parameters; nothing here knows about ONNX nodes. Every function
 cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in this cost model.
@@ -15,6 +16,7 @@ cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in th
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from hw.cost import finn_fifo
 
@@ -135,6 +137,79 @@ def swg_hls_2d(k: int, stride: int, ifm_dim: int, ifm_ch: int, simd: int, abits:
     elif ram_style == "ultra":
         uram = int((k + stride) * (math.ceil(simd * abits / 64) * math.ceil(ifm_dim * ifm_ch / simd / 4096)))
     return lut, bram, uram
+
+
+# ---- SWG, RTL (finn-plus rtl/convolutioninputgenerator_rtl.py, 2D) ------------------------------
+
+
+def swg_rtl_style(k_h: int, k_w: int) -> str:
+    """select_impl_style with parallel_window=0: "parallel" only for a 1x1 kernel, else "default"."""
+    return "parallel" if (k_h, k_w) == (1, 1) else "default"
+
+
+def swg_rtl_buffer_depth(k, ifm_w: int, stride, dilation, cf: int) -> int:
+    """get_buffer_depth (M = 1, parallel_window = 0); `cf` = IFMChannels / SIMD."""
+    (k_h, k_w), (s_h, s_w), (d_h, d_w) = k, stride, dilation
+    if swg_rtl_style(k_h, k_w) == "parallel":
+        return ((k_h - 1) * d_h * ifm_w + (k_w - 1) * d_w) * cf + 2
+    base = ((k_h - 1) * d_h * ifm_w + (k_w - 1) * d_w + 1) * cf
+    return base + max(0, (s_w - 1 - k_h * k_w) * cf) + max(0, ((s_h - 1) * ifm_w - k_h * k_w) * cf)
+
+
+def swg_rtl_cycles(k, ifm, ofm, stride, dilation, cf: int, depthwise: bool) -> int:
+    """get_exp_cycles, 2D image (both IFMDim > 1)."""
+    (k_h, k_w), (ifm_h, ifm_w), (ofm_h, ofm_w) = k, ifm, ofm
+    (s_h, s_w), (d_h, d_w) = stride, dilation
+    if swg_rtl_style(k_h, k_w) == "parallel":
+        return ifm_h * ifm_w * cf + 2  # get_number_input_values() + 2
+    buffer_min = ((k_h - 1) * d_h * ifm_w + (k_w - 1) * d_w + 1) * cf
+    longest = max(ofm_w * k_w * k_h * cf, s_w * ifm_w * cf)  # write block vs read block
+    if depthwise:
+        longest += ofm_w * (s_w - 1) * (cf - 1)
+    cycles = buffer_min + ofm_h * longest
+    if depthwise:
+        cycles += (s_h - 1) * ifm_w * cf
+    return int(cycles)
+
+
+def _ram_width(depth: int) -> int:
+    return next((w for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2)) if depth <= d), 1)
+
+
+def swg_rtl_resources(k, ifm, stride, dilation, simd: int, ifm_ch: int, abits: int, ram_style: str):
+    """(LUT, BRAM18, URAM): lut_estimation, bram_estimation, uram_estimation."""
+    (k_h, k_w), (_, ifm_w), (_, d_w) = k, ifm, dilation
+    width, depth, count = simd * abits, swg_rtl_buffer_depth(k, ifm_w, stride, dilation, ifm_ch // simd), 1
+    lut = 300 + (width * math.ceil(depth / 38) if ram_style == "distributed" else 0)
+    if swg_rtl_style(k_h, k_w) == "parallel":  # line buffers of the parallel style (none for 1x1 in 2D)
+        depth, count = (ifm_w - ((k_w - 1) * d_w + 1)) + ifm_w * (dilation[0] - 1), k_h - 1
+    bram = uram = 0
+    if ram_style in ("block", "auto"):
+        cascade_w = math.ceil(width / _ram_width(depth))
+        savings = cascade_w - math.ceil(width / _ram_width(depth % 16384)) if depth > 16384 else 0
+        bram = int((math.ceil(depth / 16384) * cascade_w - savings) * count)
+    elif ram_style == "ultra":
+        uram = int(math.ceil(depth / 4096) * math.ceil(width / 72) * count)
+    return lut, bram, uram
+
+
+@dataclass(frozen=True)
+class FinnLayer:
+    """One FINN layer an op of ours becomes, where that is more than one (a max-pool in finn-plus: a
+    depthwise ConvolutionInputGenerator_rtl and a Pool_hls). `op_type`: FINN's op type before
+    specialization; `impl`: its preferred_impl_style; `config`: the attributes a FINN folding config
+    sets on it; `cycles`/`resources` (LUT, BRAM18, URAM): FINN's estimate of it."""
+
+    op_type: str
+    impl: str
+    config: dict
+    cycles: int
+    resources: tuple[int, int, int]
+
+
+def pool_cycles(channels: int, pe: int, k_prod: int, out_pixels: int) -> int:
+    """finn-plus pool.py:get_exp_cycles (BatchSize 1); Pool_hls has no resource estimate (all 0)."""
+    return int(channels * k_prod / pe * out_pixels)
 
 
 # ---- StreamingFIFO ----------------------------------------------------------------------------

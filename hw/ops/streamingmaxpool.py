@@ -1,5 +1,13 @@
 """StreamingMaxPool: max pooling with stride == kernel (FINN streamingmaxpool.py, finn-hlslib
-maxpool.h StreamingMaxPool_Precision). 2D only: one stream word carries all channels."""
+maxpool.h StreamingMaxPool_Precision). 2D only: one stream word carries all channels.
+
+preferred_impl_style picks the hardware the `finn` cost model follows: "hls" (default), FINN v0.10's
+StreamingMaxPool_hls; "rtl", what finn-plus 1.6.1 builds instead (it has no StreamingMaxPool):
+convert_to_hw/pool.py:InferPool makes a max-pool a depthwise ConvolutionInputGenerator (specialized to
+its RTL variant) followed by a Pool_hls with PE = NumChannels. The op is then those two FINN layers
+(`finn_layers`): its cycles are the slower one's (they stream into each other), its resources their
+sum. Stream interface, values and token schedule do not depend on the style.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import math
 
 import numpy as np
 
+from hw.cost import finn as fc
 from hw.cost import primitives as P
 from hw.cost.calibrated import Context, NodeContext, streams
 from hw.cost.energy import Action, ActionCount
@@ -27,6 +36,7 @@ class StreamingMaxPool(SameTypeOp):
         "PE": ("i", False, 1),  # used by FINN's 1D variant only; the 2D kernel reads all channels
         "CeilMode": ("i", False, 0, {0}),
         "dataType": ("s", True, ""),
+        "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"}),
     }
 
     def normal_input_shape(self, i: int = 0):
@@ -63,9 +73,36 @@ class StreamingMaxPool(SameTypeOp):
         return [x.reshape(n, h // k, k, w // k, k, c).max(axis=(2, 4))]
 
     def cycles(self) -> int:
-        """streamingmaxpool.py:get_exp_cycles (2D): int(ifm_dim² · (1 + 1/k²)), as FINN computes it."""
+        """streamingmaxpool.py:get_exp_cycles (2D): int(ifm_dim² · (1 + 1/k²)), as FINN computes it;
+        rtl style: the slower of finn-plus's two layers (finn_layers)."""
+        if self.a("preferred_impl_style") == "rtl":
+            return max(layer.cycles for layer in self.finn_layers())
         ifm, k = self.a("ImgDim")[1], self.a("PoolDim")[1]
         return int(ifm * ifm * (1 + 1 / (k * k)))
+
+    def finn_resources(self, device=None) -> Resources:
+        """FINN v0.10 gives StreamingMaxPool_hls no estimate (all 0); rtl style: the sum over finn_layers."""
+        if self.a("preferred_impl_style") != "rtl":
+            return Resources()
+        lut, bram, uram = (sum(col) for col in zip(*(layer.resources for layer in self.finn_layers())))
+        return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
+
+    def finn_layers(self) -> list[fc.FinnLayer] | None:
+        """finn-plus's layers for this max-pool (rtl style; None for hls: one FINN layer, this op):
+        convert_to_hw/pool.py:InferPool's Im2Col(depthwise=1, stride = kernel) -> InferConvInpGen ->
+        ConvolutionInputGenerator_rtl with SIMD = NumChannels (rtl/convolutioninputgenerator_rtl.py
+        get_exp_cycles / *_estimation, ram_style "distributed", FINN's default) and Pool_hls with
+        PE = Channels, Function MaxPool (pool.py:get_exp_cycles)."""
+        if self.a("preferred_impl_style") != "rtl":
+            return None
+        (ih, iw), (kh, kw), ch = self.a("ImgDim"), self.a("PoolDim"), self.a("NumChannels")
+        oh, ow, bits = ih // kh, iw // kw, self.dt("dataType").bitwidth()
+        k, one = (kh, kw), (1, 1)
+        swg = fc.FinnLayer("ConvolutionInputGenerator", "rtl", {"SIMD": ch, "ram_style": "distributed"},
+                           fc.swg_rtl_cycles(k, (ih, iw), (oh, ow), k, one, 1, True),
+                           fc.swg_rtl_resources(k, (ih, iw), k, one, ch, ch, bits, "distributed"))
+        pool = fc.FinnLayer("Pool", "hls", {"PE": ch}, fc.pool_cycles(ch, ch, kh * kw, oh * ow), (0, 0, 0))
+        return [swg, pool]
 
     def token_schedule(self) -> TokenSchedule:
         """Per pooled output row: k·ImgDim firings that read a pixel, then ImgDim/k firings that

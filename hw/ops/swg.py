@@ -3,6 +3,11 @@ slidingwindow.h). (N, H, W, C) -> (N, OH, OW, kh·kw·C) in im2col order (kh, kw
 
 The HLS kernels need a square kernel, image and stride and dilation 1 (FINN specialize_layers
 rules); anything else is refused here, not estimated with the wrong formulas.
+
+preferred_impl_style (FINN's attribute) picks the kernel the `finn` cost model follows: "hls" (default),
+FINN v0.10's HLS kernel (hls/convolutioninputgenerator_hls.py); "rtl", finn-plus 1.6.1's RTL SWG
+(rtl/convolutioninputgenerator_rtl.py, the only SWG finn-plus has; the FINN handoff sets it). The
+stream interface, values and token schedule (the HLS loop) do not depend on it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class SWG(HWOp):
         "depthwise": ("i", False, 0, {0, 1}),
         "ram_style": ("s", False, "distributed", {"auto", "block", "distributed", "ultra"}),
         "parallel_window": ("i", False, 0, {0, 1}),
+        "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"}),
     }
 
     # ---- shapes -------------------------------------------------------------------------------
@@ -120,10 +126,14 @@ class SWG(HWOp):
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
-        """hls/convolutioninputgenerator_hls.py:get_exp_cycles (2D)."""
+        """hls/convolutioninputgenerator_hls.py:get_exp_cycles (2D); rtl style: finn-plus
+        rtl/convolutioninputgenerator_rtl.py:get_exp_cycles (hw/cost/finn.py:swg_rtl_cycles)."""
         simd, ch = self.a("SIMD"), self.a("IFMChannels")
         (kh, kw), (ih, iw), (oh, ow) = self.a("ConvKernelDim"), self.a("IFMDim"), self.a("OFMDim")
         (sh, sw), (dh, _) = self.a("Stride"), self.a("Dilation")
+        if self.a("preferred_impl_style") == "rtl":
+            return fc.swg_rtl_cycles((kh, kw), (ih, iw), (oh, ow), (sh, sw), self.a("Dilation"), ch // simd,
+                                     bool(self.a("depthwise")))
         write_block = ow * kw * kh * (ch / simd)
         read_block = sw * iw * (ch / simd)
         return int(iw * kh * dh * (ch / simd) + oh * max(write_block, read_block))
@@ -136,6 +146,11 @@ class SWG(HWOp):
         return TokenSchedule(reads=reads[None, :], writes=writes[None, :])
 
     def finn_resources(self, device=None) -> Resources:
+        if self.a("preferred_impl_style") == "rtl":  # finn-plus rtl/convolutioninputgenerator_rtl.py
+            lut, bram, uram = fc.swg_rtl_resources(self.a("ConvKernelDim"), self.a("IFMDim"), self.a("Stride"),
+                                                   self.a("Dilation"), self.a("SIMD"), self.a("IFMChannels"),
+                                                   self.dt("inputDataType").bitwidth(), self.a("ram_style"))
+            return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
         lut, bram, uram = fc.swg_hls_2d(self.a("ConvKernelDim")[0], self.a("Stride")[0], self.a("IFMDim")[0],
                                         self.a("IFMChannels"), self.a("SIMD"),
                                         self.dt("inputDataType").bitwidth(), self.a("ram_style"))

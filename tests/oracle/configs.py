@@ -3,7 +3,9 @@
 Each configuration is a small dataflow graph of our `hw.ops` (hw.ops.graph.linear_model): single
 nodes of every op with a FINN counterpart, across datatypes, foldings and memory attributes, plus
 MLPs (Thresholding → MVAU → DWC → FIFO → ... → LabelSelect) and CNN tails (MVAUs and Thresholdings
-over an H×W feature map). The same seed always gives the same list.
+over an H×W feature map), then rtl-style SWGs (finn-plus's ConvolutionInputGenerator_rtl) and
+rtl-style max-pools (FINN's SWG + Pool pair) from a second stream of the same seed, so the first
+groups do not change when these grow. The same seed always gives the same list.
 """
 
 from __future__ import annotations
@@ -159,7 +161,38 @@ def cnn_config(rng, i: int) -> Config:
     return Config(f"cnn_{i}", _pick(rng, PARTS), specs)
 
 
-def all_configs(seed: int = 19, singles: int = 210, mlps: int = 25, cnns: int = 25) -> list[Config]:
+def swg_rtl(rng) -> NodeSpec:
+    """A 2D SWG in finn-plus's RTL style: kernels 1..5 (1x1: FINN's "parallel" style), strides 1..3,
+    depthwise or not, every ram_style; large channel counts at SIMD 1 reach the BRAM cascade (> 16384)."""
+    ch, k = int(_pick(rng, (1, 3, 16, 64, 128))), int(_pick(rng, (1, 2, 3, 3, 4, 5)))
+    ifm = int(_pick(rng, [d for d in (4, 5, 8, 12, 16, 30, 32, 64) if d >= k]))
+    stride = int(_pick(rng, (1, 1, 2, 3)))
+    dt = _pick(rng, QUANT_DTYPES)
+    return NodeSpec("SWG", dict(ConvKernelDim=[k, k], IFMChannels=ch, IFMDim=[ifm, ifm],
+                                OFMDim=[(ifm - k) // stride + 1] * 2, SIMD=int(_pick(rng, divisors(ch))),
+                                Stride=[stride, stride], inputDataType=dt, outputDataType=dt,
+                                depthwise=int(rng.random() < 0.3),
+                                ram_style=_pick(rng, ("auto", "block", "distributed", "ultra")),
+                                preferred_impl_style="rtl"))
+
+
+def maxpool_rtl(rng) -> NodeSpec:
+    """A k x k / stride k max-pool in finn-plus's style (a depthwise RTL SWG + Pool_hls)."""
+    k = int(_pick(rng, (2, 2, 3, 4)))
+    img = int(_pick(rng, [d for d in (4, 6, 8, 12, 16, 24, 28, 32) if d % k == 0]))
+    ch = int(_pick(rng, (1, 3, 16, 64, 128)))
+    return NodeSpec("StreamingMaxPool", dict(ImgDim=[img, img], PoolDim=[k, k], NumChannels=ch,
+                                             dataType=_pick(rng, QUANT_DTYPES), preferred_impl_style="rtl"))
+
+
+def window_configs(rng, swgs: int, pools: int) -> list[Config]:
+    return ([Config(f"swg_rtl_{i}", _pick(rng, PARTS), [swg_rtl(rng)]) for i in range(swgs)]
+            + [Config(f"maxpool_rtl_{i}", _pick(rng, PARTS), [maxpool_rtl(rng)]) for i in range(pools)])
+
+
+def all_configs(seed: int = 19, singles: int = 210, mlps: int = 25, cnns: int = 25, swgs: int = 40,
+                pools: int = 16) -> list[Config]:
     rng = np.random.default_rng(seed)
     return (single_node_configs(rng, singles) + [mlp_config(rng, i) for i in range(mlps)]
-            + [cnn_config(rng, i) for i in range(cnns)])
+            + [cnn_config(rng, i) for i in range(cnns)]
+            + window_configs(np.random.default_rng([seed, 1]), swgs, pools))

@@ -10,7 +10,7 @@ from qonnx.custom_op.registry import getCustomOp
 from hw.cost.resources import CostModel
 from hw.devices import get_device
 from tests.oracle.configs import Config
-from tests.oracle.finn_flow import FINN_NODE, estimate_node, finn_node_from_hw
+from tests.oracle.finn_flow import estimate_node, finn_maxpool_layers, finn_node_from_hw, has_counterpart
 
 METRICS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
 
@@ -35,12 +35,33 @@ def ours(op, part: str) -> dict:
     return {"cycles": int(op.cycles()), "LUT": res.LUT, "BRAM_18K": res.BRAM_18K, "URAM": res.URAM, "DSP": res.DSP}
 
 
+def ours_per_finn_layer(op) -> list[dict]:
+    """Our estimate of each FINN layer of an op that finn-plus builds as several (op.finn_layers())."""
+    return [{"cycles": p.cycles, "LUT": p.resources[0], "BRAM_18K": p.resources[1], "URAM": p.resources[2], "DSP": 0}
+            for p in op.finn_layers()]
+
+
 def compare(config: Config) -> list[NodeResult]:
+    """One NodeResult per FINN layer: a node of ours, or each FINN layer of an rtl-style max-pool (named
+    node/FINN op type), against finn_maxpool_layers, FINN's own lowering of that max-pool."""
     out = []
     for node in config.model().graph.node:
         op = getCustomOp(node)
         mine = ours(op, config.part)
-        if node.op_type not in FINN_NODE:
+        if getattr(op, "finn_layers", lambda: None)():
+            img, k = op.get_nodeattr("ImgDim")[0], op.get_nodeattr("PoolDim")[0]
+            theirs = finn_maxpool_layers(img, k, op.get_nodeattr("NumChannels"), op.get_nodeattr("dataType"),
+                                         config.part)
+            mine_parts = ours_per_finn_layer(op)
+            if len(theirs) != len(mine_parts):
+                out.append(NodeResult(config.name, node.name, node.op_type, config.part, mine, None,
+                                      f"FINN built {[t.op_type for t in theirs]}, we expect {len(mine_parts)} layers"))
+                continue
+            for part, layer in zip(mine_parts, theirs):
+                out.append(NodeResult(config.name, f"{node.name}/{layer.op_type}", node.op_type, config.part, part,
+                                      {m: getattr(layer, m) for m in METRICS}))
+            continue
+        if not has_counterpart(op):
             out.append(NodeResult(config.name, node.name, node.op_type, config.part, mine, None,
                                   "no finn-plus 1.6.1 counterpart"))
             continue

@@ -262,7 +262,16 @@ def handoff_steps(build_py: str) -> list:
 FINN_NODE = {"MVAU": ("MVAU_hls", HLS_DOMAIN), "Thresholding": ("Thresholding_hls", HLS_DOMAIN),
              "LabelSelect": ("LabelSelect_hls", HLS_DOMAIN),
              "DWC": ("StreamingDataWidthConverter_hls", HLS_DOMAIN),
-             "FIFO": ("StreamingFIFO_rtl", RTL_DOMAIN)}
+             "FIFO": ("StreamingFIFO_rtl", RTL_DOMAIN), "SWG": ("ConvolutionInputGenerator_rtl", RTL_DOMAIN)}
+# a style attribute of ours whose value must be "rtl" for the FINN_NODE counterpart to be the same hardware
+STYLE = "preferred_impl_style"
+
+
+def has_counterpart(op) -> bool:
+    """finn-plus 1.6.1 has this op as one node (FINN_NODE): not an hls-style SWG (finn-plus has only the RTL
+    SWG), not a max-pool (two FINN layers: finn_maxpool_layers)."""
+    types = op.get_nodeattr_types()
+    return op.onnx_node.op_type in FINN_NODE and (STYLE not in types or op.get_nodeattr(STYLE) == "rtl")
 
 
 def finn_node_from_hw(op):
@@ -275,11 +284,14 @@ def finn_node_from_hw(op):
       MinimizeWeightBitWidth) stores the weights as INT2, the node FINN then estimates;
     * Thresholding: FINN's weightDataType (the threshold type) is required; ours defaults to the input type;
     * DWC: FINN carries inShape/outShape (the folded shapes) instead of our normal `shape`;
+    * SWG: FINN requires Dilation, ours defaults to [1, 1];
     * FIFO: FINN carries folded_shape and normal_shape; impl_style "vivado" does not exist in finn-plus.
-    Raises KeyError for op types finn-plus has no equivalent of (SWG is RTL-only in finn-plus,
-    StreamingMaxPool was replaced by Pool)."""
+    Raises KeyError for op types finn-plus has no single-node equivalent of (has_counterpart: an hls-style
+    SWG, StreamingMaxPool, which finn-plus builds as two layers)."""
     from onnx import helper
 
+    if not has_counterpart(op):
+        raise KeyError(f"{op.onnx_node.op_type} ({STYLE}={op.get_nodeattr(STYLE)!r}) has no finn-plus 1.6.1 node")
     op_type, domain = FINN_NODE[op.onnx_node.op_type]
     attrs = {a.name: helper.get_attribute_value(a) for a in op.onnx_node.attribute}
     attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
@@ -293,6 +305,8 @@ def finn_node_from_hw(op):
     if kind == "DWC":
         del attrs["shape"]
         attrs["inShape"], attrs["outShape"] = list(op.folded_input_shape()), list(op.folded_output_shape())
+    if kind == "SWG":
+        attrs.setdefault("Dilation", [1, 1])  # optional for us (default [1, 1]), required by FINN
     if kind == "FIFO":
         attrs["folded_shape"] = list(attrs.pop("shape"))
         attrs["normal_shape"] = list(op.normal_input_shape())
@@ -300,3 +314,32 @@ def finn_node_from_hw(op):
             raise KeyError("StreamingFIFO impl_style=vivado does not exist in finn-plus")
     return helper.make_node(op_type, list(op.onnx_node.input), list(op.onnx_node.output), name=op.onnx_node.name,
                             domain=domain, backend="fpgadataflow", **attrs)
+
+
+def finn_maxpool_layers(img: int, k: int, channels: int, dtype: str, part: str) -> list[FinnLayer]:
+    """What finn-plus builds for a k x k / stride k max-pool of an img x img x channels map of `dtype`,
+    by FINN's own transformations: an ONNX MaxPool (NCHW) through convert_to_hw InferPool (Im2Col +
+    Pool) and InferConvInpGen, then SpecializeLayers(part); FINN's estimates of the layers it made."""
+    require_finn()
+    import numpy as np  # noqa: F401  (qonnx_make_model's initializers)
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.basic import qonnx_make_model
+
+    out = img // k
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[k, k], pads=[0, 0, 0, 0])
+    graph = helper.make_graph([node], "maxpool",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, img, img])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, out, out])])
+    model = ModelWrapper(qonnx_make_model(graph, producer_name="hil-oracle"))
+    model.set_tensor_datatype("x", DataType[dtype])
+    model.set_tensor_datatype("y", DataType[dtype])
+    for t in (InferShapes(), InferPool(), InferConvInpGen(), SpecializeLayers(part), GiveUniqueNodeNames()):
+        model = model.transform(t)
+    return estimate_model(model, part)

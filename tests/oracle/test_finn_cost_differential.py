@@ -2,9 +2,11 @@
 finn-plus 1.6.1's own get_exp_cycles and node_res_estimation(part), exactly, on ≥ 200 generated
 (model, folding, part) configurations: MVAU (xnor, binary weights, quantized; internal_embedded /
 internal_decoupled / external; every ram_style, ram_style_thresholds and resType), Thresholding, LabelSelect,
-DWC, FIFO, MLPs and CNN matrix stacks (tests/oracle/configs.py, seed 19).
+DWC, FIFO, MLPs and CNN matrix stacks, the RTL SWG (every kernel style, depthwise, ram_style) and
+max-pools (the two layers FINN's own InferPool / InferConvInpGen / SpecializeLayers make of an ONNX
+MaxPool, layer by layer) (tests/oracle/configs.py, seed 19).
 
-Ops with no finn-plus counterpart (the HLS SWG, StreamingMaxPool) are listed by
+The hls-style SWG and StreamingMaxPool (FINN v0.10's kernels; finn-plus has neither) are listed by
 scripts/finn_differential.py, not compared here.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from onnx import helper
 
 from tests.oracle.configs import all_configs
 from tests.oracle.differential import METRICS, compare, valid
@@ -25,7 +28,12 @@ def test_enough_configurations_of_every_kind():
     assert len(CONFIGS) >= 200
     nodes = [n for c in CONFIGS for n in c.model().graph.node]
     kinds = Counter(n.op_type for n in nodes)
-    assert set(kinds) == set(FINN_NODE) and min(kinds.values()) >= 20, kinds
+    assert set(kinds) == set(FINN_NODE) | {"StreamingMaxPool"} and min(kinds.values()) >= 15, kinds
+    swg = [{a.name: helper.get_attribute_value(a) for a in n.attribute} for n in nodes if n.op_type == "SWG"]
+    assert {tuple(a["ConvKernelDim"]) for a in swg} >= {(1, 1), (3, 3), (5, 5)}
+    assert {a["depthwise"] for a in swg} == {0, 1}
+    assert {a["ram_style"] for a in swg} == {b"auto", b"block", b"distributed", b"ultra"}
+    assert {a["preferred_impl_style"] for a in swg} == {b"rtl"} and any(a["Stride"][0] > 1 for a in swg)
     mvau = [{a.name: a for a in n.attribute} for n in nodes if n.op_type == "MVAU"]
 
     def values(attr):

@@ -4,10 +4,11 @@ through finn-plus 1.6.1's own flow up to the estimates (tests/oracle/finn_flow.p
 per-layer numbers equal `hil estimate --cost finn` on the handed-off dataflow, for cybsec-mlp,
 tfc-w1a1 and cnv-w1a1 (untrained exports) at FINN's canonical foldings.
 
-Compared: every MVAU, Thresholding and LabelSelect -- cycles, LUT, BRAM_18K, URAM, DSP. Not
-comparable: finn-plus has no HLS ConvolutionInputGenerator nor StreamingMaxPool; it builds each SWG as
-ConvolutionInputGenerator_rtl and each max-pool as ConvolutionInputGenerator_rtl + Pool_hls, which is
-asserted here as the structure FINN chose.
+Compared: every layer FINN builds -- cycles, LUT, BRAM_18K, URAM, DSP -- in graph order and by FINN's
+node name (the handoff's folding_config.json keys). finn-plus has no HLS ConvolutionInputGenerator nor
+StreamingMaxPool: the handoff's SWGs are rtl-style (FINN's ConvolutionInputGenerator_rtl) and each
+max-pool is the two layers FINN builds for it (ConvolutionInputGenerator_rtl + Pool_hls,
+StreamingMaxPool.finn_layers), so FINN must apply every folding entry and leave no node unconfigured.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from tests.golden.test_finn_canonical_foldings import FOLDINGS
 from tests.oracle.differential import ours
-from tests.oracle.finn_flow import FINN_NODE, handoff_steps, run_flow
+from tests.oracle.finn_flow import handoff_steps, run_flow
 from toolchain.pipeline import build
 from toolchain.export import export_run
 
@@ -28,7 +29,6 @@ PART = "xc7z020clg400-1"
 CYBSEC = {"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 40}, "MVAU_hls_1": {"PE": 1, "SIMD": 64},
           "MVAU_hls_2": {"PE": 1, "SIMD": 64}, "MVAU_hls_3": {"PE": 1, "SIMD": 1}}  # FINN's 3_folding.ipynb
 CANONICAL = {"cybsec-mlp": CYBSEC, **FOLDINGS}
-COMPARED = ("MVAU", "Thresholding", "LabelSelect")
 
 
 @pytest.fixture(scope="module", params=sorted(CANONICAL))
@@ -48,33 +48,56 @@ def handoff(request, tmp_path_factory):
                     folding=json.loads((h / "folding_config.json").read_text()),
                     specialize=json.loads((h / "specialize_layers_config.json").read_text()),
                     first_steps=handoff_steps((h / "build.py").read_text()))
-    return name, ModelWrapper(str(h / "dataflow.onnx")), flow
+    return name, ModelWrapper(str(h / "dataflow.onnx")), flow, h
 
 
 @pytest.mark.slow
 def test_finn_converts_the_whole_handoff(handoff):
-    name, _, flow = handoff
+    name, _, flow, _ = handoff
     # CNV's NCHW input keeps FINN's input Transpose outside the dataflow, as in FINN's own CNV build
     assert flow.unconverted == (["Transpose"] if name == "cnv-w1a1" else [])
 
 
+def our_layers(df, names: dict) -> list[tuple[str, dict]]:
+    """(FINN name, our estimate) of every FINN layer of the handed-off dataflow in graph order, the names
+    from hil_build.json's finn_layers: an op's own numbers, or each of its finn_layers (an rtl-style
+    max-pool is two FINN layers)."""
+    out = []
+    for node in df.graph.node:
+        if node.op_type in ("FIFO", "DWC"):
+            continue  # FINN inserts its own at step_set_fifo_depths, after the estimates compared here
+        op = getCustomOp(node)
+        parts = getattr(op, "finn_layers", lambda: None)()
+        numbers = [ours(op, PART)] if not parts else [
+            {"cycles": p.cycles, "LUT": p.resources[0], "BRAM_18K": p.resources[1], "URAM": p.resources[2], "DSP": 0}
+            for p in parts]
+        assert len(numbers) == len(names[node.name]), node.name
+        out += list(zip(names[node.name], numbers))
+    return out
+
+
 @pytest.mark.slow
 def test_finn_layers_equal_ours(handoff):
-    _, df, flow = handoff
-    mine = [n for n in df.graph.node if n.op_type in COMPARED]
-    theirs = [layer for layer in flow.layers if layer.op_type in {FINN_NODE[k][0] for k in COMPARED}]
-    assert [FINN_NODE[n.op_type][0] for n in mine] == [t.op_type for t in theirs]
-    for node, layer in zip(mine, theirs):
-        expected = ours(getCustomOp(node), PART)
+    _, df, flow, h = handoff
+    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
+    assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
+    for (name, expected), layer in zip(mine, flow.layers):
         got = {m: getattr(layer, m) for m in expected}
-        assert got == expected, f"{node.name} vs FINN {layer.name}: FINN {got}, ours {expected}"
+        assert got == expected, f"{name}: FINN {got}, ours {expected}"
 
 
 @pytest.mark.slow
-def test_finn_builds_swg_and_maxpool_its_own_way(handoff):
-    _, df, flow = handoff
-    kinds = [n.op_type for n in df.graph.node]
-    finn_kinds = [layer.op_type for layer in flow.layers]
-    assert finn_kinds.count("ConvolutionInputGenerator_rtl") == kinds.count("SWG") + kinds.count("StreamingMaxPool")
-    assert finn_kinds.count("Pool_hls") == kinds.count("StreamingMaxPool")
-    assert "ConvolutionInputGenerator_hls" not in finn_kinds
+def test_finn_applies_every_folding_entry(handoff):
+    """Every folding_config.json key names a FINN node and every FINN node has its entry, with the
+    values applied (ApplyConfig warns and goes on otherwise)."""
+    _, _, flow, h = handoff
+    folding = json.loads((h / "folding_config.json").read_text())
+    finn_nodes = {n.name: n for n in flow.model.graph.node if n.name in {layer.name for layer in flow.layers}}
+    assert set(folding) - {"Defaults"} == set(finn_nodes)
+    for name, entry in folding.items():
+        if name == "Defaults":
+            continue
+        inst = getCustomOp(finn_nodes[name])
+        for attr in ("PE", "SIMD"):
+            if attr in entry:
+                assert inst.get_nodeattr(attr) == entry[attr], (name, attr)

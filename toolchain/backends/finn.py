@@ -1,4 +1,4 @@
-"""FINN handoff: what a user with FINN v0.10 and Vivado needs to build the same dataflow design.
+"""FINN handoff: what a user with FINN (finn-plus 1.6.1) and Vivado needs to build the same dataflow design.
 
     result = build_finn(dataflow_model, "handoff/", source="model.onnx")
 
@@ -8,16 +8,22 @@ Writes, atomically, into the folder:
   (tfc-w1a1, cnv-w1a1) keeps its preprocessing and quantizer, which FINN turns into the input
   Thresholding itself, as in its own BNN-PYNQ flow. Either way FINN builds the partition we emulate;
 * folding_config.json -- FINN format (docs/finn.md §1.6), keys are FINN's node names after
-  specialization (MVAU_hls_0, ConvolutionInputGenerator_hls_0, ...): PE/SIMD, memory attributes, and
+  specialization (MVAU_hls_0, ConvolutionInputGenerator_rtl_0, Pool_hls_0, ...): PE/SIMD, memory attributes, and
   the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
   max(producer outFIFODepths, consumer inFIFODepths) when auto_fifo_depths=False);
-* specialize_layers_config.json -- every layer pinned to its HLS variant (the variant our cost model
-  and SWG schedule describe), which also makes FINN's post-specialization names predictable;
+* specialize_layers_config.json -- every layer pinned to the variant finn-plus 1.6.1 has and our cost
+  model follows (preferred_impl_style: HLS, but RTL for the SWG, which finn-plus has only as RTL), which
+  also makes FINN's post-specialization names predictable;
+* hil_folding.json -- the same folding in our node names (with preferred_impl_style), what
+  `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx;
 * build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps.
 
-Our node names equal FINN's pre-specialization names up to the op type (SWG_0 is FINN's
-ConvolutionInputGenerator_0): both number nodes per op type in graph order. DWC and FIFO nodes are not
-configured: FINN inserts its own at step_set_fifo_depths.
+Both we and FINN number nodes per op type in graph order. finn-plus has no StreamingMaxPool: it builds
+a max-pool as a depthwise ConvolutionInputGenerator + Pool (convert_to_hw/pool.py:InferPool), so the
+handoff sets preferred_impl_style="rtl" on the ops that have it (SWG, StreamingMaxPool: their `finn`
+cost then follows finn-plus's RTL SWG and Pool) and names each FINN layer an op becomes
+(op.finn_layers()), the pooling SWGs counted among FINN's ConvolutionInputGenerators. DWC and FIFO nodes
+are not configured: FINN inserts its own at step_set_fifo_depths.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from toolchain.backends import UNITS
 from toolchain.errors import UserError
 from toolchain.schemas import versioned
 
-IMPL = "hls"
+IMPL = "hls"  # finn-plus's variant of every op without a preferred_impl_style attribute of ours
+STYLE = "preferred_impl_style"
+FINN_STYLE = "rtl"  # ops with a preferred_impl_style exist in finn-plus only as RTL (SWG; a max-pool's SWG)
 
 
 def _infra(node) -> bool:
@@ -44,19 +52,47 @@ def _infra(node) -> bool:
     return cls is not None and cls.INFRASTRUCTURE
 
 
-def finn_names(model: ModelWrapper) -> dict[str, tuple[str, str]]:
-    """our node name -> (FINN name before specialization, after), e.g. SWG_0 -> (ConvolutionInputGenerator_0,
-    ConvolutionInputGenerator_hls_0)."""
+def finn_styled(model: ModelWrapper) -> ModelWrapper:
+    """A copy of `model` with preferred_impl_style = "rtl" on every op that has the attribute: the
+    hardware finn-plus builds for it (our `finn` cost then follows it)."""
+    import copy
+
+    out = copy.deepcopy(model)
+    for node in out.graph.node:
+        types = getCustomOp(node).get_nodeattr_types() if op_class(node.op_type) is not None else {}
+        if STYLE in types and FINN_STYLE in (types[STYLE][3] if len(types[STYLE]) > 3 else ()):
+            getCustomOp(node).set_nodeattr(STYLE, FINN_STYLE)
+    return out
+
+
+def _layers(node) -> list[tuple[str, str, Optional[dict]]]:
+    """(FINN op type before specialization, impl style, config or None = the op's own) of each FINN layer
+    `node` becomes."""
+    cls = op_class(node.op_type)
+    op_type = getattr(cls, "FINN_NAME", None)  # FINN's op type before specialization
+    if op_type is None:
+        raise UserError(f"{node.name}: the FINN handoff does not know op type {node.op_type}")
+    op = getCustomOp(node)
+    parts = getattr(op, "finn_layers", lambda: None)()
+    if parts:
+        return [(p.op_type, p.impl, p.config) for p in parts]
+    style = op.get_nodeattr(STYLE) if STYLE in op.get_nodeattr_types() else IMPL
+    return [(op_type, style, None)]
+
+
+def finn_names(model: ModelWrapper) -> dict[str, list[tuple[str, str]]]:
+    """our node name -> [(FINN name before specialization, after), ...] per FINN layer it becomes, e.g.
+    SWG_0 -> [(ConvolutionInputGenerator_0, ConvolutionInputGenerator_rtl_0)], an rtl-style MaxPool_0 ->
+    [(ConvolutionInputGenerator_2, ConvolutionInputGenerator_rtl_2), (Pool_0, Pool_hls_0)]."""
     out, counts = {}, {}
     for node in model.graph.node:
         if _infra(node):
             continue
-        op = getattr(op_class(node.op_type), "FINN_NAME", None)  # FINN's op type before specialization
-        if op is None:
-            raise UserError(f"{node.name}: the FINN handoff does not know op type {node.op_type}")
-        idx = counts.get(op, 0)
-        counts[op] = idx + 1
-        out[node.name] = (f"{op}_{idx}", f"{op}_{IMPL}_{idx}")
+        out[node.name] = []
+        for op_type, style, _ in _layers(node):
+            idx = counts.get(op_type, 0)
+            counts[op_type] = idx + 1
+            out[node.name].append((f"{op_type}_{idx}", f"{op_type}_{style}_{idx}"))
     return out
 
 
@@ -90,22 +126,48 @@ def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
     return out
 
 
+def _own_config(op) -> dict[str, Any]:
+    return {a: op.get_nodeattr(a) for a in op.FINN_CONFIG_ATTRS if a in op.get_nodeattr_types()}
+
+
 def folding_config(model: ModelWrapper) -> dict[str, Any]:
-    """FINN-format folding config with FINN's post-specialization names."""
+    """FINN-format folding config with FINN's post-specialization names; a node that FINN builds as
+    several layers configures each, its FIFO depths on the first layer's input and the last one's output."""
     names, fifos = finn_names(model), fifo_attrs(model)
     config: dict[str, Any] = {"Defaults": {}}
     for node in model.graph.node:
         if _infra(node):
             continue
-        op = getCustomOp(node)
-        entry = {a: op.get_nodeattr(a) for a in op.FINN_CONFIG_ATTRS if a in op.get_nodeattr_types()}
-        entry.update(fifos.get(node.name, {}))
-        config[names[node.name][1]] = entry
+        op, layers = getCustomOp(node), _layers(node)
+        for i, ((_, post), (_, _, own)) in enumerate(zip(names[node.name], layers)):
+            entry = dict(_own_config(op) if own is None else own)
+            depths = fifos.get(node.name, {})
+            entry.update({a: v for a, v in depths.items() if (a == "inFIFODepths" and i == 0)
+                          or (a == "outFIFODepths" and i == len(layers) - 1)})
+            config[post] = entry
+    return config
+
+
+def hil_folding(model: ModelWrapper) -> dict[str, Any]:
+    """The handoff's folding in our node names (what `hil lower --folding` reads back): the FINN config
+    attributes, preferred_impl_style, and the FIFO depths."""
+    fifos = fifo_attrs(model)
+    config: dict[str, Any] = {}
+    for node in model.graph.node:
+        if not _infra(node):
+            op = getCustomOp(node)
+            entry = _own_config(op)
+            if STYLE in op.get_nodeattr_types():
+                entry[STYLE] = op.get_nodeattr(STYLE)
+            config[node.name] = {**entry, **fifos.get(node.name, {})}
     return config
 
 
 def specialize_config(model: ModelWrapper) -> dict[str, Any]:
-    return {"Defaults": {}, **{pre: {"preferred_impl_style": IMPL} for pre, _ in finn_names(model).values()}}
+    names = finn_names(model)
+    styles = {pre: style for node in model.graph.node if not _infra(node)
+              for (pre, _), (_, style, _) in zip(names[node.name], _layers(node))}
+    return {"Defaults": {}, **{pre: {"preferred_impl_style": style} for pre, style in styles.items()}}
 
 
 def size_fifos_with_emulator(model: ModelWrapper, dma_bits: Optional[int]) -> dict:
@@ -135,7 +197,7 @@ def finn_ready_qonnx(source: ModelWrapper) -> ModelWrapper:
 
     model = cleanup_model(source)
     model = model.transform(InputQuantToStream())
-    return cleanup_model(model)
+    return _bias_quant_params_as_vectors(cleanup_model(model))
 
 
 def handoff_host_steps(qonnx: ModelWrapper) -> dict:
@@ -151,7 +213,26 @@ def handoff_host_steps(qonnx: ModelWrapper) -> dict:
     return host_steps(io, channels_last=False)
 
 
-BUILD_PY = '''"""FINN v0.10 build of this handoff. In FINN's docker: ./run-docker.sh build_custom <this folder>"""
+def _bias_quant_params_as_vectors(model: ModelWrapper) -> ModelWrapper:
+    """A conv bias's Quant with a 0-d scale or zero point gets them as shape (1,), the same value:
+    FINN's ConvertQONNXtoFINN runs qonnx ExtractBiasFromConv, which reshapes any quantizer parameter
+    whose shape is not (1,) to the bias shape and fails on a 0-d one (digits-cnn's convs)."""
+    import numpy as np
+
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 3:
+            continue
+        quant = model.find_producer(node.input[2])
+        if quant is None or quant.op_type not in ("Quant", "IntQuant", "BipolarQuant"):
+            continue
+        for name in quant.input[1:3]:
+            value = model.get_initializer(name)
+            if value is not None and np.ndim(value) == 0:
+                model.set_initializer(name, np.reshape(value, (1,)))
+    return model
+
+
+BUILD_PY = '''"""FINN (finn-plus 1.6.1) build of this handoff: ./run-docker.sh build_custom <this folder>"""
 
 import finn.builder.build_dataflow as build
 import finn.builder.build_dataflow_config as build_cfg
@@ -195,14 +276,16 @@ if __name__ == "__main__":
 
 README = """# FINN handoff generated by `hil build --backend finn` from {source}
 
-Part {part}, clock {clock_ns} ns. For FINN v0.10 (Xilinx/finn) with Vivado/Vitis HLS.
+Part {part}, clock {clock_ns} ns. For FINN as finn-plus 1.6.1 builds it (its RTL sliding-window generator; a
+max-pool as a sliding window + Pool), with Vivado/Vitis HLS; checked against finn-plus's own flow up to its estimates.
 
 | file | used by FINN build step |
 |---|---|
 | model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype} (scale {in_scale}): feed it `host.pre(x)` for raw inputs x of the source) |
 | host_steps.json, host.py | the host steps: the source's preprocessing and input quantizer, which model.onnx no longer has, as data and a numpy driver (see below) |
-| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to its HLS variant (the one our estimates model) |
+| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (HLS; RTL for sliding windows) |
 | folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
+| hil_folding.json | not FINN's: the same folding in our node names, for `hil lower <source QONNX> --folding hil_folding.json` |
 | build.py | the `DataflowBuildConfig` with both files; run it with `./run-docker.sh build_custom <this folder>` |
 
 Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `step_streamline`, `step_convert_to_hw`,
@@ -211,10 +294,10 @@ Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `st
 `step_hw_ipgen`, `step_set_fifo_depths`, `step_create_stitched_ip`, `step_measure_rtlsim_performance`,
 `step_out_of_context_synthesis`. Add `board=...` and `shell_flow_type=...` to build.py for a bitfile.
 
-Node names: ours are FINN's before specialization up to the op type (SWG_0 = ConvolutionInputGenerator_0,
-MaxPool_0 = StreamingMaxPool_0); `hil lower <source QONNX> --folding folding_config.json` accepts the FINN names and
-rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO depth is carried by
-the compute node next to it.
+Node names: FINN numbers its nodes per op type, as we do; a max-pool (our MaxPool_k) is two FINN layers, a
+ConvolutionInputGenerator_rtl (counted among the sliding windows) and a Pool_hls. `hil lower <source QONNX> --folding
+hil_folding.json` rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO
+depth is carried by the compute node next to it.
 
 FIFO sizing by the emulator: {fifo_line}
 
@@ -222,7 +305,7 @@ FIFO sizing by the emulator: {fifo_line}
 """
 
 
-# (FINN folding config, clock_ns, label_select) -> the dataflow graph that config gives
+# (folding config in our node names, clock_ns, label_select) -> the dataflow graph that config gives
 Relower = Callable[[dict, float, bool], ModelWrapper]
 
 
@@ -242,20 +325,25 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     check_target(Path(out_dir))
     fpga_part = resolve_part(part, model)
     clock = resolve_clock(clock_ns, model, part or fpga_part)
-    names = finn_names(model)  # refuses unknown ops before anything is written
+    model = finn_styled(model)
+    # refuses unknown ops before anything is written. hil_build.json: finn_names = our node -> the FINN
+    # layer that produces its output; finn_layers = our node -> every FINN layer it becomes, in order
+    names = finn_names(model)
     source_model = load_model(source_qonnx)
     qonnx = finn_ready_qonnx(source_model)
     top = [int(getCustomOp(n).get_nodeattr("K")) for n in model.graph.node if n.op_type == "LabelSelect"]
     sizing = size_fifos_with_emulator(model, _dma_bits(fpga_part))
-    config = folding_config(model)
+    config, ours = folding_config(model), hil_folding(model)
     label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
-    handoff = check_handoff(model, relower(config, clock, label_select), sizing, _dma_bits(fpga_part))
+    handoff = check_handoff(model, relower(ours, clock, label_select), sizing, _dma_bits(fpga_part))
     handoff.set_metadata_prop("hil_source", os.path.relpath(Path(source_qonnx).resolve(), Path(out_dir).resolve()))
     io = read_io(model)
     result = versioned({"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
+              "hil_folding_file": "hil_folding.json",
               "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
-              "finn_names": {ours: post for ours, (_, post) in names.items()}, "fifo_sizing": sizing,
+              "finn_names": {name: layers[-1][1] for name, layers in names.items()},
+              "finn_layers": {name: [post for _, post in layers] for name, layers in names.items()}, "fifo_sizing": sizing,
               "host_driver": {"steps": "host_steps.json", "driver": "host.py"}}, UNITS)
     fifo_line = ", ".join(f"{k} {v}" for k, v in sizing["depths"].items()) + (
         " (full throughput)" if sizing["full_throughput"] else " (NOT full throughput)")
@@ -263,6 +351,7 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
         qonnx.save(str(tmp / "model.onnx"))
         handoff.save(str(tmp / "dataflow.onnx"))
         write_json(tmp / "folding_config.json", config)
+        write_json(tmp / "hil_folding.json", ours)
         write_json(tmp / "specialize_layers_config.json", specialize_config(model))
         write_text(tmp / "build.py", BUILD_PY.replace("{clock_ns}", repr(clock)).replace("{part}", fpga_part)
                    .replace("{topk}", str(top[0] if top else 1)).replace("{pre_steps}", "step_insert_topk, " if top else ""))

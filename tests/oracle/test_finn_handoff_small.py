@@ -1,0 +1,104 @@
+"""The FINN handoff verified by finn-plus, in the non-slow suite: a hand-built QONNX CNN small enough to
+build and run through FINN's flow in seconds (no Brevitas export), with every structure of cnv-w1a1's
+handoff that FINN treats its own way -- an RTL sliding window, a max-pool (FINN's SWG + Pool_hls pair,
+its SWG counted among the ConvolutionInputGenerators), a sliding window after the pool (index 2 in
+FINN, SWG_1 in ours), MVAUs -- at a folding with SIMD/PE below the maximum. `hil build --backend finn`
+(in process) writes the handoff; FINN's own steps with ApplyConfig take its model.onnx,
+specialize_layers_config.json and folding_config.json; every FINN layer, by name, has our numbers.
+The full cnv-w1a1 / tfc-w1a1 / cybsec-mlp handoffs are test_finn_handoff.py (slow).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.util.basic import qonnx_make_model
+
+from tests.oracle.finn_flow import handoff_steps, run_flow
+from tests.oracle.test_finn_handoff import PART, our_layers
+from toolchain.pipeline import build
+
+FOLDING = {"SWG_0": {"SIMD": 1}, "MVAU_0": {"PE": 2, "SIMD": 3}, "SWG_1": {"SIMD": 2, "ram_style": "block"},
+           "MVAU_1": {"PE": 4, "SIMD": 4}, "MVAU_2": {"PE": 1, "SIMD": 2}}
+
+
+def tiny_cnn(seed: int = 0, ch: int = 2, img: int = 8, f1: int = 4, f2: int = 8, n_out: int = 3) -> ModelWrapper:
+    """Quant(8b) -> Conv 3x3 (4b W) -> Relu -> Quant(4b u) -> MaxPool 2 -> Conv 3x3 -> Relu -> Quant
+    -> Flatten -> MatMul (4b W); NCHW, power-of-two scales."""
+    rng = np.random.default_rng(seed)
+
+    def quant(i, o, s, bw, signed):
+        return helper.make_node("Quant", [i, s, "zero", bw], [o], domain="qonnx.custom_op.general",
+                                rounding_mode="ROUND", signed=signed, narrow=0)
+
+    def conv(i, w, o):
+        return helper.make_node("Conv", [i, w], [o], kernel_shape=[3, 3], strides=[1, 1], pads=[0, 0, 0, 0],
+                                group=1, dilations=[1, 1])
+
+    pooled = (img - 2) // 2
+    nodes = [quant("global_in", "x_q", "s_in", "bw8", 1),
+             quant("W1", "W1_q", "s_w", "bw4", 1), conv("x_q", "W1_q", "c1"),
+             helper.make_node("Relu", ["c1"], ["r1"]), quant("r1", "a1", "s_a", "bw4", 0),
+             helper.make_node("MaxPool", ["a1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0]),
+             quant("W2", "W2_q", "s_w", "bw4", 1), conv("p1", "W2_q", "c2"),
+             helper.make_node("Relu", ["c2"], ["r2"]), quant("r2", "a2", "s_a", "bw4", 0),
+             helper.make_node("Flatten", ["a2"], ["fl"], axis=1),
+             quant("W3", "W3_q", "s_w", "bw4", 1), helper.make_node("MatMul", ["fl", "W3_q"], ["global_out"])]
+    graph = helper.make_graph(nodes, "tiny_cnn", [helper.make_tensor_value_info("global_in", TensorProto.FLOAT,
+                                                                                [1, ch, img, img])],
+                              [helper.make_tensor_value_info("global_out", TensorProto.FLOAT, [1, n_out])])
+    model = ModelWrapper(qonnx_make_model(graph, producer_name="test"))
+    values = {"W1": rng.normal(0, 1.5, (f1, ch, 3, 3)), "W2": rng.normal(0, 1.5, (f2, f1, 3, 3)),
+              "W3": rng.normal(0, 1.5, (f2 * (pooled - 2) ** 2, n_out)),
+              "s_in": 0.125, "s_w": 0.5, "s_a": 0.25, "zero": 0.0, "bw8": 8.0, "bw4": 4.0}
+    for name, value in values.items():
+        model.set_initializer(name, np.asarray(value, dtype=np.float32))
+    return model
+
+
+@pytest.fixture(scope="module")
+def handoff(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny_cnn")
+    tiny_cnn().save(str(tmp / "model.onnx"))
+    (tmp / "fold.json").write_text(json.dumps(FOLDING))
+    h = tmp / "h"
+    build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
+          hls_backend="Vitis", seed=0)
+    flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
+                    folding=json.loads((h / "folding_config.json").read_text()),
+                    specialize=json.loads((h / "specialize_layers_config.json").read_text()),
+                    first_steps=handoff_steps((h / "build.py").read_text()))
+    return ModelWrapper(str(h / "dataflow.onnx")), flow, h
+
+
+def test_the_handoff_names_what_finn_builds(handoff):
+    df, flow, h = handoff
+    assert [n.op_type for n in df.graph.node if n.op_type not in ("FIFO", "DWC")] == [
+        "SWG", "MVAU", "StreamingMaxPool", "SWG", "MVAU", "MVAU"]
+    result = json.loads((h / "hil_build.json").read_text())
+    assert result["finn_layers"]["MaxPool_0"] == ["ConvolutionInputGenerator_rtl_1", "Pool_hls_0"]
+    assert result["finn_layers"]["SWG_1"] == ["ConvolutionInputGenerator_rtl_2"]
+    assert result["finn_names"]["MaxPool_0"] == "Pool_hls_0"
+    assert result["finn_names"]["SWG_1"] == "ConvolutionInputGenerator_rtl_2"
+    # the input Transpose (NCHW) and the output scale stay outside FINN's dataflow, nothing else
+    assert sorted(flow.unconverted) == ["Mul", "Transpose"]
+    folding = json.loads((h / "folding_config.json").read_text())
+    finn_nodes = {n.name: n for n in flow.model.graph.node}
+    assert set(folding) - {"Defaults"} == {layer.name for layer in flow.layers}
+    for name, entry in folding.items():
+        for attr in set(entry) & {"PE", "SIMD", "ram_style"}:
+            assert getCustomOp(finn_nodes[name]).get_nodeattr(attr) == entry[attr], (name, attr)
+
+
+def test_every_finn_layer_equals_ours(handoff):
+    df, flow, h = handoff
+    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
+    assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
+    for (name, expected), layer in zip(mine, flow.layers):
+        got = {m: getattr(layer, m) for m in expected}
+        assert got == expected, f"{name}: FINN {got}, ours {expected}"
