@@ -414,6 +414,24 @@ def threshold_output_dtype(odt: DataType, act_val: int, steps: int) -> DataType:
     return odt if odt == DataType["BIPOLAR"] else dtype_for_range(act_val, act_val + steps)
 
 
+def set_accumulator_types(op, model, lo, hi) -> None:
+    """MVAU / VVAU infer_bitwidths after the accumulator range [lo, hi] per output channel: without
+    thresholds the accumulator type is the output type; with them, the thresholds are clipped to the
+    range (clip_thresholds), the accumulator type holds both, and the output is ActVal + [0, steps]."""
+    node = op.onnx_node
+    if op.get_nodeattr("noActivation"):
+        acc = dtype_for_range(lo.min(), hi.max())
+        op.set_nodeattr("accDataType", acc.name)
+        op.set_nodeattr("outputDataType", acc.name)
+        return
+    thr = clip_thresholds(model, node.input[2], lo, hi)
+    acc = dtype_for_range(min(lo.min(), thr.min()), max(hi.max(), thr.max()))
+    op.set_nodeattr("accDataType", acc.name)
+    model.set_tensor_datatype(node.input[2], acc)
+    odt = threshold_output_dtype(DataType[op.get_nodeattr("outputDataType")], op.get_nodeattr("ActVal"), thr.shape[1])
+    op.set_nodeattr("outputDataType", odt.name)
+
+
 def apply_thresholds(acc: np.ndarray, thr: np.ndarray, odt: DataType, act_val: int) -> np.ndarray:
     """out[..., c] = sum_k [acc[..., c] >= thr[c, k]] + act_val; BIPOLAR outputs map 0/1 to -1/+1
     (FINN MultiThreshold + ActVal semantics). `thr` is (C, n_steps) or (1, n_steps) broadcast."""

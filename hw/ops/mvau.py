@@ -21,8 +21,7 @@ from hw.cost.calibrated import Context, NodeContext, accumulator_bits, mvau_lane
 from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
 from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, apply_thresholds, broadcast_thresholds,
-                         clip_thresholds, divisors, dtype_for_range, exact_matmul, int_bound, threshold_output_dtype,
-                         walk_folding)
+                         divisors, exact_matmul, int_bound, set_accumulator_types, walk_folding)
 from hw.schedule import TokenSchedule
 
 
@@ -167,17 +166,7 @@ class MVAU(HWOp):
         idt = model.get_tensor_datatype(node.input[0])
         self.set_nodeattr("inputDataType", idt.name)
         lo, hi = self.accumulator_range(model.get_initializer(node.input[1]), idt)
-        if self.a("noActivation"):
-            acc = dtype_for_range(lo.min(), hi.max())
-            self.set_nodeattr("accDataType", acc.name)
-            self.set_nodeattr("outputDataType", acc.name)
-            return
-        thr = clip_thresholds(model, node.input[2], lo, hi)
-        acc = dtype_for_range(min(lo.min(), thr.min()), max(hi.max(), thr.max()))
-        self.set_nodeattr("accDataType", acc.name)
-        model.set_tensor_datatype(node.input[2], acc)
-        odt = threshold_output_dtype(self.dt("outputDataType"), self.a("ActVal"), thr.shape[1])
-        self.set_nodeattr("outputDataType", odt.name)
+        set_accumulator_types(self, model, lo, hi)
 
     # ---- execution ----------------------------------------------------------------------------
     def execute(self, inputs):
