@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -50,19 +51,35 @@ def test_make_targets_of_the_readme_exist():
     assert proc.returncode == 0, proc.stderr
 
 
+def sections_sh() -> list[tuple[str, list[str]]]:
+    """(section title, its sh command lines in order) for every `## ` section with sh blocks."""
+    out = []
+    for part in re.split(r"^## ", README.read_text(), flags=re.M)[1:]:
+        title = part.splitlines()[0]
+        found = re.findall(r"^```sh\n(.*?)^```", part, re.S | re.M)
+        lines = [ln.strip() for b in found for ln in b.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        if lines:
+            out.append((title, lines))
+    return out
+
+
 @pytest.mark.slow
 def test_every_sh_command_of_the_readme_runs(tmp_path):
+    """Every sh command, as a reader runs them: each section's commands in one shell session (a `cd`
+    in a section holds for the rest of it), every section starting at the same fresh folder."""
     commands = [c for b in blocks("sh") for c in b]
     assert len(commands) >= 20 and commands[0].startswith("hil train digits-mlp"), commands[:3]
+    assert [c for _, lines in sections_sh() for c in lines] == commands  # no command left out
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "data").symlink_to(ROOT / "tests" / "data")
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    for command in commands:
-        proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+    for title, lines in sections_sh():
+        session = "set -euo pipefail\n" + "".join(f"echo {shlex.quote('+ ' + ln)} >&2\n{ln}\n" for ln in lines)
+        proc = subprocess.run(["bash", "-c", session], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=3600)
-        assert proc.returncode == 0, f"{command}\n-> exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        assert proc.returncode == 0, f"## {title}\n-> exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     # the README's order left the full page: every stage's JSON, nothing reported missing but metrics'
     run = tmp_path / "runs" / "d"
     page = (run / "report.html").read_text()

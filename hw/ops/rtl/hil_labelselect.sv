@@ -21,9 +21,11 @@ module hil_labelselect #(
 );
   localparam int NIN = LABELS / PE;
   int j;
-  logic signed [63:0] vals [K];
+  // values in IBITS+1 signed bits (every input type and IN_MIN fit); no whole-array assignments or
+  // local arrays: Yosys 0.23 rejects them ("Invalid array access")
+  logic signed [IBITS:0] vals [K];
   logic [OBITS-1:0] labs [K];
-  logic signed [63:0] nvals [K];
+  logic signed [IBITS:0] nvals [K];
   logic [OBITS-1:0] nlabs [K];
   logic q_ready;
   wire reads = j < NIN;
@@ -33,21 +35,19 @@ module hil_labelselect #(
 
   always_comb begin
     for (int i = 0; i < K; i++) begin
-      nvals[i] = (j == 0) ? 64'(IN_MIN) : vals[i];
+      nvals[i] = (j == 0) ? (IBITS + 1)'(IN_MIN) : vals[i];
       nlabs[i] = (j == 0) ? '0 : labs[i];
     end
     for (int p = 0; p < PE; p++) begin
-      logic signed [63:0] v;
-      logic signed [63:0] cv [K];
-      logic [OBITS-1:0] cl [K];
-      v = hil_pkg::decode(64'(in_data[p*IBITS +: IBITS]), IBITS, IN_MODE);
-      cv = nvals;
-      cl = nlabs;
-      for (int i = 0; i < K; i++) begin
-        if (v > cv[i]) begin
-          if (i > 0 && v > cv[i-1]) begin
-            nvals[i] = cv[i-1];
-            nlabs[i] = cl[i-1];
+      logic signed [IBITS:0] v;
+      v = (IBITS + 1)'(hil_pkg::decode(64'(in_data[p*IBITS +: IBITS]), IBITS, IN_MODE));
+      // insert v into the sorted top-K: from the bottom up, so that slot i-1 still holds its value
+      // from before this insertion when slot i takes it
+      for (int i = K - 1; i >= 0; i--) begin
+        if (v > nvals[i]) begin
+          if (i > 0 && v > nvals[(i > 0) ? i - 1 : 0]) begin
+            nvals[i] = nvals[(i > 0) ? i - 1 : 0];
+            nlabs[i] = nlabs[(i > 0) ? i - 1 : 0];
           end else begin
             nvals[i] = v;
             nlabs[i] = OBITS'(j * PE + p);
@@ -60,10 +60,11 @@ module hil_labelselect #(
   always_ff @(posedge clk) begin
     if (!rst_n) j <= 0;
     else if (fire) begin
-      if (reads) begin
-        vals <= nvals;
-        labs <= nlabs;
-      end
+      if (reads)
+        for (int i = 0; i < K; i++) begin
+          vals[i] <= nvals[i];
+          labs[i] <= nlabs[i];
+        end
       j <= (j == NIN + K - 1) ? 0 : j + 1;
     end
   end
