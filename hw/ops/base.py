@@ -432,6 +432,21 @@ def set_accumulator_types(op, model, lo, hi) -> None:
     op.set_nodeattr("outputDataType", odt.name)
 
 
+def activate(op, acc: np.ndarray, inputs, rows: str, hint: str = "") -> np.ndarray:
+    """MVAU / VVAU execute after the accumulator: the thresholds (input 2) unless noActivation, then
+    the output checked against outputDataType (`rows`: the threshold tensor's row count, for the error)."""
+    odt = DataType[op.get_nodeattr("outputDataType")]
+    if op.get_nodeattr("noActivation"):
+        out = acc
+    else:
+        if len(inputs) < 3:
+            raise op.err(f"noActivation=0 needs a threshold input T ({rows}, n_steps)")
+        out = apply_thresholds(acc, inputs[2], odt, op.get_nodeattr("ActVal"))
+    if out.size and (out.min() < odt.min() or out.max() > odt.max()):
+        raise op.err(f"output range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}{hint}")
+    return out
+
+
 def apply_thresholds(acc: np.ndarray, thr: np.ndarray, odt: DataType, act_val: int) -> np.ndarray:
     """out[..., c] = sum_k [acc[..., c] >= thr[c, k]] + act_val; BIPOLAR outputs map 0/1 to -1/+1
     (FINN MultiThreshold + ActVal semantics). `thr` is (C, n_steps) or (1, n_steps) broadcast."""

@@ -20,7 +20,7 @@ from hw.cost import primitives as P
 from hw.cost.calibrated import Context, NodeContext, accumulator_bits, mvau_lanes, streams, thresholds_cost
 from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
-from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, apply_thresholds, broadcast_thresholds,
+from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, activate, broadcast_thresholds,
                          divisors, exact_matmul, int_bound, set_accumulator_types, walk_folding)
 from hw.schedule import TokenSchedule
 
@@ -187,17 +187,7 @@ class MVAU(HWOp):
         else:
             bound = mw * int_bound(self.dt("inputDataType")) * int_bound(self.dt("weightDataType"))
             acc = exact_matmul(x, w, bound)
-        odt = self.dt("outputDataType")
-        if self.a("noActivation"):
-            out = acc
-        else:
-            if len(inputs) < 3:
-                raise self.err("noActivation=0 needs a threshold input T (MH, n_steps)")
-            out = apply_thresholds(acc, inputs[2], odt, self.a("ActVal"))
-        if out.size and (out.min() < odt.min() or out.max() > odt.max()):
-            raise self.err(f"output range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}; "
-                           "widen outputDataType/accDataType")
-        return [out]
+        return [activate(self, acc, inputs, "MH", hint="; widen outputDataType/accDataType")]
 
     def compile_values(self, model):
         """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: one BLAS GEMM in float32

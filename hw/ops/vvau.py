@@ -21,7 +21,7 @@ from hw.cost import primitives as P
 from hw.cost.calibrated import Context, NodeContext, accumulator_bits, mvau_lanes, streams, thresholds_cost
 from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
-from hw.ops.base import (AP_INT_MAX_W, HWOp, accumulator_range, apply_thresholds, broadcast_thresholds, divisors,
+from hw.ops.base import (AP_INT_MAX_W, HWOp, accumulator_range, activate, broadcast_thresholds, divisors,
                          int_bound, set_accumulator_types, walk_folding)
 from hw.schedule import TokenSchedule
 
@@ -140,16 +140,7 @@ class VVAU(HWOp):
         # exact in float64: |acc| <= k2 · max|x| · max|w|, far below 2^53 for <= 8-bit types
         assert k2 * int_bound(self.dt("inputDataType"), self.dt("weightDataType")) ** 2 < 2**53
         acc = np.einsum("...kc,kc->...c", taps, self._weight_matrix(w).astype(np.float64))
-        odt = self.dt("outputDataType")
-        if self.a("noActivation"):
-            out = acc
-        else:
-            if len(inputs) < 3:
-                raise self.err("noActivation=0 needs a threshold input T (Channels, n_steps)")
-            out = apply_thresholds(acc, inputs[2], odt, self.a("ActVal"))
-        if out.size and (out.min() < odt.min() or out.max() > odt.max()):
-            raise self.err(f"output range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}")
-        return [out]
+        return [activate(self, acc, inputs, "Channels")]
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
