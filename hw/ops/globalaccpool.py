@@ -89,10 +89,10 @@ class GlobalAccPool(ChannelStreamOp):
 
     # ---- hls4ml / RTL -------------------------------------------------------------------------
     def hls4ml_layers(self, walk, node) -> None:
-        """hls4ml's GlobalPooling2D averages (and rounds to its result type); a bare sum with the
-        1/(H·W) moved into the next layer has no layer of its own: refused by name."""
-        walk.refuse(node, "a global accumulating pool (GlobalAccPool)",
-                    "use --backend finn, or end the network with a dense layer on flattened features")
+        """The sum itself, as the hls4ml_ext layer HilGlobalAccPool: hls4ml's GlobalAveragePooling2D
+        divides the sum by H·W in its accumulator type (nnet_pooling_stream.h global_pooling2d_cl), while
+        the IR keeps the sum and moves 1/(H·W) into the next layer (plan._Walk.global_acc_pool)."""
+        walk.global_acc_pool(node, self._pixels(), self.a("NumChannels"), self.output_datatype())
 
     def rtl_module(self, node, model):
         from hw.ops import rtl

@@ -172,12 +172,12 @@ class SWG(HWOp):
                 ActionCount(Action.SRAM, self.words_out(), (width,), "line buffer reads")]
 
     def hls4ml_layers(self, walk, node) -> None:
-        """No layer of its own: it makes the next MVAU a Conv2D (plan._Walk.sliding_window)."""
-        if self.a("depthwise"):
-            walk.refuse(node, "a depthwise sliding window (VVAU)", "use an ordinary convolution")
+        """No layer of its own: it makes the next MVAU a Conv2D, or a depthwise SWG the next VVAU a
+        DepthwiseConv2D (plan._Walk.sliding_window)."""
         (k, _), (s, _) = self.a("ConvKernelDim"), self.a("Stride")
         (ih, iw), (oh, ow) = self.a("IFMDim"), self.a("OFMDim")
-        walk.sliding_window(node, walk.conv_geometry(ih, iw, self.a("IFMChannels"), k, s, oh, ow))
+        walk.sliding_window(node, walk.conv_geometry(ih, iw, self.a("IFMChannels"), k, s, oh, ow,
+                                                     depthwise=bool(self.a("depthwise"))))
 
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_swg.sv (the HLS loop of token_schedule, square kernel/image/stride)."""

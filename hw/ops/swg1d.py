@@ -149,8 +149,10 @@ class SWG1D(HWOp):
 
     # ---- hls4ml / RTL -------------------------------------------------------------------------
     def hls4ml_layers(self, walk, node) -> None:
-        walk.refuse(node, "a 1-D sliding window (Conv1D)",
-                    "use --backend finn (this backend maps 2-D convolutions only, not hls4ml's Conv1D)")
+        """No layer of its own: it makes the next MVAU an hls4ml Conv1D (plan._Walk.sliding_window;
+        problems() has already refused strides, dilations and depthwise 1-D windows)."""
+        (_, iw), (_, ow) = self.a("IFMDim"), self.a("OFMDim")
+        walk.sliding_window(node, walk.conv_geometry(1, iw, self.a("IFMChannels"), self._k(), 1, 1, ow, one_d=True))
 
     def rtl_module(self, node, model):
         from hw.ops import rtl

@@ -109,8 +109,8 @@ class Upsample(HWOp):
                 ActionCount(Action.SRAM, self.words_out(), (width,), "row buffer reads")]
 
     def hls4ml_layers(self, walk, node) -> None:
-        walk.refuse(node, "nearest-neighbour upsampling (Upsample)",
-                    "use --backend finn (this backend does not map hls4ml's UpSampling2D yet)")
+        """UpSampling2D (hls4ml Resize, nearest), for integer factors (plan._Walk.upsample refuses others)."""
+        walk.upsample(node, (self.a("HI"), self.a("WI")), (self.a("HO"), self.a("WO")), self.a("NumChannels"))
 
     def rtl_module(self, node, model):
         from hw.ops import rtl

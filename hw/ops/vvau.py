@@ -262,8 +262,19 @@ class VVAU(HWOp):
 
     # ---- hls4ml / RTL -------------------------------------------------------------------------
     def hls4ml_layers(self, walk, node) -> None:
-        walk.refuse(node, "a depthwise convolution (VVAU)",
-                    "use --backend finn (hls4ml's DepthwiseConv2D is not mapped by this backend yet)")
+        """A DepthwiseConv2D over the windows of the depthwise SWG feeding it (with an activation, a
+        HilThreshold on its accumulator; builders in toolchain/backends/plan.py)."""
+        if self.a("mem_mode") == "external":
+            walk.refuse(node, "external weights", "use mem_mode internal_embedded or internal_decoupled "
+                        "(hls4ml weights are constants)")
+        activation = not self.a("noActivation")
+        walk.depthwise(node, self._weight_matrix(walk.initializer(node, 1, "weights")), channels=self.a("Channels"),
+                       weight_dtype=self.dt("weightDataType"), acc_dtype=self.dt("accDataType"),
+                       out_dtype=self.dt("outputDataType"), folding={"PE": self.a("PE"), "SIMD": self.a("SIMD")},
+                       activation=activation)
+        if activation:
+            walk.threshold(node, walk.initializer(node, 2, "threshold matrix"), self.a("Channels"),
+                           self.dt("outputDataType"), self.a("ActVal"))
 
     def rtl_module(self, node, model):
         from hw.ops import rtl

@@ -21,8 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from toolchain.backends.plan import (AddLayer, DenseLayer, FlattenLayer, InputLayer, Layer, PadLayer, Plan,
-                                    PoolLayer, ThresholdLayer)
+from toolchain.backends.plan import (AccPoolLayer, AddLayer, DenseLayer, FlattenLayer, InputLayer, Layer, PadLayer,
+                                    Plan, PoolLayer, ResizeLayer, ThresholdLayer)
 from toolchain.defaults import DEFAULT_CLOCK_NS, DEFAULT_PART, resolve_clock, resolve_part
 from toolchain.backends import UNITS
 from toolchain.errors import UserError
@@ -55,13 +55,28 @@ def _dense_dict(layer: DenseLayer, prev: str) -> dict:
         return {"class_name": "Dense", "name": layer.name, "inputs": [prev], "n_in": w.shape[0], "n_out": w.shape[1],
                 "weight_data": w, "bias_data": b}
     g = layer.conv
-    return {"class_name": "Conv2D", "name": layer.name, "inputs": [prev], "data_format": "channels_last",
-            "in_height": g.in_h, "in_width": g.in_w, "out_height": g.out_h, "out_width": g.out_w,
-            "n_chan": g.n_chan, "n_filt": w.shape[1], "filt_height": g.k, "filt_width": g.k,
-            "stride_height": g.stride, "stride_width": g.stride, "dilation_height": 1, "dilation_width": 1,
-            "pad_top": 0, "pad_bottom": 0, "pad_left": 0, "pad_right": 0,
-            # IR weights are (kh·kw·C, F) in im2col order (kh, kw, C): hls4ml wants (kh, kw, C, F)
-            "weight_data": w.reshape(g.k, g.k, g.n_chan, w.shape[1]), "bias_data": b}
+    common = {"name": layer.name, "inputs": [prev], "data_format": "channels_last", "bias_data": b}
+    if g.one_d:  # SWG1D windows (kw, C): hls4ml's Conv1D weights are (kw, C, F)
+        return {"class_name": "Conv1D", **common, "in_width": g.in_w, "out_width": g.out_w, "n_chan": g.n_chan,
+                "n_filt": w.shape[1], "filt_width": g.k, "stride_width": g.stride, "dilation": 1,
+                "pad_left": 0, "pad_right": 0, "weight_data": w.reshape(g.k, g.n_chan, w.shape[1])}
+    geom = {"in_height": g.in_h, "in_width": g.in_w, "out_height": g.out_h, "out_width": g.out_w,
+            "n_chan": g.n_chan, "filt_height": g.k, "filt_width": g.k, "stride_height": g.stride,
+            "stride_width": g.stride, "dilation_height": 1, "dilation_width": 1,
+            "pad_top": 0, "pad_bottom": 0, "pad_left": 0, "pad_right": 0}
+    if g.depthwise:  # (k·k, C) tap matrix: hls4ml's depthwise kernel (kh, kw, C, 1), read as weights[tap·C + c]
+        return {"class_name": "DepthwiseConv2D", **common, **geom, "n_filt": g.n_chan, "depth_multiplier": 1,
+                "depthwise_data": w.reshape(g.k, g.k, g.n_chan, 1)}
+    # IR weights are (kh·kw·C, F) in im2col order (kh, kw, C): hls4ml wants (kh, kw, C, F)
+    return {"class_name": "Conv2D", **common, **geom, "n_filt": w.shape[1],
+            "weight_data": w.reshape(g.k, g.k, g.n_chan, w.shape[1])}
+
+
+def dense_kind(layer: DenseLayer) -> str:
+    """The hls4ml class of a DenseLayer."""
+    if layer.conv is None:
+        return "Dense"
+    return "Conv1D" if layer.conv.one_d else "DepthwiseConv2D" if layer.conv.depthwise else "Conv2D"
 
 
 def _layer_dict(layer: Layer, prev: Optional[str]) -> dict:
@@ -78,12 +93,20 @@ def _layer_dict(layer: Layer, prev: Optional[str]) -> dict:
         return {"class_name": "Merge", "op": "add", "name": layer.name, "inputs": list(layer.inputs)}
     if isinstance(layer, FlattenLayer):  # io_stream: an in-place view, no kernel (hls4ml InplaceStreamFlatten)
         return {"class_name": "Reshape", "name": layer.name, "inputs": [prev], "target_shape": list(layer.shape)}
+    if isinstance(layer, AccPoolLayer):
+        return {"class_name": "HilGlobalAccPool", "name": layer.name, "inputs": [prev], "n_pixels": layer.pixels,
+                "n_chan": layer.shape[-1]}
     h, w, c = layer.shape
     if isinstance(layer, PoolLayer):
         return {"class_name": "MaxPooling2D", "name": layer.name, "inputs": [prev], "data_format": "channels_last",
                 "in_height": h * layer.k, "in_width": w * layer.k, "out_height": h, "out_width": w, "n_filt": c,
                 "pool_height": layer.k, "pool_width": layer.k, "stride_height": layer.k, "stride_width": layer.k,
                 "pad_top": 0, "pad_bottom": 0, "pad_left": 0, "pad_right": 0}
+    if isinstance(layer, ResizeLayer):
+        hi, wi = layer.in_hw
+        return {"class_name": "UpSampling2D", "name": layer.name, "inputs": [prev], "data_format": "channels_last",
+                "algorithm": "nearest", "align_corners": False, "in_height": hi, "in_width": wi,
+                "out_height": h, "out_width": w, "n_chan": c}
     if isinstance(layer, PadLayer):
         top, left, bottom, right = layer.pads
         return {"class_name": "ZeroPadding2D", "name": layer.name, "inputs": [prev], "data_format": "channels_last",
@@ -100,6 +123,8 @@ def layer_precisions(layer: Layer) -> dict[str, str]:
     elif isinstance(layer, ThresholdLayer):
         out["threshold"] = layer.threshold_t.hls
     elif isinstance(layer, PoolLayer):
+        out["accum"] = layer.out.hw.hls
+    elif isinstance(layer, AccPoolLayer):  # the sums accumulate in the output type (plan checks it holds them)
         out["accum"] = layer.out.hw.hls
     return out
 
@@ -183,11 +208,10 @@ def _layers_json(plan: Plan) -> list[dict]:
     for layer in plan.layers[1:]:
         entry = {"name": layer.name, "ir_nodes": list(layer.ir_nodes), "precision": layer_precisions(layer)}
         if isinstance(layer, DenseLayer):
-            entry.update(kind="Conv2D" if layer.conv else "Dense", reuse_factor=layer.reuse, strategy=layer.strategy,
-                         **layer.folding)
+            entry.update(kind=dense_kind(layer), reuse_factor=layer.reuse, strategy=layer.strategy, **layer.folding)
         else:
             kinds = {ThresholdLayer: "HilThreshold", PoolLayer: "MaxPooling2D", FlattenLayer: "Reshape",
-                     AddLayer: "Add"}
+                     AddLayer: "Add", AccPoolLayer: "HilGlobalAccPool", ResizeLayer: "UpSampling2D"}
             entry["kind"] = kinds.get(type(layer), "ZeroPadding2D")
         out.append(entry)
     return out

@@ -11,6 +11,15 @@ op declares its own in `hls4ml_layers(walk, node)` (hw/ops/<op>.py) using the bu
                           accDataType, reuse factor = (MW/SIMD)·(MH/PE) (Latency at 1, Resource above);
   noActivation=0       -> + HilThreshold (hls4ml_ext): out = Σ_k [acc >= T_k] + ActVal;
 * Thresholding         -> HilThreshold;
+* SWG + VVAU           -> DepthwiseConv2D (depth multiplier 1, integer weights, accum_t = accDataType)
+  (depthwise)             [+ HilThreshold], reuse factor = (k²/SIMD)·(C/PE);
+* SWG1D + MVAU         -> Conv1D over the 1×W signal (the hls4ml layer carries it as (W, C));
+* GlobalAccPool        -> HilGlobalAccPool (hls4ml_ext): the per-channel sum in outputDataType; hls4ml's
+                          GlobalAveragePooling2D divides by H·W in its accumulator type
+                          (nnet_pooling_stream.h global_pooling2d_cl), which the IR does not: the lowering
+                          moves 1/(H·W) into the next layer's thresholds;
+* Upsample             -> UpSampling2D (hls4ml Resize, nearest: nnet_image_stream.h resize_nearest), for
+                          integer factors HO/HI and WO/WI (other factors refused by name);
 * FMPadding            -> ZeroPadding2D;  StreamingMaxPool -> MaxPooling2D;
 * MVAU after a feature map of H·W·C = MW values (a dense layer after a flatten)
                        -> Reshape to (H·W·C,) + Dense: the stream order (h, w, c) is the IR's;
@@ -43,13 +52,15 @@ from hw.ops.base import DOMAIN, HWOp, OpError, accumulator_range, broadcast_thre
 from toolchain.backends.precision import (Enc, IntType, PrecisionError, TensorType, check_integral, stream_type,
                                           value_type)
 from toolchain.backends.refusal import BackendRefusal, refuse
-from toolchain.backends.reuse import reuse_and_strategy
+from toolchain.backends.reuse import resource_rf_valid, reuse_and_strategy
 
 ACC_BITS_MAX = 62  # int64 bound arithmetic below
 
 
 @dataclass(frozen=True)
 class ConvGeom:
+    """The windows a sliding-window generator makes: k×k (2-D) or 1×k over a 1×W signal (one_d)."""
+
     in_h: int
     in_w: int
     n_chan: int
@@ -57,6 +68,18 @@ class ConvGeom:
     stride: int
     out_h: int
     out_w: int
+    one_d: bool = False  # SWG1D: hls4ml Conv1D
+    depthwise: bool = False  # a depthwise SWG: feeds a VVAU, hls4ml DepthwiseConv2D
+
+    @property
+    def taps(self) -> int:
+        """Kernel positions per window (kh·kw)."""
+        return self.k if self.one_d else self.k * self.k
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """The output map without channels, as hls4ml shapes it (Conv1D: (W,), Conv2D: (H, W))."""
+        return (self.out_w,) if self.one_d else (self.out_h, self.out_w)
 
 
 @dataclass
@@ -113,6 +136,23 @@ class FlattenLayer(Layer):
 class AddLayer(Layer):
     """AddStreams: hls4ml's Merge 'add' (nnet_merge_stream.h add: out[j] = in1[j] + in2[j] in the result
     type), exact when the result type holds every sum."""
+
+
+@dataclass
+class ResizeLayer(Layer):
+    """Upsample: hls4ml's UpSampling2D (class Resize, nearest; nnet_image_stream.h resize_nearest repeats
+    every pixel new_height/height × new_width/width times, the IR's pixel (y·HI // HO, x·WI // WO) for
+    integer factors). The output type is the input's (resize_nearest has one type parameter)."""
+
+    in_hw: tuple[int, int] = (1, 1)
+
+
+@dataclass
+class AccPoolLayer(Layer):
+    """GlobalAccPool: the per-channel sum over `pixels` pixels (hls4ml_ext HilGlobalAccPool), output (C,)
+    as hls4ml's GlobalPooling2D shapes it."""
+
+    pixels: int = 1
 
 
 @dataclass
@@ -244,6 +284,9 @@ class _Walk:
                                f"[{lo.min()}, {hi.max()}]", "widen accDataType (or re-run the accumulator "
                                "minimization of the lowering)")
         rf, strategy = reuse_and_strategy(name, mw, mh, folding["PE"], folding["SIMD"])
+        if self.swg is not None and self.swg[1].depthwise:
+            raise refuse(self.swg[0], f"a depthwise sliding window feeding the MVAU {name}",
+                         "feed a depthwise window generator to a VVAU (as `hil lower` does)")
         conv, shape = self._geometry(name, input_vectors, mw, mh)
         if conv is None and len(self.cur.shape) > 1 and math.prod(self.cur.shape[:-1]) > 1:
             self._flatten(name, mw)
@@ -251,10 +294,17 @@ class _Walk:
         elif conv is None and self.cur.shape[-1] != mw:
             raise refuse(name, f"an MVAU with MW={mw} after a stream of {self.cur.shape[-1]} values per vector",
                          f"set MW={self.cur.shape[-1]} (and the weight matrix to match)")
-        swg, self.swg = self.swg, None
-        nodes = ((swg[0],) if swg else ()) + (name,)
         dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
                      reuse=rf, strategy=strategy, conv=conv, folding=dict(folding))
+        self._add_product(node, shape, lo, hi, acc_dtype, out_dtype, activation, dense)
+
+    def _add_product(self, node, shape: tuple[int, ...], lo: np.ndarray, hi: np.ndarray, acc_dtype: DataType,
+                     out_dtype: DataType, activation: bool, dense: dict) -> None:
+        """The DenseLayer of an MVAU/VVAU (and of the SWG feeding it): the node's output when it has no
+        activation (outputDataType must hold the accumulator), else an internal accumulator."""
+        name = node.name
+        swg, self.swg = self.swg, None
+        nodes = ((swg[0],) if swg else ()) + (name,)
         if not activation:
             out = _tensor_type(out_dtype, name, "outputDataType")
             if out.enc is Enc.BIT or not out.hw.covers(lo.min(), hi.max()):
@@ -262,8 +312,40 @@ class _Walk:
                                    "with noActivation=1", "set outputDataType to the accumulator type")
             self.add(DenseLayer(name, nodes, out, shape, node.output[0], **dense))
             return
-        acc = TensorType(acc_dtype.name, accum_t, Enc.INT)
+        acc = TensorType(acc_dtype.name, dense["accum_t"], Enc.INT)
         self.add(DenseLayer(f"{name}_acc", nodes, acc, shape, None, **dense))
+
+    def depthwise(self, node, taps: np.ndarray, *, channels: int, weight_dtype: DataType, acc_dtype: DataType,
+                  out_dtype: DataType, folding: dict, activation: bool) -> None:
+        """acc[c] = Σ_t x[t, c]·W[t, c] over the windows of the depthwise SWG feeding this node (taps:
+        the (k_h·k_w, C) weight matrix): hls4ml's DepthwiseConv2D, depth multiplier 1
+        (nnet_sepconv2d_stream.h depthwise_conv_2d_cl, nnet_depthwise_product.h: acc in accum_t over
+        weights[tap·C + c]); with `activation` its output is the accumulator of the threshold() that
+        follows."""
+        name = node.name
+        if self.swg is None or not self.swg[1].depthwise:
+            raise refuse(name, "a VVAU not fed by a depthwise sliding-window generator",
+                         "feed it from a depthwise SWG (as `hil lower` writes depthwise convolutions)")
+        g = self.swg[1]
+        w = _int(taps, name, "weights")
+        if g.one_d or g.n_chan != channels or w.shape != (g.taps, channels):
+            raise refuse(name, f"a {w.shape[0]}-tap VVAU over {channels} channels after {self.swg[0]} "
+                               f"({'1x' if g.one_d else f'{g.k}x'}{g.k} windows of {g.n_chan} channels)",
+                         "give the VVAU the kernel and channels of its window generator")
+        wdt = weight_dtype
+        if w.min() < wdt.min() or w.max() > wdt.max():
+            raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
+        weight, bias, weight_t, lo, hi = self._dense_weights(name, False, w, wdt)
+        accum_t = value_type(acc_dtype, f"{name}: accDataType")
+        if not accum_t.covers(lo.min(), hi.max()):
+            raise refuse(name, f"accDataType {acc_dtype.name} for the accumulator range [{lo.min()}, {hi.max()}]",
+                         "widen accDataType (or re-run the accumulator minimization of the lowering)")
+        # cycles per output pixel of the folded VVAU; hls4ml's Resource validation sees n_in = k²·C, n_out = C
+        rf = (g.taps // folding["SIMD"]) * (channels // folding["PE"])
+        strategy = "Resource" if rf > 1 and resource_rf_valid(g.taps * channels, channels, rf) else "Latency"
+        dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
+                     reuse=rf, strategy=strategy, conv=g, folding=dict(folding))
+        self._add_product(node, g.out_shape + (channels,), lo, hi, acc_dtype, out_dtype, activation, dense)
 
     def _dense_weights(self, name: str, xnor: bool, w: np.ndarray, wdt: DataType):
         """(hw weights, hw bias, weight_t, acc lo, acc hi): hw Dense output == the IR accumulator."""
@@ -293,10 +375,11 @@ class _Walk:
     def _geometry(self, name: str, vec: list[int], mw: int, mh: int) -> tuple[Optional[ConvGeom], tuple[int, ...]]:
         if self.swg is not None:
             g = self.swg[1]
-            if mw != g.k * g.k * g.n_chan:
-                raise refuse(name, f"MW={mw} after {self.swg[0]} ({g.k}x{g.k}x{g.n_chan} windows)",
-                             f"set MW={g.k * g.k * g.n_chan} (the im2col window size kh·kw·C)")
-            return g, (g.out_h, g.out_w, mh)
+            if mw != g.taps * g.n_chan:
+                kernel = f"1x{g.k}" if g.one_d else f"{g.k}x{g.k}"
+                raise refuse(name, f"MW={mw} after {self.swg[0]} ({kernel}x{g.n_chan} windows)",
+                             f"set MW={g.taps * g.n_chan} (the im2col window size kh·kw·C)")
+            return g, g.out_shape + (mh,)
         if math.prod(vec) > 1:
             if len(vec) != 3 or len(self.cur.shape) != 3:
                 raise refuse(name, f"an MVAU over numInputVectors={vec} on a stream of shape {self.cur.shape} (not "
@@ -336,15 +419,51 @@ class _Walk:
 
     # the other layers ----------------------------------------------------------------------------
     def sliding_window(self, node, geom: ConvGeom) -> None:
-        """A window generator is not a layer: it makes the next dense() a Conv2D."""
-        if len(self.cur.shape) != 3:
-            raise refuse(node.name, f"a sliding window over a stream of shape {self.cur.shape} (not a 2-D feature "
-                                    "map)", "hls4ml convolves 2-D maps only: give a 1-D map of length L the shape "
-                                    "(1, L, C)")
+        """A window generator is not a layer: it makes the next dense() a Conv2D (Conv1D for a 1-D
+        window, DepthwiseConv2D for the depthwise() of a VVAU)."""
+        shape = self.cur.shape
+        want = ((geom.in_w, geom.n_chan), (1, geom.in_w, geom.n_chan)) if geom.one_d else \
+            ((geom.in_h, geom.in_w, geom.n_chan),)
+        if shape not in want:
+            what = f"1x{geom.in_w}x{geom.n_chan} signal" if geom.one_d else \
+                f"{geom.in_h}x{geom.in_w}x{geom.n_chan} feature map"
+            raise refuse(node.name, f"a sliding window over a {what} reading a stream of shape {shape}",
+                         "give the window generator the shape of the stream it reads")
         self.swg = (node.name, geom)
 
-    def conv_geometry(self, in_h: int, in_w: int, n_chan: int, k: int, stride: int, out_h: int, out_w: int) -> ConvGeom:
-        return ConvGeom(in_h, in_w, n_chan, k, stride, out_h, out_w)
+    def conv_geometry(self, in_h: int, in_w: int, n_chan: int, k: int, stride: int, out_h: int, out_w: int, *,
+                      one_d: bool = False, depthwise: bool = False) -> ConvGeom:
+        return ConvGeom(in_h, in_w, n_chan, k, stride, out_h, out_w, one_d, depthwise)
+
+    def upsample(self, node, in_hw: tuple[int, int], out_hw: tuple[int, int], channels: int) -> None:
+        """Nearest-neighbour upsampling: UpSampling2D (hls4ml Resize), exact for integer factors."""
+        (hi, wi), (ho, wo) = in_hw, out_hw
+        if self.cur.shape != (hi, wi, channels):
+            raise refuse(node.name, f"an upsampling of a {hi}x{wi}x{channels} map reading a stream of shape "
+                                    f"{self.cur.shape}", "give the Upsample the shape of the stream it reads")
+        if ho % hi or wo % wi:
+            raise refuse(node.name, f"nearest-neighbour upsampling from {hi}x{wi} to {ho}x{wo} (not an integer "
+                                    "factor; hls4ml's resize_nearest repeats each pixel HO/HI x WO/WI times)",
+                         f"upsample by integer factors (e.g. to {hi * max(1, round(ho / hi))}x"
+                         f"{wi * max(1, round(wo / wi))}), or use --backend finn")
+        self.add(ResizeLayer(node.name, (node.name,), self.cur.out, (ho, wo, channels), node.output[0],
+                             in_hw=(hi, wi)))
+
+    def global_acc_pool(self, node, pixels: int, channels: int, out_dtype: DataType) -> None:
+        """The per-channel sum over the whole map: HilGlobalAccPool (hls4ml_ext), output (C,)."""
+        cur = self.cur
+        if len(cur.shape) < 2 or cur.shape[-1] != channels or math.prod(cur.shape[:-1]) != pixels:
+            raise refuse(node.name, f"a global pool over {pixels} pixels of {channels} channels reading a stream "
+                                    f"of shape {cur.shape}", "give the GlobalAccPool the shape of the stream it reads")
+        if cur.out.enc is Enc.BIT:
+            raise refuse(node.name, "a sum of BIPOLAR values (hls4ml carries them as bits)",
+                         "quantize the pooled stream to integers, or use --backend finn")
+        out = _tensor_type(out_dtype, node.name, "output datatype")
+        lo, hi = cur.out.lo * pixels, cur.out.hi * pixels
+        if out.enc is Enc.BIT or not out.hw.covers(lo, hi):
+            raise refuse(node.name, f"output datatype {out.dtype} for the sums in [{lo}, {hi}]",
+                         "widen the output datatype")
+        self.add(AccPoolLayer(node.name, (node.name,), out, (channels,), node.output[0], pixels=pixels))
 
     def pool(self, node, k: int, shape: tuple[int, ...]) -> None:
         self.add(PoolLayer(node.name, (node.name,), self.cur.out, shape, node.output[0], k=k))

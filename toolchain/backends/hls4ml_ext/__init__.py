@@ -1,9 +1,13 @@
-"""hls4ml extension layer `HilThreshold`: FINN's multi-threshold activation, exact for any bit width.
+"""hls4ml extension layers, added through hls4ml's extension API (docs "Extension API": a Layer subclass,
+a config and a function template, a C++ header registered as custom source; the headers are beside
+this file):
 
-hls4ml 1.3.0 has binary/ternary tanh kernels but no generic multi-threshold, so the dataflow IR's
-thresholds (MVAU with noActivation=0, Thresholding) become this layer, added through hls4ml's
-extension API (docs "Extension API": a Layer subclass, a config and a function template, a C++
-header registered as custom source). The header is nnet_hil_threshold.h beside this file.
+* `HilThreshold` (nnet_hil_threshold.h): FINN's multi-threshold activation, exact for any bit width.
+  hls4ml 1.3.0 has binary/ternary tanh kernels but no generic multi-threshold, so the dataflow IR's
+  thresholds (MVAU/VVAU with noActivation=0, Thresholding) become this layer.
+* `HilGlobalAccPool` (nnet_hil_accpool.h): FINN's GlobalAccPool, the per-channel sum over a whole map.
+  hls4ml's GlobalAveragePooling2D divides that sum by H·W in its accumulator type
+  (nnet_pooling_stream.h global_pooling2d_cl); the IR keeps the sum (the 1/(H·W) is in the next layer).
 
 `register()` is idempotent: hls4ml keeps its registries in module globals and raises on a second
 registration of a pass name.
@@ -14,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 HEADER = Path(__file__).with_name("nnet_hil_threshold.h")
+ACCPOOL_HEADER = Path(__file__).with_name("nnet_hil_accpool.h")
 BACKENDS = ("Vivado", "Vitis")
 _registered = False
 
@@ -28,6 +33,13 @@ _config_template = """struct config{index} : nnet::hil_threshold_config {{
 }};\n"""
 
 _function_template = "nnet::hil_threshold<{input_t}, {output_t}, {config}>({input}, {output}, {t});"
+
+_accpool_config_template = """struct config{index} : nnet::hil_accpool_config {{
+    static const unsigned n_pixels = {n_pixels};
+    static const unsigned n_chan = {n_chan};
+}};\n"""
+
+_accpool_function_template = "nnet::hil_global_acc_pool<{input_t}, {output_t}, {config}>({input}, {output});"
 
 
 def register() -> None:
@@ -75,10 +87,35 @@ def register() -> None:
             params["t"] = node.get_weights("threshold").name
             return _function_template.format(**params)
 
+    class HilGlobalAccPool(Layer):
+        """out[c] = sum_p x[p, c] over n_pixels pixels, output shape (n_chan,)."""
+
+        _expected_attributes = [Attribute("n_pixels"), Attribute("n_chan")]
+
+        def initialize(self):
+            self.add_output_variable([self.get_attr("n_chan")])
+
+    class HilGlobalAccPoolConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(HilGlobalAccPool)
+
+        def format(self, node):
+            return _accpool_config_template.format(**self._default_config_params(node))
+
+    class HilGlobalAccPoolFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(HilGlobalAccPool, include_header=["nnet_utils/nnet_hil_accpool.h"])
+
+        def format(self, node):
+            return _accpool_function_template.format(**self._default_function_params(node))
+
     register_layer("HilThreshold", HilThreshold)
+    register_layer("HilGlobalAccPool", HilGlobalAccPool)
     for name in BACKENDS:
         backend = hls4ml.backends.get_backend(name)
-        backend.register_template(HilThresholdConfigTemplate)
-        backend.register_template(HilThresholdFunctionTemplate)
+        for template in (HilThresholdConfigTemplate, HilThresholdFunctionTemplate, HilGlobalAccPoolConfigTemplate,
+                         HilGlobalAccPoolFunctionTemplate):
+            backend.register_template(template)
         backend.register_source(HEADER)
+        backend.register_source(ACCPOOL_HEADER)
     _registered = True
