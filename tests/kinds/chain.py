@@ -1,6 +1,7 @@
 """The whole chain of issue 15's acceptance for one zoo recipe, in process (what the CLI verbs call):
 export (torch ≡ QONNX) → lower --strict (dataflow ≡ QONNX) → estimate → emulate --inputs --size-fifos
-(emulator ≡ QONNX, interval == the estimate's slowest node) → FINN handoff whose folding round-trips."""
+(emulator ≡ QONNX, interval == the estimate's slowest node) → hls4ml C-sim (C-sim ≡ emulator, layer by
+layer, and ≡ QONNX through the host steps) → FINN handoff whose folding round-trips."""
 
 from __future__ import annotations
 
@@ -59,6 +60,26 @@ def check_chain(chain: Chain, emulate_samples: int = 1000) -> None:
     assert chain.emulate["samples"] == emulate_samples and chain.emulate["mismatches"] == 0
     assert chain.emulate["deadlock"] is False
     assert chain.emulate["interval_cycles"] == chain.estimate["network"]["max_cycles"]
+
+
+def check_hls4ml_csim(chain: Chain, tmp: Path, samples: int, layers: list[str], model=None) -> dict:
+    """`hil build --backend hls4ml --csim N` on the first N verification inputs (raw, through the host
+    steps): 0 mismatching samples vs the emulator, every layer that computes an IR tensor equal to it (at
+    least `layers` among them), the decoded outputs equal to the source QONNX, and not all alike (a
+    constant network would make the equality empty). `model`: another lowering of the chain's source (e.g.
+    folded) instead of its dataflow.onnx."""
+    from toolchain.backends.hls4ml import CSIM_OUTPUTS, build_hls4ml
+
+    x = np.load(chain.dir / "x.npy")[:samples]
+    out = tmp / "hls4ml"
+    model, source = (load_model(chain.dataflow), chain.dataflow) if model is None else (model, chain.source)
+    result = build_hls4ml(model, out, csim=samples, source=str(source), inputs=x)
+    csim = result["csim"]
+    assert csim["samples"] == samples and csim["mismatches"] == 0
+    assert set(layers) <= set(csim["per_layer"]) and all(v == 0 for v in csim["per_layer"].values()), csim["per_layer"]
+    assert csim["source"]["samples"] == samples and csim["source"]["mismatches"] == 0
+    assert len(np.unique(np.load(out / CSIM_OUTPUTS).reshape(samples, -1), axis=0)) > 1
+    return result
 
 
 def check_finn_handoff(chain: Chain, tmp: Path) -> dict:

@@ -1,7 +1,7 @@
 """conv-autoencoder (issue 15): an encoder-decoder on digits with nearest-neighbour upsampling, trained
 on reconstruction MSE; lowered to FMPadding/SWG/MVAU/StreamingMaxPool/Upsample, exact through the
-chain (image outputs compared value by value); hls4ml refuses the upsampling by name; the FINN
-handoff's folding round-trips."""
+chain (image outputs compared value by value); the upsampling is hls4ml's UpSampling2D, whose C-sim equals
+the emulator (a non-integer factor is refused by name); the FINN handoff's folding round-trips."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from qonnx.custom_op.registry import getCustomOp
 
 from hw.ops.graph import NodeSpec, linear_model
-from tests.kinds.chain import check_chain, check_finn_handoff, run_chain
+from tests.kinds.chain import check_chain, check_finn_handoff, check_hls4ml_csim, run_chain
+from toolchain.backends.plan import plan_hls4ml
 from toolchain.backends.refusal import BackendRefusal
 from toolchain.errors import UserError
 from toolchain.onnxio import load_model
-from toolchain.pipeline import build
 from toolchain.zoo import load_recipe
 
 RECIPE = "conv-autoencoder"
@@ -39,9 +39,42 @@ def test_autoencoder_lowers_exactly_and_outputs_images(chain):
     assert rows["Upsample_0"] == 8 * 8 * 8  # upsampler.py get_exp_cycles: prod(folded_output_shape[:-1])
 
 
-def test_hls4ml_refuses_the_upsampling_by_name(chain, tmp_path):
-    with pytest.raises(BackendRefusal, match=r"Upsample_0: nearest-neighbour upsampling"):
-        build(chain.dataflow, "hls4ml", tmp_path / "prj")
+LAYERS = ["MVAU_0", "MaxPool_0", "MVAU_1", "Upsample_0", "FMPadding_2", "MVAU_2"]
+
+
+def test_hls4ml_plans_the_upsampling_as_upsampling2d(chain):
+    from toolchain.backends.hls4ml import hls4ml_config, HLSOptions
+
+    plan = plan_hls4ml(load_model(chain.dataflow))
+    _, layers = hls4ml_config(plan, chain.dir / "unused", HLSOptions())
+    up = next(layer for layer in layers if layer["name"] == "Upsample_0")
+    assert up["class_name"] == "UpSampling2D" and up["algorithm"] == "nearest"
+    assert (up["in_height"], up["in_width"], up["out_height"], up["out_width"], up["n_chan"]) == (4, 4, 8, 8, 8)
+
+
+def test_hls4ml_refuses_a_non_integer_upsampling_factor(tmp_path):
+    """hls4ml's resize_nearest repeats each pixel HO/HI times (it asserts an integer factor); the IR's
+    3 -> 5 picks rows 0, 0, 1, 1, 2: refused by name, before any file is written."""
+    from toolchain.pipeline import build
+
+    def model(ho):
+        return linear_model([NodeSpec("Upsample", dict(SIMD=1, HI=3, WI=3, HO=ho, WO=ho, NumChannels=2,
+                                                       inputDataType="UINT4"))])
+
+    assert [type(layer).__name__ for layer in plan_hls4ml(model(6)).layers] == ["InputLayer", "ResizeLayer"]
+    model(5).save(tmp_path / "up.onnx")
+    with pytest.raises(BackendRefusal, match=r"Upsample_0: nearest-neighbour upsampling from 3x3 to 5x5 \(not an "
+                                             r"integer factor.*upsample by integer factors \(e.g. to 6x6\)"):
+        build(tmp_path / "up.onnx", "hls4ml", tmp_path / "prj")
+    assert not (tmp_path / "prj").exists()
+
+
+@pytest.mark.slow
+def test_autoencoder_hls4ml_csim_is_exact(chain, tmp_path):
+    result = check_hls4ml_csim(chain, tmp_path, 1000, LAYERS)
+    assert [layer["kind"] for layer in result["layers"]].count("UpSampling2D") == 1
+    firmware = (tmp_path / "hls4ml" / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::resize_nearest" in firmware
 
 
 def test_autoencoder_finn_handoff_round_trips(chain, tmp_path):
@@ -81,4 +114,6 @@ def test_trained_autoencoder_chain(tmp_path):
 
     metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
     assert metrics["metric"] == "mse" and 0 < metrics["mse"] < 0.1 and metrics["float_mse"] > 0
-    check_chain(run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000))
+    chain = run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000)
+    check_chain(chain)
+    check_hls4ml_csim(chain, tmp_path, 1000, LAYERS)

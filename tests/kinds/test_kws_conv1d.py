@@ -1,6 +1,6 @@
 """kws-conv1d (issue 15): a 1-D convolutional classifier on the seeded synthetic keyword-like set,
-lowered to SWG1D (FINN ConvolutionInputGenerator1D) + MVAU, exact through the chain; hls4ml refuses
-the 1-D window by name; the FINN handoff's folding round-trips."""
+lowered to SWG1D (FINN ConvolutionInputGenerator1D) + MVAU, exact through the chain; each SWG1D + MVAU
+is an hls4ml Conv1D whose C-sim equals the emulator; the FINN handoff's folding round-trips."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import pytest
 from qonnx.custom_op.registry import getCustomOp
 
 from hw.ops.graph import NodeSpec, linear_model
-from tests.kinds.chain import check_chain, check_finn_handoff, run_chain
-from toolchain.backends.refusal import BackendRefusal
+from tests.kinds.chain import check_chain, check_finn_handoff, check_hls4ml_csim, run_chain
+from toolchain.backends.plan import plan_hls4ml
 from toolchain.datasets_synth import keywords_synthetic
 from toolchain.onnxio import load_model
-from toolchain.pipeline import build
 
 RECIPE = "kws-conv1d"
 
@@ -37,9 +36,24 @@ def test_kws_lowers_to_1d_windows_exactly(chain):
     assert rows["SWG1D_0"] == 1 + 28 * 5 * 8 and rows["SWG1D_1"] == 1 + 24 * 5 * 16
 
 
-def test_hls4ml_refuses_the_1d_window_by_name(chain, tmp_path):
-    with pytest.raises(BackendRefusal, match=r"SWG1D_0: a 1-D sliding window \(Conv1D\)"):
-        build(chain.dataflow, "hls4ml", tmp_path / "prj")
+def test_hls4ml_plans_the_1d_windows_as_conv1d(chain):
+    """SWG1D + MVAU -> one Conv1D (1x5 windows of C channels, hls4ml's (W, F) output), its threshold,
+    and the classifier reads the flattened 24x16 map."""
+    from toolchain.backends.hls4ml import dense_kind
+
+    plan = plan_hls4ml(load_model(chain.dataflow))
+    dense = [(layer.ir_nodes, dense_kind(layer), layer.shape) for layer in plan.layers if hasattr(layer, "conv")]
+    assert dense == [(("SWG1D_0", "MVAU_0"), "Conv1D", (28, 16)), (("SWG1D_1", "MVAU_1"), "Conv1D", (24, 16)),
+                     (("MVAU_2",), "Dense", (10,))]
+    assert [layer.conv.k for layer in plan.layers[1:] if getattr(layer, "conv", None)] == [5, 5]
+
+
+@pytest.mark.slow
+def test_kws_hls4ml_csim_is_exact(chain, tmp_path):
+    result = check_hls4ml_csim(chain, tmp_path, 1000, ["MVAU_0", "MVAU_1", "MVAU_2"])
+    assert [layer["kind"] for layer in result["layers"]].count("Conv1D") == 2
+    firmware = (tmp_path / "hls4ml" / "firmware" / "myproject.cpp").read_text()
+    assert firmware.count("nnet::conv_1d_cl") == 2
 
 
 def test_kws_finn_handoff_round_trips(chain, tmp_path):
@@ -84,4 +98,6 @@ def test_trained_kws_chain(tmp_path):
 
     metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
     assert metrics["accuracy"] > 0.8 and metrics["synthetic_data"]
-    check_chain(run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000))
+    chain = run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000)
+    check_chain(chain)
+    check_hls4ml_csim(chain, tmp_path, 1000, ["MVAU_0", "MVAU_1", "MVAU_2"])

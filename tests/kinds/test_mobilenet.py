@@ -1,6 +1,7 @@
 """mobilenet-tiny (issue 15): depthwise-separable blocks lowered to SWG(depthwise) + VVAU + MVAU and a
-global average pooling head lowered to GlobalAccPool, exact through the chain; hls4ml refuses the
-depthwise convolution by name; the FINN handoff's folding round-trips."""
+global average pooling head lowered to GlobalAccPool, exact through the chain; the hls4ml C-sim
+(DepthwiseConv2D, HilGlobalAccPool) equals the emulator layer by layer; the FINN handoff's folding
+round-trips."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ import pytest
 from qonnx.custom_op.registry import getCustomOp
 
 from hw.ops.graph import NodeSpec, linear_model
-from tests.kinds.chain import check_chain, check_finn_handoff, run_chain
-from toolchain.backends.refusal import BackendRefusal
+from tests.kinds.chain import check_chain, check_finn_handoff, check_hls4ml_csim, run_chain
 from toolchain.errors import UserError
 from toolchain.onnxio import load_model
 from toolchain.passes.depthwise import depthwise_matrix, depthwise_weights
-from toolchain.pipeline import build
 
 RECIPE = "mobilenet-tiny"
 
@@ -48,10 +47,34 @@ def test_vvau_cycles_are_finns_formula(chain):
     assert rows["GlobalAccPool_0"] == 4 * 4 * 64 + 64  # globalaccpool.py get_exp_cycles
 
 
-def test_hls4ml_refuses_the_depthwise_convolution_by_name(chain, tmp_path):
-    with pytest.raises(BackendRefusal, match=r"SWG_1: a depthwise sliding window \(VVAU\)"):
-        build(chain.dataflow, "hls4ml", tmp_path / "prj")
-    assert not (tmp_path / "prj").exists()
+POOL_HEAD = ["VVAU_0", "VVAU_1", "GlobalAccPool_0", "Thresholding_0", "MVAU_3"]
+
+
+def test_mobilenet_hls4ml_csim_is_exact(chain, tmp_path):
+    """Reduced for CI (one g++ build, 200 samples; 1,000 in the slow tests): the depthwise convolutions
+    are hls4ml DepthwiseConv2D layers (at PE = SIMD = 1: RF = k²·C, Resource strategy) and the pooling
+    head the HilGlobalAccPool sum, each traced and equal to the emulator."""
+    result = check_hls4ml_csim(chain, tmp_path, 200, POOL_HEAD)
+    kinds = Counter(layer["kind"] for layer in result["layers"])
+    assert kinds["DepthwiseConv2D"] == 2 and kinds["HilGlobalAccPool"] == 1 and kinds["Conv2D"] == 3
+    dw = [layer for layer in result["layers"] if layer["kind"] == "DepthwiseConv2D"]
+    assert [(d["reuse_factor"], d["strategy"]) for d in dw] == [(9 * 16, "Resource"), (9 * 32, "Resource")]
+    firmware = (tmp_path / "hls4ml" / "firmware" / "myproject.cpp").read_text()
+    assert firmware.count("nnet::depthwise_conv_2d_cl") == 2 and "nnet::hil_global_acc_pool" in firmware
+
+
+@pytest.mark.slow
+def test_mobilenet_hls4ml_csim_folded(chain, tmp_path):
+    """1,000 samples with the depthwise layers at PE = C (RF = k² = 9 <= C: hls4ml's
+    DepthwiseDenseResource_rf_leq_nout) and the pointwise ones folded."""
+    from toolchain.lower import lower_model
+
+    fold = {"VVAU_0": {"PE": 16, "SIMD": 1}, "VVAU_1": {"PE": 32, "SIMD": 1}, "MVAU_1": {"PE": 8, "SIMD": 16},
+            "MVAU_2": {"PE": 16, "SIMD": 8}}
+    folded = lower_model(load_model(chain.source), folding=fold)
+    result = check_hls4ml_csim(chain, tmp_path, 1000, POOL_HEAD, model=folded)
+    dw = [layer for layer in result["layers"] if layer["kind"] == "DepthwiseConv2D"]
+    assert [(d["reuse_factor"], d["strategy"]) for d in dw] == [(9, "Resource"), (9, "Resource")]
 
 
 def test_mobilenet_finn_handoff_round_trips(chain, tmp_path):
@@ -107,4 +130,6 @@ def test_trained_mobilenet_chain(tmp_path):
 
     metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
     assert metrics["accuracy"] > 0.8
-    check_chain(run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000))
+    chain = run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000)
+    check_chain(chain)
+    check_hls4ml_csim(chain, tmp_path, 1000, POOL_HEAD)

@@ -14,7 +14,7 @@ from qonnx.custom_op.registry import getCustomOp
 from hw.emulator import build_timing_graph, simulate, SimConfig
 from hw.emulator.bypass import fork_edges
 from tests.conftest import run_cli
-from tests.kinds.chain import check_chain, check_finn_handoff, run_chain
+from tests.kinds.chain import check_chain, check_finn_handoff, check_hls4ml_csim, run_chain
 from toolchain.emulate import EmulationDeadlock, emulate
 from toolchain.onnxio import load_model
 
@@ -97,12 +97,13 @@ def test_resnet8_finn_handoff_round_trips(chain, tmp_path):
     assert names["AddStreams_hls"] == 2 and names["DuplicateStreams_hls"] == 2
 
 
+JOINS = ["AddStreams_0", "AddStreams_1", "MVAU_3", "MVAU_6"]  # the joins, the 1x1 projection, the classifier
+
+
 @pytest.mark.slow
 def test_resnet8_hls4ml_csim_is_exact(chain, tmp_path):
-    from toolchain.pipeline import build
-
-    result = build(chain.dataflow, "hls4ml", tmp_path / "prj", csim=1000)
-    assert result["csim"]["mismatches"] == 0 and result["csim"]["samples"] == 1000
+    result = check_hls4ml_csim(chain, tmp_path, 1000, JOINS)
+    assert [layer["kind"] for layer in result["layers"]].count("Add") == 2
 
 
 @pytest.mark.slow
@@ -111,4 +112,6 @@ def test_trained_resnet8_chain(tmp_path):
 
     metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
     assert metrics["accuracy"] > 0.8
-    check_chain(run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000))
+    chain = run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000)
+    check_chain(chain)
+    check_hls4ml_csim(chain, tmp_path, 1000, JOINS)
