@@ -23,25 +23,30 @@ from hw.ops.base import AP_INT_MAX_W, HWOp, divisors, walk_folding
 from hw.schedule import TokenSchedule
 
 
+# FINN's ConvolutionInputGenerator attributes, shared with the 1-D window (hw/ops/swg1d.py, FINN's
+# ConvolutionInputGenerator1D has the same ones)
+WINDOW_ATTRS = {
+    "ConvKernelDim": ("ints", True, []),
+    "IFMChannels": ("i", True, 0),
+    "IFMDim": ("ints", True, []),
+    "OFMDim": ("ints", True, []),
+    "SIMD": ("i", True, 0),
+    "Stride": ("ints", False, [1, 1]),
+    "Dilation": ("ints", False, [1, 1]),
+    "inputDataType": ("s", True, ""),
+    "outputDataType": ("s", True, ""),
+    "depthwise": ("i", False, 0, {0, 1}),
+    "ram_style": ("s", False, "distributed", {"auto", "block", "distributed", "ultra"}),
+    "parallel_window": ("i", False, 0, {0, 1}),
+}
+
+
 class SWG(HWOp):
     FINN_NAME = "ConvolutionInputGenerator"
     FINN_OP_TYPES = ("ConvolutionInputGenerator",)  # ConvolutionInputGenerator1D: hw/ops/swg1d.py
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
-    ATTRS = {
-        "ConvKernelDim": ("ints", True, []),
-        "IFMChannels": ("i", True, 0),
-        "IFMDim": ("ints", True, []),
-        "OFMDim": ("ints", True, []),
-        "SIMD": ("i", True, 0),
-        "Stride": ("ints", True, [1, 1]),
-        "Dilation": ("ints", False, [1, 1]),
-        "inputDataType": ("s", True, ""),
-        "outputDataType": ("s", True, ""),
-        "depthwise": ("i", False, 0, {0, 1}),
-        "ram_style": ("s", False, "distributed", {"auto", "block", "distributed", "ultra"}),
-        "parallel_window": ("i", False, 0, {0, 1}),
-        "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"}),
-    }
+    ATTRS = {**WINDOW_ATTRS, "Stride": ("ints", True, [1, 1]),
+             "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"})}
 
     # ---- shapes -------------------------------------------------------------------------------
     def normal_input_shape(self, i: int = 0):

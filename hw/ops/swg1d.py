@@ -19,6 +19,7 @@ from hw.cost.calibrated import Context, NodeContext, scaled, streams
 from hw.cost.energy import Action, ActionCount
 from hw.cost.resources import Resources
 from hw.ops.base import AP_INT_MAX_W, HWOp, divisors, walk_folding
+from hw.ops.swg import WINDOW_ATTRS
 from hw.schedule import TokenSchedule
 
 
@@ -28,20 +29,7 @@ class SWG1D(HWOp):
     FINN_NAME = "ConvolutionInputGenerator1D"
     FINN_OP_TYPES = ("ConvolutionInputGenerator1D",)
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
-    ATTRS = {
-        "ConvKernelDim": ("ints", True, []),  # [1, k]
-        "IFMChannels": ("i", True, 0),
-        "IFMDim": ("ints", True, []),  # [1, W]
-        "OFMDim": ("ints", True, []),  # [1, OW]
-        "SIMD": ("i", True, 0),
-        "Stride": ("ints", False, [1, 1]),
-        "Dilation": ("ints", False, [1, 1]),
-        "inputDataType": ("s", True, ""),
-        "outputDataType": ("s", True, ""),
-        "depthwise": ("i", False, 0, {0, 1}),
-        "ram_style": ("s", False, "distributed", {"auto", "block", "distributed", "ultra"}),
-        "parallel_window": ("i", False, 0, {0, 1}),
-    }
+    ATTRS = WINDOW_ATTRS  # ConvKernelDim [1, k], IFMDim [1, W], OFMDim [1, OW]
 
     def _k(self) -> int:
         return self.a("ConvKernelDim")[1]
