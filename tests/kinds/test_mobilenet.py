@@ -128,7 +128,8 @@ def test_global_pooling_over_a_non_power_of_two_is_refused(tmp_path):
 def test_trained_mobilenet_chain(tmp_path):
     from toolchain.train import train_recipe
 
-    metrics = train_recipe(RECIPE, tmp_path / "run", epochs=5)
+    # the recipe's 20 epochs (the README's number): after 5 the depthwise net is at ~25 % (measured 24.6 %)
+    metrics = train_recipe(RECIPE, tmp_path / "run")
     assert metrics["accuracy"] > 0.8
     chain = run_chain(RECIPE, tmp_path, run=tmp_path / "run", samples=1000)
     check_chain(chain)
