@@ -274,15 +274,7 @@ class _Walk:
         if w.shape != (mw, mh):
             raise refuse(name, f"a weight matrix of shape {w.shape} (MW={mw}, MH={mh})",
                          f"give the weight matrix the shape (MW, MH) = ({mw}, {mh})")
-        wdt = weight_dtype
-        if w.min() < wdt.min() or w.max() > wdt.max():
-            raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
-        weight, bias, weight_t, lo, hi = self._dense_weights(name, xnor, w, wdt)
-        accum_t = value_type(acc_dtype, f"{name}: accDataType")
-        if not accum_t.covers(lo.min(), hi.max()):
-            raise refuse(name, f"accDataType {acc_dtype.name} for the accumulator range "
-                               f"[{lo.min()}, {hi.max()}]", "widen accDataType (or re-run the accumulator "
-                               "minimization of the lowering)")
+        weight, bias, weight_t, accum_t, lo, hi = self._typed_weights(name, xnor, w, weight_dtype, acc_dtype)
         rf, strategy = reuse_and_strategy(name, mw, mh, folding["PE"], folding["SIMD"])
         if self.swg is not None and self.swg[1].depthwise:
             raise refuse(self.swg[0], f"a depthwise sliding window feeding the MVAU {name}",
@@ -332,20 +324,26 @@ class _Walk:
             raise refuse(name, f"a {w.shape[0]}-tap VVAU over {channels} channels after {self.swg[0]} "
                                f"({'1x' if g.one_d else f'{g.k}x'}{g.k} windows of {g.n_chan} channels)",
                          "give the VVAU the kernel and channels of its window generator")
-        wdt = weight_dtype
-        if w.min() < wdt.min() or w.max() > wdt.max():
-            raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
-        weight, bias, weight_t, lo, hi = self._dense_weights(name, False, w, wdt)
-        accum_t = value_type(acc_dtype, f"{name}: accDataType")
-        if not accum_t.covers(lo.min(), hi.max()):
-            raise refuse(name, f"accDataType {acc_dtype.name} for the accumulator range [{lo.min()}, {hi.max()}]",
-                         "widen accDataType (or re-run the accumulator minimization of the lowering)")
+        weight, bias, weight_t, accum_t, lo, hi = self._typed_weights(name, False, w, weight_dtype, acc_dtype)
         # cycles per output pixel of the folded VVAU; hls4ml's Resource validation sees n_in = k²·C, n_out = C
         rf = (g.taps // folding["SIMD"]) * (channels // folding["PE"])
         strategy = "Resource" if rf > 1 and resource_rf_valid(g.taps * channels, channels, rf) else "Latency"
         dense = dict(weight=weight, bias=bias, weight_t=weight_t, bias_t=IntType.of_values(bias), accum_t=accum_t,
                      reuse=rf, strategy=strategy, conv=g, folding=dict(folding))
         self._add_product(node, g.out_shape + (channels,), lo, hi, acc_dtype, out_dtype, activation, dense)
+
+    def _typed_weights(self, name: str, xnor: bool, w: np.ndarray, wdt: DataType, acc_dtype: DataType):
+        """(hw weights, hw bias, weight_t, accum_t, acc lo, acc hi) of integer weights w, each column one
+        output: the weights within weightDataType, the accumulator range within accDataType."""
+        if w.min() < wdt.min() or w.max() > wdt.max():
+            raise refuse(name, f"weights outside weightDataType {wdt.name}", "widen weightDataType")
+        weight, bias, weight_t, lo, hi = self._dense_weights(name, xnor, w, wdt)
+        accum_t = value_type(acc_dtype, f"{name}: accDataType")
+        if not accum_t.covers(lo.min(), hi.max()):
+            raise refuse(name, f"accDataType {acc_dtype.name} for the accumulator range "
+                               f"[{lo.min()}, {hi.max()}]", "widen accDataType (or re-run the accumulator "
+                               "minimization of the lowering)")
+        return weight, bias, weight_t, accum_t, lo, hi
 
     def _dense_weights(self, name: str, xnor: bool, w: np.ndarray, wdt: DataType):
         """(hw weights, hw bias, weight_t, acc lo, acc hi): hw Dense output == the IR accumulator."""
