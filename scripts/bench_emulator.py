@@ -9,7 +9,7 @@ recipe an untrained export; inputs: the recipe's own (verification_inputs: its d
 where none ships, e.g. jet-mlp without the user's CSV), put on the input grid by the lowering's mapping):
 * emulator: the compiled values plan (hw.emulator.plan.compile_plan, compiled once per design like an
   onnxruntime session), single-threaded BLAS; asserted 0 mismatches against QONNX on every sample
-  (toolchain.compare, the one definition of equal);
+  (toolchain.equality.compare_design, the one definition of equal);
 * hls4ml C-sim: the same dataflow through toolchain.backends (plan -> hls4ml ModelGraph, io_stream), g++
   once (compile seconds reported apart, not in the rate), then ModelGraph.predict; asserted equal to the
   emulator on every sample; "n/a" with the reason where the hls4ml plan refuses the network;
@@ -171,11 +171,11 @@ def prepare(recipe: str, samples: int, tmp: Path) -> Net:
 
 def measure(net: Net, tmp: Path, csim: bool) -> dict:
     """Seconds per batch of each path (None where a path could not run, with the reason), after
-    asserting 0 mismatches: emulator vs QONNX (toolchain.compare) and hls4ml C-sim vs emulator."""
+    asserting 0 mismatches: emulator vs QONNX (toolchain.equality) and hls4ml C-sim vs emulator."""
     from hw.emulator.plan import compile_plan
     from hw.emulator.values import single_threaded_blas
-    from toolchain.compare import compare_outputs
     from toolchain.contract import read_io
+    from toolchain.equality import compare_design
     from toolchain.export import run_qonnx
 
     n = len(net.x)
@@ -192,7 +192,7 @@ def measure(net: Net, tmp: Path, csim: bool) -> dict:
     out["qonnx"] = time.perf_counter() - t0  # one run: qonnx is the slow reference
     y_emu = ours()
     io = read_io(net.model)
-    bad = compare_outputs(y_q, io.decode(y_emu), io.output_kind).mismatches
+    bad = compare_design(io, y_emu, y_q).mismatches
     assert bad == 0, f"{net.recipe}: the emulator differs from QONNX on {bad} of {n} samples"
     out["emulator"] = timed(ours)
     sess = float_twin_session(net.recipe, tmp / f"{net.recipe}-twin.onnx")
