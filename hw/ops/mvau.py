@@ -247,6 +247,9 @@ class MVAU(HWOp):
         per_size = math.prod(per_sample)
         block = max(1, BLOCK_VALUES // max(mw, mh))
         out_dtype = dtype if act is None else act.out_dtype
+        apply = None if act is None else act.blocked(block)
+        if bias is not None:  # tiled to the block: one contiguous add (see ThresholdTable.blocked)
+            bias = np.tile(bias.astype(dtype), (block, 1))
 
         def run(ins: list[np.ndarray]) -> list[np.ndarray]:
             x = ins[0]
@@ -269,9 +272,9 @@ class MVAU(HWOp):
                 a = out[i:i + n] if act is None else acc[:n]
                 np.matmul(xb[:n], wk, out=a)
                 if bias is not None:
-                    a += bias
-                if act is not None:
-                    act.apply(a, out[i:i + n])
+                    a += bias[:n]
+                if apply is not None:
+                    apply(a, out[i:i + n])
             return [out.reshape(shape[:-1] + (mh,))]
 
         return run

@@ -108,6 +108,7 @@ class Thresholding(ChannelStreamOp):
         kernel = threshold_kernel(broadcast_thresholds(np.asarray(thr, dtype=np.float64), c), c, values,
                                   bound=int_bound(self.dt("inputDataType")))
         block = max(1, BLOCK_VALUES // c)
+        apply = kernel.blocked(block)
 
         def run(ins: list[np.ndarray]) -> list[np.ndarray]:
             x = ins[0]
@@ -120,9 +121,9 @@ class Thresholding(ChannelStreamOp):
                 n = min(block, len(flat) - i)
                 if kernel.scratch:  # the table's apply overwrites its input: a copy, in its dtype
                     np.copyto(scratch[:n], flat[i:i + n], casting="unsafe")
-                    kernel.apply(scratch[:n], out[i:i + n])
+                    apply(scratch[:n], out[i:i + n])
                 else:
-                    kernel.apply(flat[i:i + n], out[i:i + n])
+                    apply(flat[i:i + n], out[i:i + n])
             return [out.reshape(x.shape)]
 
         return run
