@@ -90,7 +90,7 @@ class ThresholdTable:
             np.minimum(acc, hi[:n], out=acc)
             idx = np.empty(acc.shape, dtype=np.int32)
             np.copyto(idx, acc, casting="unsafe")
-            np.take(self.table, idx, out=out)
+            np.take(self.table, idx, out=out, mode="clip")  # in range already; "raise" buffers `out`
 
         return apply
 
