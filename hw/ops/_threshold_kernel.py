@@ -193,12 +193,12 @@ def threshold_table(thr: np.ndarray, channels: int, values: np.ndarray) -> Thres
     span = max(np.abs(lo).max(), np.abs(hi).max()) + np.abs(shift).max() + size.sum()
     dtype = np.float32 if span < F32_EXACT else np.float64
     if size.sum() <= MAX_TABLE:
-        # every channel's window at once: position p of channel c holds x = p - shift_c, and the
-        # count #{k : T[c, k] <= x} is #{shifted thresholds <= p} minus the earlier channels' S each
-        keys = (t + shift[:, None]).ravel()  # ascending: the windows are disjoint and in channel order
-        pos = np.arange(size.sum(), dtype=np.float64)
+        # every channel's window at once: position p of channel c holds x = p - shift_c, and its
+        # count #{k : T[c, k] <= x} is #{shifted thresholds <= p} minus the earlier channels' S each:
+        # a running sum of the (integer) shifted thresholds' positions
+        keys = (t + shift[:, None]).ravel().astype(np.int64)  # all inside [0, size.sum())
         channel = np.repeat(np.arange(len(t)), size)
-        count = np.searchsorted(keys, pos, side="right") - channel * t.shape[1]
+        count = np.cumsum(np.bincount(keys, minlength=int(size.sum()))) - channel * t.shape[1]
         table = np.asarray(values)[count].astype(out_dtype)
         return ThresholdTable(lo.astype(dtype), hi.astype(dtype), shift.astype(dtype), table, None, None, dtype)
     keys = (t + shift[:, None]).ravel()  # channel windows are disjoint and ascending: one sorted array
