@@ -260,6 +260,11 @@ def bench_values(networks: list[str], samples: Optional[int], csim: bool, tmp: P
     return results
 
 
+def _env() -> dict:
+    """This checkout first on the path of a fresh process, then the caller's PYTHONPATH (kept)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+
+
 def fresh_emulate_values_seconds(net: Net, tmp: Path) -> float:
     """`hil emulate --inputs x.npy --frames 1` as a fresh process: start-up, the values of every sample,
     the QONNX comparison and one frame of timing."""
@@ -267,7 +272,7 @@ def fresh_emulate_values_seconds(net: Net, tmp: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "toolchain.cli", "emulate", str(net.df_path), "--inputs",
                            str(tmp / "fresh_x.npy"), "--frames", "1", "--json"], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          cwd=ROOT, env=_env())
     seconds = time.perf_counter() - t0
     if proc.returncode or json.loads(proc.stdout)["mismatches"] != 0:
         raise SystemExit(f"hil emulate --inputs failed: {proc.stderr.strip() or proc.stdout[:200]}")
@@ -290,7 +295,7 @@ def kernel_rate(graph, frames: int) -> tuple[int, float, object]:
 def fresh_process_seconds(path: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "toolchain.cli", "emulate", str(path), "--frames", "1", "--size-fifos",
-                           "--json"], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                           "--json"], capture_output=True, text=True, cwd=ROOT, env=_env())
     seconds = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"hil emulate {path} failed: {proc.stderr.strip()}")
@@ -404,8 +409,11 @@ def main() -> None:
         results = bench_values(args.networks.split(","), args.samples, not args.no_csim, tmp)
         if "jet-mlp" in results:
             net = results["jet-mlp"][0]
+            import ml_dtypes  # onnx imports it; its version sets much of the start-up (pyproject.toml)
+
             print(f"hil emulate --inputs ({len(net.x):,} jet-mlp samples, --frames 1) as a fresh process: "
-                  f"{fresh_emulate_values_seconds(net, tmp):.2f} s (target < 2 s)")
+                  f"{fresh_emulate_values_seconds(net, tmp):.2f} s (target < 2 s; ml_dtypes {ml_dtypes.__version__}, "
+                  f"load average {os.getloadavg()[0]:.1f})")
         if not args.no_timing:
             rows = bench_real_timing(args.cnv_fps, args.frames, tmp) + bench_synthetic_timing(args.fold, args.frames)
             table("timing engine (numba max-plus kernel)",
