@@ -9,7 +9,7 @@ recipe an untrained export; inputs: the recipe's own (verification_inputs: its d
 where none ships, e.g. jet-mlp without the user's CSV), put on the input grid by the lowering's mapping):
 * emulator: the compiled values plan (hw.emulator.plan.compile_plan, compiled once per design like an
   onnxruntime session), single-threaded BLAS; asserted 0 mismatches against QONNX on every sample
-  (toolchain.compare, the one definition of equal);
+  (toolchain.equality.compare_design, the one definition of equal);
 * hls4ml C-sim: the same dataflow through toolchain.backends (plan -> hls4ml ModelGraph, io_stream), g++
   once (compile seconds reported apart, not in the rate), then ModelGraph.predict; asserted equal to the
   emulator on every sample; "n/a" with the reason where the hls4ml plan refuses the network;
@@ -171,11 +171,11 @@ def prepare(recipe: str, samples: int, tmp: Path) -> Net:
 
 def measure(net: Net, tmp: Path, csim: bool) -> dict:
     """Seconds per batch of each path (None where a path could not run, with the reason), after
-    asserting 0 mismatches: emulator vs QONNX (toolchain.compare) and hls4ml C-sim vs emulator."""
+    asserting 0 mismatches: emulator vs QONNX (toolchain.equality) and hls4ml C-sim vs emulator."""
     from hw.emulator.plan import compile_plan
     from hw.emulator.values import single_threaded_blas
-    from toolchain.compare import compare_outputs
     from toolchain.contract import read_io
+    from toolchain.equality import compare_design
     from toolchain.export import run_qonnx
 
     n = len(net.x)
@@ -192,7 +192,7 @@ def measure(net: Net, tmp: Path, csim: bool) -> dict:
     out["qonnx"] = time.perf_counter() - t0  # one run: qonnx is the slow reference
     y_emu = ours()
     io = read_io(net.model)
-    bad = compare_outputs(y_q, io.decode(y_emu), io.output_kind).mismatches
+    bad = compare_design(io, y_emu, y_q).mismatches
     assert bad == 0, f"{net.recipe}: the emulator differs from QONNX on {bad} of {n} samples"
     out["emulator"] = timed(ours)
     sess = float_twin_session(net.recipe, tmp / f"{net.recipe}-twin.onnx")
@@ -260,6 +260,11 @@ def bench_values(networks: list[str], samples: Optional[int], csim: bool, tmp: P
     return results
 
 
+def _env() -> dict:
+    """This checkout first on the path of a fresh process, then the caller's PYTHONPATH (kept)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+
+
 def fresh_emulate_values_seconds(net: Net, tmp: Path) -> float:
     """`hil emulate --inputs x.npy --frames 1` as a fresh process: start-up, the values of every sample,
     the QONNX comparison and one frame of timing."""
@@ -267,7 +272,7 @@ def fresh_emulate_values_seconds(net: Net, tmp: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "toolchain.cli", "emulate", str(net.df_path), "--inputs",
                            str(tmp / "fresh_x.npy"), "--frames", "1", "--json"], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          cwd=ROOT, env=_env())
     seconds = time.perf_counter() - t0
     if proc.returncode or json.loads(proc.stdout)["mismatches"] != 0:
         raise SystemExit(f"hil emulate --inputs failed: {proc.stderr.strip() or proc.stdout[:200]}")
@@ -290,7 +295,7 @@ def kernel_rate(graph, frames: int) -> tuple[int, float, object]:
 def fresh_process_seconds(path: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "toolchain.cli", "emulate", str(path), "--frames", "1", "--size-fifos",
-                           "--json"], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                           "--json"], capture_output=True, text=True, cwd=ROOT, env=_env())
     seconds = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"hil emulate {path} failed: {proc.stderr.strip()}")
@@ -404,8 +409,11 @@ def main() -> None:
         results = bench_values(args.networks.split(","), args.samples, not args.no_csim, tmp)
         if "jet-mlp" in results:
             net = results["jet-mlp"][0]
+            import ml_dtypes  # onnx imports it; its version sets much of the start-up (pyproject.toml)
+
             print(f"hil emulate --inputs ({len(net.x):,} jet-mlp samples, --frames 1) as a fresh process: "
-                  f"{fresh_emulate_values_seconds(net, tmp):.2f} s (target < 2 s)")
+                  f"{fresh_emulate_values_seconds(net, tmp):.2f} s (target < 2 s; ml_dtypes {ml_dtypes.__version__}, "
+                  f"load average {os.getloadavg()[0]:.1f})")
         if not args.no_timing:
             rows = bench_real_timing(args.cnv_fps, args.frames, tmp) + bench_synthetic_timing(args.fold, args.frames)
             table("timing engine (numba max-plus kernel)",

@@ -23,8 +23,9 @@ waiting cycle.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from numba import njit
 
 SOURCE = 1
 
@@ -41,9 +42,39 @@ N_ED = 5
 BLK_NONE, BLK_EMPTY, BLK_INFLIGHT, BLK_FULL = 0, 1, 2, 3
 
 
-@njit(cache=True)
+# Below this many active firings (all nodes, all frames) the kernel runs as plain Python: the same
+# function, interpreted (~50 us a firing), instead of numba's, whose first call in a process costs
+# ~1 s of numba import and cache load (a fresh `hil emulate --frames 1` of an MLP fires a few hundred
+# times). tests/unit/test_timing_engine.py checks both paths leave identical state.
+PY_MAX_FIRINGS = 5_000
+
+
 def run_kernel(order, nd, st, ed, in_edge, out_edge, act_pos, act_rm, act_wm, tw, tr,
-               src_arr, src_gap, xr, mr, wr_ring, ffirst, flast, frames, nbr_off, nbr):
+               src_arr, src_gap, xr, mr, wr_ring, ffirst, flast, frames, nbr_off, nbr, jit=None):
+    """Evaluate every event (kernel below); returns 0 when all are computed, 1 on deadlock. `jit`:
+    True for numba, False for the interpreted kernel, None to choose by the firing count."""
+    if jit is None:
+        jit = firings(nd, frames) > PY_MAX_FIRINGS
+    kernel = _jitted() if jit else _kernel
+    return kernel(order, nd, st, ed, in_edge, out_edge, act_pos, act_rm, act_wm, tw, tr,
+                  src_arr, src_gap, xr, mr, wr_ring, ffirst, flast, frames, nbr_off, nbr)
+
+
+def firings(nd: np.ndarray, frames: int) -> int:
+    """Active firings the kernel visits: every node's active positions x repeats x frames."""
+    return int((nd[:, ACNT] * nd[:, REPEATS]).sum()) * frames
+
+
+@lru_cache(maxsize=1)
+def _jitted():
+    """The numba-compiled kernel, imported and loaded (or compiled and cached) on first use only."""
+    from numba import njit
+
+    return njit(cache=True)(_kernel)
+
+
+def _kernel(order, nd, st, ed, in_edge, out_edge, act_pos, act_rm, act_wm, tw, tr,
+            src_arr, src_gap, xr, mr, wr_ring, ffirst, flast, frames, nbr_off, nbr):
     """Evaluate every event; returns 0 when all are computed, 1 on deadlock (state left as blocked).
 
     Worklist: a stack of nodes to visit (each at most once on it). A visited node advances its

@@ -12,7 +12,13 @@ from functools import lru_cache
 import numpy as np
 
 F32_EXACT = 2**24  # integers below this are exact in float32
+F64_EXACT = 2**53  # ... in float64
 MAX_TABLE = 1 << 22  # table entries above which the plan falls back to a searchsorted
+# Values per block of a fused layer kernel (MVAU GEMM + thresholds, Thresholding): the block's
+# accumulator (float32), table index (intp) and output stay in the 1 MiB L2 of a core while the
+# threshold passes run over them (whole-chunk passes went to DRAM: ~4x slower on digits-cnn MVAU_0).
+BLOCK_VALUES = 1 << 15
+MAX_COMPARE_STEPS = 2  # up to this many thresholds: compare-and-sum (one pass each) beats the table's 4
 
 
 def _threshold_counts_py(flat, thr):  # pragma: no cover - compiled by numba
@@ -57,6 +63,37 @@ class ThresholdTable:
     starts: np.ndarray | None
     dtype: type
 
+    scratch = True  # apply overwrites acc
+
+    @property
+    def out_dtype(self):
+        return self.table.dtype
+
+    def blocked(self, rows: int):
+        """apply(acc, out): out[...] = self(acc) for blocks acc (n <= rows, C), contiguous and
+        integer-valued, used as scratch. The per-channel constants are tiled to the block once, so
+        every pass is one contiguous loop (numpy broadcasting a (C,) row runs one inner loop per row:
+        5x slower for C = 16). Adding the shift before clipping is exact: inside the window acc +
+        shift lies in [0, table size) (< 2^24, exact), and outside it rounding is monotonic, so a value
+        below (above) the window lands at or below (above) the window's first (last) entry, whose
+        count (0, all) is the right one. Indices are int32 (tables hold <= MAX_TABLE entries)."""
+        tile = lambda v: np.tile(np.asarray(v, dtype=self.dtype), (rows, 1))  # noqa: E731
+        shift, lo, hi = tile(self.shift), tile(self.lo + self.shift), tile(self.hi + self.shift)
+
+        def apply(acc: np.ndarray, out: np.ndarray) -> None:
+            if self.sorted_keys is not None or acc.dtype != self.dtype:
+                out[...] = self(acc)
+                return
+            n = len(acc)
+            np.add(acc, shift[:n], out=acc)
+            np.maximum(acc, lo[:n], out=acc)
+            np.minimum(acc, hi[:n], out=acc)
+            idx = np.empty(acc.shape, dtype=np.int32)
+            np.copyto(idx, acc, casting="unsafe")
+            np.take(self.table, idx, out=out, mode="clip")  # in range already; "raise" buffers `out`
+
+        return apply
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         k = np.maximum(x, self.lo, dtype=self.dtype)
         np.minimum(k, self.hi, out=k)
@@ -66,6 +103,70 @@ class ThresholdTable:
         # count = #{shifted thresholds <= key} - #{thresholds of earlier channels}
         count = np.searchsorted(self.sorted_keys, k, side="right") - self.starts
         return self.table.take(count)
+
+
+@dataclass(frozen=True)
+class ThresholdCompare:
+    """out[..., c] = v0 + step · #{k : x >= T[k, c]} by one compare per threshold, for few thresholds
+    (MAX_COMPARE_STEPS: a BIPOLAR activation is one compare). T holds the ceiled thresholds clipped to
+    [-L, L], L = 2^24 in float32 (inputs proven below 2^24 in magnitude), else 2^53 in float64: for
+    an integer x with |x| < L, x >= t <=> x >= ceil(t), and a clipped threshold still passes or fails
+    every such x."""
+
+    thr: np.ndarray  # (S, C)
+    v0: int
+    step: int
+    out_dtype: type
+    dtype: type
+
+    scratch = False  # apply reads acc only (the table's apply overwrites it)
+
+    def blocked(self, rows: int):
+        """apply(acc, out): out[...] = self(acc) for blocks acc (n <= rows, C) of any integer-valued
+        dtype (a compare promotes exactly), read only; thresholds tiled to the block (see
+        ThresholdTable.blocked)."""
+        thr = np.ascontiguousarray(np.repeat(self.thr[:, None, :], rows, axis=1))  # (S, rows, C)
+
+        def apply(acc: np.ndarray, out: np.ndarray) -> None:
+            n = len(acc)
+            count = np.empty(acc.shape, dtype=np.int8)
+            np.greater_equal(acc, thr[0, :n], out=count.view(np.bool_))
+            if len(thr) > 1:
+                passed = np.empty(acc.shape, dtype=np.bool_)
+                for t in thr[1:]:
+                    np.greater_equal(acc, t[:n], out=passed)
+                    np.add(count, passed, out=count, casting="unsafe")
+            if self.step == 1 and self.v0 == 0:
+                np.copyto(out, count, casting="unsafe")
+            else:
+                np.multiply(count, self.step, out=out, casting="unsafe")
+                np.add(out, self.v0, out=out, casting="unsafe")
+
+        return apply
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        flat = x.reshape(-1, self.thr.shape[1])
+        out = np.empty(flat.shape, dtype=self.out_dtype)
+        self.blocked(len(flat))(flat, out)
+        return out.reshape(x.shape)
+
+
+def threshold_kernel(thr: np.ndarray, channels: int, values: np.ndarray, bound: float):
+    """The fastest exact kernel for thresholds `thr` ((C, S) or (1, S)) whose count n maps to
+    values[n], for integer inputs of magnitude <= `bound`: compare-and-sum for few thresholds with
+    evenly spaced values, else the lookup table."""
+    values = np.asarray(values)
+    t = np.asarray(thr, dtype=np.float64)
+    t = np.repeat(t, channels, axis=0) if t.shape[0] == 1 and channels != 1 else t
+    steps = np.diff(values)
+    if t.shape[1] <= MAX_COMPARE_STEPS and (steps == steps[0]).all() and bound < F64_EXACT:
+        dtype = np.float32 if bound < F32_EXACT else np.float64
+        limit = F32_EXACT if dtype is np.float32 else F64_EXACT
+        t = np.clip(np.ceil(t), -limit, limit)
+        return ThresholdCompare(np.ascontiguousarray(t.T, dtype=dtype), int(values[0]), int(steps[0]),
+                                small_int_dtype(values), dtype)
+    return threshold_table(t, channels, values)
 
 
 def small_int_dtype(values: np.ndarray):
@@ -92,8 +193,13 @@ def threshold_table(thr: np.ndarray, channels: int, values: np.ndarray) -> Thres
     span = max(np.abs(lo).max(), np.abs(hi).max()) + np.abs(shift).max() + size.sum()
     dtype = np.float32 if span < F32_EXACT else np.float64
     if size.sum() <= MAX_TABLE:
-        table = np.concatenate([values[np.searchsorted(t[c], np.arange(lo[c], hi[c] + 1), side="right")]
-                                for c in range(len(t))]).astype(out_dtype)
+        # every channel's window at once: position p of channel c holds x = p - shift_c, and its
+        # count #{k : T[c, k] <= x} is #{shifted thresholds <= p} minus the earlier channels' S each:
+        # a running sum of the (integer) shifted thresholds' positions
+        keys = (t + shift[:, None]).ravel().astype(np.int64)  # all inside [0, size.sum())
+        channel = np.repeat(np.arange(len(t)), size)
+        count = np.cumsum(np.bincount(keys, minlength=int(size.sum()))) - channel * t.shape[1]
+        table = np.asarray(values)[count].astype(out_dtype)
         return ThresholdTable(lo.astype(dtype), hi.astype(dtype), shift.astype(dtype), table, None, None, dtype)
     keys = (t + shift[:, None]).ravel()  # channel windows are disjoint and ascending: one sorted array
     firsts = np.arange(len(t)) * t.shape[1]

@@ -192,10 +192,13 @@ class MVAU(HWOp):
     def compile_values(self, model):
         """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: one BLAS GEMM in float32
         when the proven accumulator bound (sum_i |W_ij| · max|x|, hw.ops.base.accumulator_range) is below
-        2^24, else float64 below 2^53 (every partial sum exact in any order), then a threshold lookup
-        table (hw.ops._threshold_kernel.ThresholdTable). XNOR: popcount(x == w) = xb @ (2wb - 1) +
-        (MW - sum wb), the constant folded into the thresholds. Anything else runs `execute`."""
-        from hw.ops._threshold_kernel import F32_EXACT, threshold_table
+        2^24, else float64 below 2^53 (every partial sum exact in any order), then the thresholds
+        (hw.ops._threshold_kernel.threshold_kernel: compare-and-sum or a lookup table), fused per block
+        of rows sized to the L2 cache (BLOCK_VALUES). XNOR: popcount(x == w) = xb @ (2wb - 1) +
+        (MW - sum wb), the constant folded into the thresholds; BIPOLAR inputs (±1) skip the xb pass:
+        popcount = (x @ (2wb - 1) + MW) / 2, so popcount >= t <=> x @ (2wb - 1) >= 2·ceil(t) - MW.
+        Anything else runs `execute`."""
+        from hw.ops._threshold_kernel import BLOCK_VALUES, F32_EXACT, threshold_kernel
 
         generic = super().compile_values(model)
         node, mw, mh = self.onnx_node, self.a("MW"), self.a("MH")
@@ -207,9 +210,11 @@ class MVAU(HWOp):
         if not np.array_equal(w, np.round(w)):
             return generic
         xnor = bool(self.a("binaryXnorMode"))
+        pm = False  # xnor on BIPOLAR inputs: the ±1 values enter the GEMM as they are
         if xnor:
             wb = (w > 0).astype(np.float64)
             wk, bias, bound = 2.0 * wb - 1.0, mw - wb.sum(axis=0), mw
+            pm = idt == DataType["BIPOLAR"] and not self.a("noActivation")
         else:
             b = int_bound(idt)
             wk, bias, bound = w, None, int(accumulator_range(np.abs(w), -b, b)[1].max(initial=0))
@@ -221,7 +226,7 @@ class MVAU(HWOp):
             lo, hi = self.accumulator_range(w)
             if lo.min(initial=0) < odt.min() or hi.max(initial=0) > odt.max():
                 return generic  # execute reports the overflow when it happens
-            table = None
+            act = None
             bias = None if bias is None else bias.astype(dtype)
         else:
             if len(node.input) < 3 or model.get_initializer(node.input[2]) is None:
@@ -233,11 +238,18 @@ class MVAU(HWOp):
             values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
             if values.min() < odt.min() or values.max() > odt.max():
                 return generic
-            if bias is not None:
+            if pm:
+                thr, bias = 2.0 * np.ceil(thr) - mw, None
+            elif bias is not None:
                 thr, bias = thr - bias[:, None], None  # acc >= t  <=>  xb @ wk >= t - bias
-            table = threshold_table(thr, mh, values)
+            act = threshold_kernel(thr, mh, values, bound=bound)
         per_sample = self._vec()[1:] + (mw,)
         per_size = math.prod(per_sample)
+        block = max(1, BLOCK_VALUES // max(mw, mh))
+        out_dtype = dtype if act is None else act.out_dtype
+        apply = None if act is None else act.blocked(block)
+        if bias is not None:  # tiled to the block: one contiguous add (see ThresholdTable.blocked)
+            bias = np.tile(bias.astype(dtype), (block, 1))
 
         def run(ins: list[np.ndarray]) -> list[np.ndarray]:
             x = ins[0]
@@ -247,11 +259,22 @@ class MVAU(HWOp):
             elif shape[-1] != mw:
                 return generic(ins)  # execute names the shape error
             flat = x.reshape(-1, mw)
-            flat = (flat > 0).astype(dtype) if xnor else flat.astype(dtype, copy=False)
-            acc = flat @ wk
-            if bias is not None:
-                acc += bias
-            out = acc if table is None else table(acc)
+            rows = len(flat)
+            out = np.empty((rows, mh), dtype=out_dtype)
+            xb = np.empty((min(block, rows), mw), dtype=dtype)
+            acc = np.empty((min(block, rows), mh), dtype=dtype)
+            for i in range(0, rows, block):
+                n = min(block, rows - i)
+                if xnor and not pm:
+                    np.copyto(xb[:n], flat[i:i + n] > 0, casting="unsafe")
+                else:
+                    np.copyto(xb[:n], flat[i:i + n], casting="unsafe")
+                a = out[i:i + n] if act is None else acc[:n]
+                np.matmul(xb[:n], wk, out=a)
+                if bias is not None:
+                    a += bias[:n]
+                if apply is not None:
+                    apply(a, out[i:i + n])
             return [out.reshape(shape[:-1] + (mh,))]
 
         return run

@@ -111,10 +111,16 @@ class SWG(HWOp):
 
     def compile_values(self, model):
         """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: the windows as a strided
-        view of the input (no gather index), copied once into im2col order (kh, kw, C)."""
+        view of the input (no gather index), copied once into im2col order (kh, kw, C). A float input
+        of an integer type that fits int8/int16 (the graph input) is narrowed first: the copy, k² times
+        the input, moves 1-2 bytes a value instead of 8, and the consumer casts it exactly."""
         from numpy.lib.stride_tricks import sliding_window_view
 
+        from hw.ops._threshold_kernel import small_int_dtype
+
         generic = super().compile_values(model)
+        idt = self.dt("inputDataType")
+        narrow = small_int_dtype(np.array([idt.min(), idt.max()])) if idt.is_integer() else np.float64
         (kh, kw), (sh, sw), (oh, ow) = self.a("ConvKernelDim"), self.a("Stride"), self.a("OFMDim")
         if tuple(self.a("Dilation")) != (1, 1):
             return generic
@@ -124,6 +130,8 @@ class SWG(HWOp):
             x = ins[0]
             if x.ndim != 4 or x.shape[1:] != per_sample:
                 return generic(ins)  # execute names the shape error
+            if x.dtype.kind == "f" and narrow in (np.int8, np.int16):
+                x = x.astype(narrow)  # values of inputDataType: integers in its range, exact
             v = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, :(oh - 1) * sh + 1:sh, :(ow - 1) * sw + 1:sw]
             return [v.transpose(0, 1, 2, 4, 5, 3).reshape(len(x), oh, ow, -1)]  # (N, oh, ow, C, kh, kw) -> im2col
 

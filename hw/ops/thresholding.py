@@ -17,7 +17,7 @@ from hw.cost.calibrated import Context, NodeContext, streams, thresholds_cost
 from hw.cost.energy import ActionCount, threshold_actions
 from hw.cost.resources import Resources
 from hw.ops.base import (AP_INT_MAX_W, ChannelStreamOp, apply_thresholds, broadcast_thresholds, clip_thresholds,
-                         dtype_for_range, threshold_output_dtype)
+                         dtype_for_range, int_bound, threshold_output_dtype)
 from hw.schedule import TokenSchedule, streaming
 
 
@@ -90,9 +90,10 @@ class Thresholding(ChannelStreamOp):
         return [out]
 
     def compile_values(self, model):
-        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute` on integer inputs: one
-        lookup table gather (hw.ops._threshold_kernel.ThresholdTable); otherwise `execute`."""
-        from hw.ops._threshold_kernel import threshold_table
+        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute` on integer inputs:
+        hw.ops._threshold_kernel.threshold_kernel (compare-and-sum or a lookup table) per block of
+        BLOCK_VALUES values (cache-resident passes); otherwise `execute`."""
+        from hw.ops._threshold_kernel import BLOCK_VALUES, threshold_kernel
 
         generic = super().compile_values(model)
         c, odt = self.a("NumChannels"), self.dt("outputDataType")
@@ -104,11 +105,26 @@ class Thresholding(ChannelStreamOp):
         values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
         if values.min() < odt.min() or values.max() > odt.max():
             return generic
-        table = threshold_table(broadcast_thresholds(np.asarray(thr, dtype=np.float64), c), c, values)
+        kernel = threshold_kernel(broadcast_thresholds(np.asarray(thr, dtype=np.float64), c), c, values,
+                                  bound=int_bound(self.dt("inputDataType")))
+        block = max(1, BLOCK_VALUES // c)
+        apply = kernel.blocked(block)
 
         def run(ins: list[np.ndarray]) -> list[np.ndarray]:
             x = ins[0]
-            return [table(x)] if x.shape[-1] == c else generic(ins)
+            if x.shape[-1] != c:
+                return generic(ins)
+            flat = x.reshape(-1, c)
+            out = np.empty(flat.shape, dtype=kernel.out_dtype)
+            scratch = np.empty((min(block, len(flat)), c) if kernel.scratch else 0, dtype=kernel.dtype)
+            for i in range(0, len(flat), block):
+                n = min(block, len(flat) - i)
+                if kernel.scratch:  # the table's apply overwrites its input: a copy, in its dtype
+                    np.copyto(scratch[:n], flat[i:i + n], casting="unsafe")
+                    apply(scratch[:n], out[i:i + n])
+                else:
+                    apply(flat[i:i + n], out[i:i + n])
+            return [out.reshape(x.shape)]
 
         return run
 

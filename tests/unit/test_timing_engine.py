@@ -78,3 +78,28 @@ def test_bad_graphs_are_refused():
 def test_single_frame_has_no_interval():
     r = simulate(chain([streaming(4, 4)], capacity=2), SimConfig(frames=1))
     assert r.interval is None and r.throughput_fps(10.0) is None and r.latency_cycles > 0
+
+
+def test_interpreted_kernel_leaves_the_state_numba_does():
+    """Small runs take the interpreted kernel (hw.emulator.kernel.PY_MAX_FIRINGS: no numba start-up in a
+    fresh `hil emulate`): the same function, so every event time and counter must equal numba's, on
+    random chains and on deadlocking fork-joins."""
+    from hw.emulator import kernel as K
+    from hw.emulator.compile import compile_graph
+    from test_timing_reference import fork_join
+
+    rng = np.random.default_rng(17)
+    cases = [random_chain(rng) for _ in range(8)] + [(fork_join(3, c, rng, words=16), SimConfig(frames=2))
+                                                     for c in (2, 6)]
+    statuses = set()
+    for graph, config in cases:
+        runs = []
+        for jit in (False, True):
+            c = compile_graph(graph, config)
+            runs.append((K.run_kernel(*c.kernel_args(), jit=jit), c))
+        (s_py, py), (s_jit, jit) = runs
+        statuses.add(s_py)
+        assert s_py == s_jit
+        for a, b in zip(py.kernel_args(), jit.kernel_args()):
+            assert np.array_equal(a, b)
+    assert statuses == {0, 1}  # both outcomes exercised

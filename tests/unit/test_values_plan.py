@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from qonnx.core.datatype import DataType
 
 from hw.emulator.plan import compile_plan
 from hw.emulator.values import execute_dataflow
+from hw.ops import _threshold_kernel as threshold_kernel
 from hw.ops.base import accumulator_range, dtype_for_range, threshold_output_dtype
 from hw.ops.graph import NodeSpec, linear_model
 
@@ -54,8 +56,11 @@ def thresholds(rng, lo: np.ndarray, hi: np.ndarray, steps: int, shared: bool) ->
 @given(seed=st.integers(0, 2**32 - 1), mw=st.integers(1, 40), mh=st.integers(1, 12),
        idt=st.sampled_from(INPUT_TYPES), wdt=st.sampled_from(WEIGHT_TYPES), xnor=st.booleans(),
        act=st.sampled_from(["none", "steps", "bipolar"]), steps=st.integers(1, 70), shared=st.booleans(),
-       vec=st.sampled_from([[1], [1, 3], [1, 2, 3]]), flatten=st.booleans(), act_val=st.integers(-4, 2))
-def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten, act_val):
+       vec=st.sampled_from([[1], [1, 3], [1, 2, 3]]), flatten=st.booleans(), act_val=st.integers(-4, 2),
+       block=st.sampled_from([1, 37, 1 << 14]))
+def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten, act_val, block):
+    """`block`: values per fused block (hw.ops._threshold_kernel.BLOCK_VALUES), small ones so that
+    the rows run in several blocks, the last one partial."""
     rng = np.random.default_rng(seed)
     if xnor:
         idt, wdt = rng.choice(["BINARY", "BIPOLAR"]), "BIPOLAR"
@@ -77,14 +82,17 @@ def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, sh
     x = draw_ints(rng, idt, (int(rng.integers(1, 20)),) + tuple(vec[1:]) + (mw,))
     if flatten and len(vec) > 1:
         x = x.reshape(len(x), -1)  # a flattened feature map feeding a dense layer
-    assert_plan_equals_execute(model, x)
+    with mock.patch.object(threshold_kernel, "BLOCK_VALUES", block):
+        assert_plan_equals_execute(model, x)
 
 
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), channels=st.integers(1, 16), steps=st.integers(1, 300),
-       idt=st.sampled_from(INPUT_TYPES), shared=st.booleans(), bipolar=st.booleans(), act_val=st.integers(-3, 3))
-def test_thresholding_kernel_equals_execute(seed, channels, steps, idt, shared, bipolar, act_val):
+       idt=st.sampled_from(INPUT_TYPES), shared=st.booleans(), bipolar=st.booleans(), act_val=st.integers(-3, 3),
+       block=st.sampled_from([1, 29, 1 << 14]))
+def test_thresholding_kernel_equals_execute(seed, channels, steps, idt, shared, bipolar, act_val, block):
     rng = np.random.default_rng(seed)
+    steps = int(rng.integers(1, 3)) if steps > 200 else steps  # compare-and-sum (<= 2 steps) drawn often
     d = DataType[idt]
     steps = 1 if bipolar else steps
     thr = thresholds(rng, np.full(channels, float(d.min())), np.full(channels, float(d.max())), steps, shared)
@@ -92,7 +100,8 @@ def test_thresholding_kernel_equals_execute(seed, channels, steps, idt, shared, 
     model = linear_model([NodeSpec("Thresholding", dict(NumChannels=channels, numSteps=steps, inputDataType=idt,
                                                        outputDataType=odt, ActVal=0 if bipolar else act_val,
                                                        numInputVectors=[1, 2]), [thr])])
-    assert_plan_equals_execute(model, draw_ints(rng, idt, (int(rng.integers(1, 30)), 2, channels)))
+    with mock.patch.object(threshold_kernel, "BLOCK_VALUES", block):
+        assert_plan_equals_execute(model, draw_ints(rng, idt, (int(rng.integers(1, 30)), 2, channels)))
 
 
 def test_threshold_table_falls_back_to_searchsorted_exactly():
@@ -109,15 +118,26 @@ def test_threshold_table_falls_back_to_searchsorted_exactly():
 
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 4), s=st.integers(1, 3), extra=st.integers(0, 6),
-       ch=st.integers(1, 5))
-def test_swg_kernel_equals_execute(seed, k, s, extra, ch):
+       ch=st.integers(1, 5), idt=st.sampled_from(INPUT_TYPES))
+def test_swg_kernel_equals_execute(seed, k, s, extra, ch, idt):
     rng = np.random.default_rng(seed)
     ifm = k + extra
     ofm = (ifm - k) // s + 1
     model = linear_model([NodeSpec("SWG", dict(ConvKernelDim=[k, k], IFMChannels=ch, IFMDim=[ifm, ifm],
-                                               OFMDim=[ofm, ofm], SIMD=1, Stride=[s, s], inputDataType="INT4",
-                                               outputDataType="INT4"))])
-    assert_plan_equals_execute(model, draw_ints(rng, "INT4", (3, ifm, ifm, ch)))
+                                               OFMDim=[ofm, ofm], SIMD=1, Stride=[s, s], inputDataType=idt,
+                                               outputDataType=idt))])
+    assert_plan_equals_execute(model, draw_ints(rng, idt, (3, ifm, ifm, ch)))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 4), tiles=st.integers(1, 4), ch=st.integers(1, 5),
+       idt=st.sampled_from(INPUT_TYPES))
+def test_maxpool_kernel_equals_execute(seed, k, tiles, ch, idt):
+    rng = np.random.default_rng(seed)
+    dim = k * tiles
+    model = linear_model([NodeSpec("StreamingMaxPool", dict(ImgDim=[dim, dim], PoolDim=[k, k], NumChannels=ch,
+                                                            dataType=idt))])
+    assert_plan_equals_execute(model, draw_ints(rng, idt, (int(rng.integers(1, 6)), dim, dim, ch)))
 
 
 def test_wide_accumulator_uses_float64_and_stays_exact():
