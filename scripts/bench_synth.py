@@ -4,7 +4,7 @@ backend and synthesized alone (`hil synth`, Yosys synth_xilinx, xc7), beside the
 kernels under Vivado) and the `finn` estimates of the same layer. Prints one row per configuration
 and the error table.
 
-    .venv/bin/python scripts/bench_synth.py [--jobs 2] [--quick] [--fit]
+    .venv/bin/python scripts/bench_synth.py [--quick] [--fit]
 
 The configurations are split in two (split()): even rows are the fit set, odd rows the held-out
 set. The `rtl` profile's LUT coefficients (hw/cost/rtl.py LUT_COEF) were fitted on the fit set only
@@ -33,7 +33,7 @@ from hw.cost.calibrated import Context, calibrated_resources  # noqa: E402
 from hw.cost.resources import CostModel  # noqa: E402
 from hw.ops.graph import NodeSpec, linear_model  # noqa: E402
 from toolchain.backends.rtl import write_rtl  # noqa: E402
-from toolchain.backends.synth import synthesize  # noqa: E402
+from toolchain.backends.synth import Cells  # noqa: E402
 from toolchain.defaults import resolve_device  # noqa: E402
 
 KEYS = ("LUT", "FF", "DSP", "BRAM_18K")
@@ -109,20 +109,37 @@ def split(names: list[str]) -> tuple[list[str], list[str]]:
     return fit, [n for n in names if order.index(n) % 2 == 1]
 
 
-def measure(name: str, device, tmp: Path, jobs: int = 2) -> dict:
+def measure(name: str, device, tmp: Path) -> dict:
     """Yosys' cells of the configuration's node, and every model's estimate of it."""
     from qonnx.custom_op.registry import getCustomOp
 
     model = linear_model([spec(name)], name=name.replace(" ", "_"))
     node = model.graph.node[0]
     write_rtl(model, tmp / "prj")
-    inst = next(i for i in synthesize(tmp / "prj", device.part, jobs=jobs).instances if i.name == node.name)
+    cells = synthesize_node(tmp / "prj", node.name, device.part)
     op = getCustomOp(node)
-    return {"yosys": inst.cells.resources(), "cells": inst.cells, "op": node.op_type,
+    return {"yosys": cells.resources(), "cells": cells, "op": node.op_type,
             "rtl": calibrated_resources(model, node, device, impl="rtl"),
             "structure": op.rtl_structure(Context(model, node, device.dsp_block, device.default_clock_ns)),
             "calibrated": calibrated_resources(model, node, device),
             "finn": op.resources(CostModel.FINN, device)}
+
+
+def synthesize_node(project: Path, name: str, part: str) -> Cells:
+    """Yosys' cells of one node's instance of an RTL project, as `hil synth` synthesizes (and caches)
+    it, without the project's edge FIFOs (toolchain/backends/synth.py, instance by instance)."""
+    from toolchain.backends import synth as S
+
+    yosys = S.require_yosys()
+    project = project.resolve()
+    manifest = S.read_manifest(project)
+    family, version = S.family_of(part), S.yosys_version(yosys)
+    sources = [s for s in manifest["sources"] if s != f"{manifest['top']}.sv"]
+    inst = next(i for i in manifest["instances"] if i["name"] == name)
+    text = S._wrapper(inst)
+    mems = sorted(v for v in inst["params"].values() if isinstance(v, str) and v)
+    key = S._key(project, sources + mems, text, family, version)
+    return S.Cells.from_cell_types(S._run(yosys, project, sources, text, family, key, "hil_synth_wrap"))
 
 
 def rel(est, ref):
@@ -156,7 +173,6 @@ def fit_lut(rows: dict, fit: list[str]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK} configurations only")
     ap.add_argument("--fit", action="store_true", help="refit the rtl profile's LUT coefficients on the fit set")
     args = ap.parse_args()
@@ -165,7 +181,7 @@ def main() -> None:
     rows = {}
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
-            rows[name] = measure(name, device, Path(tmp), args.jobs)
+            rows[name] = measure(name, device, Path(tmp))
     fit, held = split(names)
     if args.fit:
         coef = fit_lut(rows, fit)

@@ -17,8 +17,9 @@ model of that template below. The rules are Yosys' own (0.23, techlibs/xilinx an
 * A ROM whose address is a register (the threshold memory tmem[nf] / tmem[t]) gets that register
   merged into its read port (memory_dff), so the ROM's output is registered instead: one FF per
   distinct non-constant bit column of the ROM (constant columns are constants; equal columns are
-  one register, opt_merge), plus one enable FF. The weight ROM's address (nf*SF + sf) is logic:
-  it stays asynchronous, no FF.
+  one register, opt_merge), loaded every cycle from the ROM at the counter's next value. The weight
+  ROM's address (nf*SF + sf) is logic: it stays asynchronous, no FF. A read-write memory addressed
+  by a register (ibuf[sf], the queue's mem[rd_ptr]) keeps a copy of that register (`$rdreg`).
 * Multipliers (mul2dsp with xc7_dsp_map: DSP_A_MINWIDTH = DSP_B_MINWIDTH = 2, DSP_Y_MINWIDTH = 9,
   25 x 18 signed): a PE x SIMD lane's product of (IBITS+1) x (WBITS+1) signed bits is one DSP48E1
   when IBITS + WBITS + 2 >= 9, else LUT logic. XNOR lanes have no multiplier.
@@ -105,7 +106,9 @@ class Storage:
 
 
 def storage(depth: int, width: int) -> Storage:
-    """memory_libmap's choice for a DEPTH x WIDTH memory with an async read port."""
+    """memory_libmap's choice for a DEPTH x WIDTH memory with an async read port addressed by a
+    register (rd_ptr, sf): memory_dff merges that register into the read port, and mapping it back
+    (LUTRAM's async read, or memory_map's flip-flops) extracts a copy of it, clog2(DEPTH) FFs."""
     if depth <= 0 or width <= 0:
         return Storage(0, 0, 0.0)
     cells = None
@@ -116,14 +119,15 @@ def storage(depth: int, width: int) -> Storage:
     if cells is None:  # deeper than one cell: 128-deep cells side by side and a read mux
         cells = math.ceil(depth / 128) * width
     if depth > 1 and LUTRAM_COST_PER_BIT * width * math.ceil(depth / 32) + LUTRAM_COST_BASE < depth * width:
-        return Storage(cells, clog2(depth), 0.0)  # the read address register memory_dff extracted
-    return Storage(0, depth * width, width * (depth - 1) / (LUT_INPUTS - 2) if depth > 1 else 0.0)
+        return Storage(cells, clog2(depth), 0.0)
+    return Storage(0, depth * width + clog2(depth), width * (depth - 1) / (LUT_INPUTS - 2) if depth > 1 else 0.0)
 
 
-def queue(width: int, depth: int = 2) -> tuple[float, int, dict]:
-    """hil_fifo: storage, pointers (clog2(DEPTH) each) and the count (clog2(DEPTH+1))."""
+def queue(width: int, depth: int = 2) -> tuple[int, Storage, dict]:
+    """hil_fifo: storage, pointers (clog2(DEPTH) each: none for one word, a constant) and the count
+    (clog2(DEPTH+1))."""
     mem = storage(depth, width)
-    ff = mem.ff + 2 * max(1, clog2(depth)) + clog2(depth + 1)
+    ff = mem.ff + 2 * clog2(depth) + clog2(depth + 1)
     return ff, mem, {"mux": mem.mux_luts + mem.luts, "control": 2 * clog2(depth + 1) + 2}
 
 
@@ -153,9 +157,9 @@ class Structure:
 def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], word_bits: int,
                     depth: int) -> tuple[int, dict]:
     """The comparators (one carry chain of cmp_bits per threshold), the thermometer count, and the
-    threshold ROM: registered (FF per distinct live column + 1) when it has more than one word."""
+    threshold ROM: registered (one FF per distinct live column) when it has more than one word."""
     cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
-    ff = cols + (1 if cols else 0)
+    ff = cols
     parts = {"rom": cols * rom_luts(depth), "compare": pe * steps * cmp_bits, "count": pe * steps}
     return ff, parts
 
@@ -218,3 +222,37 @@ def thresholding(params: dict, tmem: list[int]) -> Structure:
     for k, v in qparts.items():
         parts[k] += v
     return Structure(ff, 0, parts)
+
+
+def _with_queue(ff: int, parts: dict, width: int, depth: int = 2) -> Structure:
+    qff, _, qparts = queue(width, depth)
+    for k, v in qparts.items():
+        parts[k] = parts.get(k, 0.0) + v
+    return Structure(ff + qff, 0, parts)
+
+
+def fifo(width: int, depth: int) -> Structure:
+    """hil_fifo.sv: an edge FIFO node (its storage, pointers and count)."""
+    return _with_queue(0, dict.fromkeys(LUT_COEF, 0.0), width, depth)
+
+
+def duplicatestreams(width: int) -> Structure:
+    """hil_duplicatestreams.sv: the 2-word queue whose head both outputs show."""
+    return _with_queue(0, dict.fromkeys(LUT_COEF, 0.0), width)
+
+
+def addstreams(pe: int, obits: int) -> Structure:
+    """hil_addstreams.sv: PE adders of OBITS bits (one LUT per bit on a carry chain) and the queue."""
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["add"] = float(pe * obits)
+    return _with_queue(0, parts, pe * obits)
+
+
+def dwc(in_w: int, out_w: int) -> Structure:
+    """hil_dwc.sv: the IN_W + OUT_W bit buffer, its fill count and the queue; the buffer's shift by the
+    fill count is a mux of log2 levels per bit."""
+    bw = in_w + out_w
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["mux"] = float(bw * max(1, clog2(bw + 1)) / (LUT_INPUTS - 2))
+    parts["control"] = float(clog2(bw + 1))
+    return _with_queue(bw + clog2(bw + 1), parts, out_w)

@@ -1,0 +1,91 @@
+"""The calibrated model's `rtl` profile (hw/cost/rtl.py) against Yosys on held-out layers.
+
+scripts/bench_synth.py splits its layer configurations into a fit set (even rows: the profile's LUT
+coefficients were fitted on those) and a held-out set (odd rows). Here: the split is a partition,
+the layers checked are held-out ones, and on them FF, DSP and BRAM equal Yosys' counts and LUT is
+within 20 %. Debian's yosys must be installed: these tests fail, not skip, without it. The non-slow
+test synthesizes two small held-out layers (cached by content hash, ~10-25 s each cold); the slow one
+every held-out layer."""
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from toolchain.defaults import resolve_device
+
+# small held-out layers: fabric multipliers with thresholds (FF queue, registered threshold ROM), DSP
+# multipliers without activation (LUTRAM queue)
+CHECKED = ("mvau 32x16 p2s2 u2xi2 t3", "mvau 32x10 p2s2 u4xi4 noact")
+BOUND = 0.20
+
+
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_synth", ROOT / "scripts" / "bench_synth.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_synth", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fit_and_held_out_sets_are_a_partition():
+    b = bench()
+    names = [c[0] for c in b.CONFIGS]
+    fit, held = b.split(names)
+    assert len(set(names)) == len(names)
+    assert set(fit).isdisjoint(held) and sorted(fit + held) == sorted(names)
+    for kind in ("mvau", "thr", "xnor", "noact"):  # every kind of layer is fitted and validated
+        assert any(kind in n for n in fit) and any(kind in n for n in held), kind
+    assert set(CHECKED) <= set(held)  # the bound below is checked on held-out layers only
+    # the layers are the same whoever builds them (their values are seeded by their names)
+    w1, w2 = b.spec(CHECKED[0]).inits[0], b.spec(CHECKED[0]).inits[0]
+    assert np.array_equal(w1, w2)
+
+
+def check(b, names, tmp_path):
+    device = resolve_device(None)
+    worst = {}
+    for name in names:
+        r = b.measure(name, device, tmp_path / name.replace(" ", "_"))
+        y, m = r["yosys"], r["rtl"]
+        assert (m.FF, m.DSP, m.BRAM_18K) == (y.FF, y.DSP, y.BRAM_18K), (name, m, y)
+        worst[name] = abs(m.LUT - y.LUT) / y.LUT
+    assert max(worst.values()) <= BOUND, worst
+
+
+def test_rtl_profile_on_small_held_out_layers(tmp_path):
+    check(bench(), CHECKED, tmp_path)
+
+
+@pytest.mark.slow
+def test_rtl_profile_on_every_held_out_layer(tmp_path):
+    b = bench()
+    check(b, b.split([c[0] for c in b.CONFIGS])[1], tmp_path)
+
+
+def test_estimate_with_the_rtl_profile_equals_yosys_per_node(tmp_path):
+    """`hil estimate --cost calibrated --impl rtl` on a small design (an edge FIFO node before a
+    held-out MVAU) against `hil synth` of its RTL project, node by node."""
+    import jsonschema
+
+    from hw.ops.graph import NodeSpec, linear_model
+    from toolchain.backends.rtl import write_rtl
+    from toolchain.backends.synth import synthesize
+    from toolchain.estimate import estimate
+    from toolchain.schemas import schema
+
+    model = linear_model([NodeSpec("FIFO", {"depth": 4, "shape": [1, 32], "dataType": "UINT2"}),
+                          bench().spec(CHECKED[0])], name="est")
+    write_rtl(model, tmp_path / "prj")
+    measured = {i.name: i.cells.resources() for i in synthesize(tmp_path / "prj").instances if i.node}
+    hls = estimate(model, cost="calibrated")
+    rtl = estimate(model, cost="calibrated", impl="rtl")
+    jsonschema.validate(rtl, schema("estimate"))
+    assert (hls["impl"], rtl["impl"]) == ("hls", "rtl")
+    assert {r["name"] for r in rtl["layers"]} == set(measured)
+    for row in rtl["layers"]:
+        y = measured[row["name"]]
+        assert (row["FF"], row["DSP"], row["BRAM_18K"]) == (y.FF, y.DSP, y.BRAM_18K), (row, y)
+        assert abs(row["LUT"] - y.LUT) <= BOUND * y.LUT, (row, y)
