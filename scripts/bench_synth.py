@@ -92,6 +92,10 @@ CONFIGS = [
     ("thr 48 p4 u6 t7", thresholding, (48, 4, "UINT6", 7)),
     ("thr 32 p8 u8 t3", thresholding, (32, 8, "UINT8", 3)),
     ("thr 128 p4 u4 t15", thresholding, (128, 4, "UINT4", 15)),
+    ("mvau 32x16 p4s4 u4xi4 t3", mvau, (32, 16, 4, 4, "UINT4", "INT4", 3)),
+    ("mvau 64x8 p2s8 u4xi4 t3", mvau, (64, 8, 2, 8, "UINT4", "INT4", 3)),
+    ("mvau 32x8 p2s8 u8xi4 noact", mvau, (32, 8, 2, 8, "UINT8", "INT4", 0)),
+    ("mvau 64x12 p4s4 u4xi8 noact", mvau, (64, 12, 4, 4, "UINT4", "INT8", 0)),
 ]
 QUICK = 4  # --quick: the first rows only
 

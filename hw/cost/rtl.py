@@ -51,16 +51,17 @@ LUTRAM_CELL_LUTS = 4  # RAM32M / RAM64M / RAM128X1D: 4 LUTs each (toolchain/back
 # lutrams_xc5v.txt, $__XILINX_LUTRAM_SDP_ (ABITS 5: 6 bits wide, ABITS 6: 3 wide) and _DP_ (ABITS 7: 1)
 LUTRAM_SHAPES = ((32, 6), (64, 3), (128, 1))
 # memory_libmap keeps a memory in flip-flops (logic cost: one unit per bit) unless a LUTRAM mapping
-# costs less. A 32-deep LUTRAM costs 8 units per 7 bits of width ("widthscale 7") plus what its
-# port emulation adds; the constant below is the measured boundary of the 2-deep queue: 16 bits
-# wide stay flip-flops, 18, 20, 24 and 48 bits become RAM32Ms (scripts/bench_synth.py --probe)
+# costs less. A 32-deep LUTRAM costs 8 units per 7 bits of width ("widthscale 7") plus a base for
+# its port emulation; the base is the measured boundary of the 2-deep queue: 4, 8 and 12 bits wide
+# stay flip-flops, 16, 18, 20, 24 and 48 bits become RAM32Ms (Yosys 0.23 on hil_fifo DEPTH 2)
 LUTRAM_COST_PER_BIT = 8 / 7
-LUTRAM_COST_BASE = 14
+LUTRAM_COST_BASE = 12
 LUT_INPUTS = 6
 
 # ---- LUT coefficients: fit on scripts/bench_synth.py's fit set (even rows), see its error table ----
-LUT_COEF = {"rom": 1.0, "compare": 1.0, "count": 1.0, "add": 1.0, "dsp_add": 1.0, "mult": 1.0, "mux": 1.0,
+LUT_COEF = {"rom": 1.0, "compare": 1.0, "count": 1.0, "add": 1.0, "mult": 1.0, "dsp": 1.0, "mux": 1.0,
             "control": 1.0}
+LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
 
 
 def clog2(n: int) -> int:
@@ -128,7 +129,7 @@ def queue(width: int, depth: int = 2) -> tuple[int, Storage, dict]:
     (clog2(DEPTH+1))."""
     mem = storage(depth, width)
     ff = mem.ff + 2 * clog2(depth) + clog2(depth + 1)
-    return ff, mem, {"mux": mem.mux_luts + mem.luts, "control": 2 * clog2(depth + 1) + 2}
+    return ff, mem, {"mux": mem.mux_luts, LUTRAM: mem.luts, "control": 2 * clog2(depth + 1) + 2}
 
 
 def dsp_per_multiplier(a_bits: int, b_bits: int) -> int:
@@ -150,17 +151,19 @@ class Structure:
     parts: dict[str, float]
 
     def resources(self) -> Resources:
-        lut = sum(LUT_COEF[k] * v for k, v in self.parts.items())
+        lut = sum((1.0 if k == LUTRAM else LUT_COEF[k]) * v for k, v in self.parts.items())
         return Resources(LUT=float(round(lut)), FF=float(self.ff), DSP=float(self.dsp), BRAM_18K=0.0)
 
 
 def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], word_bits: int,
                     depth: int) -> tuple[int, dict]:
     """The comparators (one carry chain of cmp_bits per threshold), the thermometer count, and the
-    threshold ROM: registered (one FF per distinct live column) when it has more than one word."""
+    threshold ROM: registered (one FF per distinct live column) when it has more than one word. A
+    registered column is a function of the counter's next value, i.e. of the counter, its enable and
+    the reset: two inputs more than the ROM's address (rom_luts of 4 x depth)."""
     cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
     ff = cols
-    parts = {"rom": cols * rom_luts(depth), "compare": pe * steps * cmp_bits, "count": pe * steps}
+    parts = {"rom": cols * rom_luts(4 * depth), "compare": pe * steps * cmp_bits, "count": pe * steps}
     return ff, parts
 
 
@@ -179,16 +182,18 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     if nf > 1:
         buf = storage(sf, simd * ibits)
         ff += buf.ff
-        parts["mux"] += buf.luts + buf.mux_luts + simd * ibits  # the reads ? in_data : ibuf[sf] mux
+        parts[LUTRAM] = parts.get(LUTRAM, 0.0) + buf.luts
+        parts["mux"] += buf.mux_luts + simd * ibits  # the reads ? in_data : ibuf[sf] mux
     # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
     # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
     acc_bits = acc_w if has_thr else min(acc_w, obits)  # noActivation: upper bits observe nothing
-    adds = pe * (simd - 1 + (1 if sf > 1 else 0))
+    acc_add = 1 if sf > 1 else 0
     dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
-    if dsp:
-        parts["dsp_add"] += adds * acc_bits  # DSP48E1 post-adders take most of the chain (xilinx_dsp)
+    if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
+        parts["dsp"] += dsp  # the operands' sign extension and routing into each DSP
+        parts["add"] += pe * acc_add * acc_bits
     else:
-        parts["add"] += adds * acc_bits
+        parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
         if not xnor:
             parts["mult"] += pe * simd * ibits * wbits
     if sf > 1:
@@ -197,11 +202,11 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
         tff, tparts = threshold_parts(pe, steps, acc_w, tmem, pe * steps * acc_w, nf)
         ff += tff
         for k, v in tparts.items():
-            parts[k] += v
+            parts[k] = parts.get(k, 0.0) + v
     qff, _, qparts = queue(pe * obits)
     ff += qff
     for k, v in qparts.items():
-        parts[k] += v
+        parts[k] = parts.get(k, 0.0) + v
     return Structure(ff, dsp, parts)
 
 
@@ -216,11 +221,11 @@ def thresholding(params: dict, tmem: list[int]) -> Structure:
     tff, tparts = threshold_parts(pe, steps, max(ibits + 1, tbits), tmem, pe * steps * tbits, depth)
     ff += tff
     for k, v in tparts.items():
-        parts[k] += v
+        parts[k] = parts.get(k, 0.0) + v
     qff, _, qparts = queue(pe * obits)
     ff += qff
     for k, v in qparts.items():
-        parts[k] += v
+        parts[k] = parts.get(k, 0.0) + v
     return Structure(ff, 0, parts)
 
 
