@@ -239,7 +239,8 @@ def summary(result: dict[str, Any]) -> str:
     lines.append(f"{result['part']} @ {result['clock_ns']} ns: max_cycles {n['max_cycles']}, critical path "
                  f"{n['critical_path_cycles']} cycles, {fps:.6g} fps, latency {n['estimated_latency_ns']:.6g} ns"
                  if fps else f"{result['part']}: no node with cycles")
-    lines.append(f"utilization ({result['cost_model']}): {summary_line(result)}")
+    profile = f" {result['impl']}" if "impl" in result else ""  # the calibrated model's hls / rtl profile
+    lines.append(f"utilization ({result['cost_model']}{profile}): {summary_line(result)}")
     if "energy_units" in result:
         lines.append(f"energy: {result['energy_units']}")
     return "\n".join(lines)
