@@ -4,7 +4,7 @@ backend and synthesized alone (`hil synth`, Yosys synth_xilinx, xc7), beside the
 kernels under Vivado) and the `finn` estimates of the same layer. Prints one row per configuration
 and the error table.
 
-    .venv/bin/python scripts/bench_synth.py [--quick] [--fit]
+    .venv/bin/python scripts/bench_synth.py [--quick] [--fit] [--designs dataflow.onnx ...]
 
 The configurations are split in two (split()): even rows are the fit set, odd rows the held-out
 set. The `rtl` profile's LUT coefficients (hw/cost/rtl.py LUT_COEF) were fitted on the fit set only
@@ -14,6 +14,10 @@ absolute relative error of each model on both sets, and of a per-op linear corre
 profile (resource_yosys ~ a * resource_calibrated + b, least squares on the fit set only) on the
 held-out set. Each configuration's weights come from its own seed (its name), so any subset builds
 the same layers. Yosys results are cached (~/.cache/hil/yosys), so reruns are fast.
+
+--designs: whole dataflow models (`hil lower` outputs) instead: each built with the RTL backend and
+synthesized by `hil synth`, node by node beside the rtl profile's estimate (`hil estimate --cost
+calibrated --impl rtl`), with the totals (the top's edge FIFOs that are no node included).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hw.cost import rtl as rtl_cost  # noqa: E402
 from hw.cost.calibrated import Context, calibrated_resources  # noqa: E402
-from hw.cost.resources import CostModel  # noqa: E402
+from hw.cost.resources import CostModel, Resources  # noqa: E402
 from hw.ops.graph import NodeSpec, linear_model  # noqa: E402
 from toolchain.backends.rtl import write_rtl  # noqa: E402
 from toolchain.backends.synth import Cells  # noqa: E402
@@ -175,11 +179,41 @@ def fit_lut(rows: dict, fit: list[str]) -> dict[str, float]:
     return {k: round(float(v), 3) for k, v in zip(keys, nnls(a, b))}
 
 
+def designs(paths: list[str]) -> None:
+    """Per node: Yosys (hil synth) vs the rtl profile, for whole designs."""
+    from toolchain.backends.rtl import write_rtl
+    from toolchain.backends.synth import synthesize
+    from toolchain.estimate import estimate
+    from toolchain.onnxio import load_model
+
+    for path in paths:
+        model = load_model(path)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_rtl(model, Path(tmp) / "prj")
+            report = synthesize(Path(tmp) / "prj")
+        measured = {i.name: i.cells.resources() for i in report.instances if i.node}
+        est = estimate(model, cost="calibrated", impl="rtl")
+        print(f"\n{path}: yosys / rtl profile")
+        print(f"{'node':<16}" + "".join(f"{k:>16}" for k in KEYS))
+        for row in est["layers"]:
+            y = measured[row["name"]]
+            print(f"{row['name']:<16}" + "".join(f"{getattr(y, k):>9g}/{row[k]:>6g}" for k in KEYS))
+        nodes = sum(measured.values(), Resources())
+        print(f"{'nodes':<16}" + "".join(f"{getattr(nodes, k):>9g}/{est['total'][k]:>6g}" for k in KEYS))
+        edges = sum((i.cells.resources() for i in report.instances if not i.node), Resources())
+        print(f"{'other edges':<16}" + "".join(f"{getattr(edges, k):>9g}/{'':>6}" for k in KEYS)
+              + "  (the top's FIFOs that are no node: not in the estimate)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK} configurations only")
     ap.add_argument("--fit", action="store_true", help="refit the rtl profile's LUT coefficients on the fit set")
+    ap.add_argument("--designs", nargs="+", help="whole dataflow models instead, node by node")
     args = ap.parse_args()
+    if args.designs:
+        designs(args.designs)
+        return
     device = resolve_device(None)
     names = [c[0] for c in CONFIGS][:QUICK if args.quick else None]
     rows = {}
