@@ -24,7 +24,7 @@ model of that template below. The rules are Yosys' own (0.23, techlibs/xilinx an
   25 x 18 signed): a PE x SIMD lane's product of (IBITS+1) x (WBITS+1) signed bits is one DSP48E1
   when IBITS + WBITS + 2 >= 9, else LUT logic. XNOR lanes have no multiplier.
 * Registers: counters of N states hold clog2(N) FFs (none when N = 1: a constant); accumulators
-  ACC_W per PE when SF > 1 (noActivation: the OBITS low bits only, upper bits feed nothing);
+  ACC_W per PE when SF > 1 (noActivation without DSPs: the OBITS low bits only);
   the 2-word output queue (hil_fifo DEPTH 2) as its memory rule says.
 
 FF, DSP and BRAM are counts of these structures, exact for the templates as they are. LUT is the
@@ -189,9 +189,11 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
         parts["mux"] += buf.mux_luts + simd * ibits  # the reads ? in_data : ibuf[sf] mux
     # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
     # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
-    acc_bits = acc_w if has_thr else min(acc_w, obits)  # noActivation: upper bits observe nothing
     acc_add = 1 if sf > 1 else 0
     dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
+    # noActivation outputs the OBITS low bits: the accumulator's upper bits observe nothing and are
+    # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer)
+    acc_bits = acc_w if has_thr or dsp else min(acc_w, obits)
     if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
         parts["dsp"] += dsp  # the operands' sign extension and routing into each DSP
         parts["add"] += pe * acc_add * acc_bits

@@ -95,3 +95,27 @@ def test_estimate_with_the_rtl_profile_equals_yosys_per_node(tmp_path):
         y = measured[row["name"]]
         assert (row["FF"], row["DSP"], row["BRAM_18K"]) == (y.FF, y.DSP, y.BRAM_18K), (row, y)
         assert abs(row["LUT"] - y.LUT) <= BOUND * y.LUT, (row, y)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target_fps", [None, 100000.0])
+def test_digits_mlp_rtl_profile_per_node(target_fps, tmp_path):
+    """A whole acceptance design (digits-mlp at PE=SIMD=1 and at a --target-fps folding with DWCs):
+    per node FF, DSP and BRAM equal `hil synth`'s, LUT in total within 20 %."""
+    from toolchain.backends.rtl import write_rtl
+    from toolchain.backends.synth import synthesize
+    from toolchain.estimate import estimate
+    from toolchain.export import export_run
+    from toolchain.lower import lower_model
+    from toolchain.onnxio import load_model
+
+    assert export_run("digits-mlp", tmp_path / "m.onnx", untrained=True, samples=100)["mismatches"] == 0
+    model = lower_model(load_model(tmp_path / "m.onnx"), **({"target_fps": target_fps} if target_fps else {}))
+    write_rtl(model, tmp_path / "prj")
+    measured = {i.name: i.cells.resources() for i in synthesize(tmp_path / "prj").instances if i.node}
+    rows = estimate(model, cost="calibrated", impl="rtl")["layers"]
+    for row in rows:
+        y = measured[row["name"]]
+        assert (row["FF"], row["DSP"], row["BRAM_18K"]) == (y.FF, y.DSP, y.BRAM_18K), (row, y)
+    lut = sum(measured[r["name"]].LUT for r in rows)
+    assert abs(sum(r["LUT"] for r in rows) - lut) <= BOUND * lut
