@@ -262,7 +262,11 @@ def dwc(in_w: int, out_w: int) -> Structure:
     """hil_dwc.sv: the IN_W + OUT_W bit buffer, its fill count and the queue; the buffer's shift by the
     fill count is a mux of log2 levels per bit."""
     bw = in_w + out_w
+    # the fill count b only moves by IN_W and OUT_W: its low bits that both leave 0 stay 0 from reset
+    # (opt_dff removes them; 3 of 5 bits for 4 -> 16)
+    zeros = min((in_w & -in_w).bit_length(), (out_w & -out_w).bit_length()) - 1
+    count_bits = max(0, clog2(bw + 1) - zeros)
     parts = dict.fromkeys(LUT_COEF, 0.0)
     parts["mux"] = float(bw * max(1, clog2(bw + 1)) / (LUT_INPUTS - 2))
-    parts["control"] = float(clog2(bw + 1))
-    return _with_queue(bw + clog2(bw + 1), parts, out_w)
+    parts["control"] = float(count_bits)
+    return _with_queue(bw + count_bits, parts, out_w)
