@@ -122,6 +122,10 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
         cost = CostModel(cost)
     except ValueError:
         raise UserError(f"unknown cost model '{cost}'; choose one of: {', '.join(c.value for c in CostModel)}") from None
+    if impl not in ("hls", "rtl"):
+        raise UserError(f"unknown implementation profile '{impl}'; choose one of: hls, rtl")
+    if impl != "hls" and cost is not CostModel.CALIBRATED:
+        raise UserError(f"--impl {impl} is a profile of the calibrated model: use it with --cost calibrated")
     if not is_dataflow(model):
         raise UserError("estimate needs a dataflow graph (every node a hw.ops node): lower the QONNX model first "
                         "(`hil lower`, or `hil estimate` on the QONNX file)")

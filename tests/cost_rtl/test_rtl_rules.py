@@ -27,3 +27,20 @@ def test_dsp_rule_of_mul2dsp():
     assert rtl.dsp_per_multiplier(5, 5) == 1  # UINT4 x INT4: 10 bits, one DSP48E1
     assert rtl.dsp_per_multiplier(1, 9) == 0  # a 1-bit operand never
     assert rtl.dsp_per_multiplier(26, 18) == 2  # wider than 25 x 18: split
+
+
+def test_impl_rtl_refusals():
+    import pytest
+
+    from hw.ops.graph import NodeSpec, linear_model
+    from toolchain.errors import UserError
+    from toolchain.estimate import estimate
+
+    fifo = linear_model([NodeSpec("FIFO", {"depth": 4, "shape": [1, 16, 2], "dataType": "UINT2"})], name="f")
+    assert estimate(fifo, cost="calibrated", impl="rtl")["layers"][0]["FF"] > 0
+    with pytest.raises(UserError, match="--cost calibrated"):
+        estimate(fifo, cost="finn", impl="rtl")
+    pad = linear_model([NodeSpec("FMPadding", {"ImgDim": [6, 6], "Padding": [1, 1, 1, 1], "NumChannels": 2,
+                                               "SIMD": 1, "inputDataType": "UINT4"})], name="p")
+    with pytest.raises(UserError, match="no rtl resource profile for FMPadding"):  # not modelled yet: refused
+        estimate(pad, cost="calibrated", impl="rtl")
