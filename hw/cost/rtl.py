@@ -32,6 +32,10 @@ sum of the structures' LUT counts (ROM logic per bit column, comparators and add
 bit on a CARRY4 chain, fabric multipliers, muxes), scaled by coefficients fitted once on the fit
 set of scripts/bench_synth.py (even rows) and checked on its held-out set (odd rows); LUT includes
 LUTRAM, as Vivado's "CLB LUTs" and toolchain/backends/synth.py count it.
+
+Not measured yet (so not claimed exact): an MVAU whose weight memory has one word (NF*SF = 1, the
+products are by constants, which Yosys may shift or drop instead of mapping to DSPs), fabric-only
+noActivation layers with OBITS < ACC_W, FIFOs deeper than 4 words, and the families other than xc7.
 """
 
 from __future__ import annotations
