@@ -2,7 +2,7 @@
 folding-tutorial numbers (docs/finn.md §5.2) reproduced by the finn cost model, with FINN's own
 estimate (finn-plus) beside ours per layer, also for every FINN layer of CNV-w1a1. Prints tables.
 
-    .venv/bin/python scripts/bench_estimates.py [--seeds 5] [--fit]
+    .venv/bin/python scripts/bench_estimates.py [--seeds 5] [--fit] [--yosys]
 
 The jet-tagger weights behind the hls4ml points are not published. They are modelled as follows
 (assumptions, stated once here): the tutorial builds Dense 16-64-32-32-5 with
@@ -13,6 +13,8 @@ The tiny CI Dense(1->2) uses its test's RandomUniform(1, 10) kernel.
 
 --fit re-derives the fitted constants of hw/cost/primitives.py (SHIFT_ADD_MAX_DIGITS on DSP,
 LUT_PER_ADDER_BIT on LUT, HLS4ML_CUT_LEVELS on FF) on the V1 per-layer points only.
+--yosys also prints scripts/bench_synth.py's table: the calibrated model's rtl and hls profiles and
+FINN's formulas against Yosys on MVAU and Thresholding layers, fit set and held-out set (needs yosys).
 """
 
 from __future__ import annotations
@@ -277,12 +279,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5, help="synthetic weight draws per estimate")
     ap.add_argument("--fit", action="store_true", help="re-derive the fitted constants")
+    ap.add_argument("--yosys", action="store_true", help="also the error table against Yosys (bench_synth.py)")
     args = ap.parse_args()
     hls4ml_points(args.seeds)
     finn_tutorial_points()
     finn_network_layers()
     if args.fit:
         fit(args.seeds)
+    if args.yosys:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_synth
+
+        sys.argv = [sys.argv[0]]
+        bench_synth.main()
 
 
 if __name__ == "__main__":

@@ -318,6 +318,8 @@ def estimate(
                                                             "(weight-aware) | synth (Yosys' numbers, with --rtl)."),
     rtl: Optional[Path] = typer.Option(None, "--rtl", help="With --cost synth: the RTL project (`hil build --backend "
                                                            "rtl`) on which `hil synth` ran.", parser=T.ExistingDir()),
+    impl: T.Impl = typer.Option(T.Impl.HLS, "--impl", help="With --cost calibrated: hls (FINN's HLS kernels, Vivado) "
+                                                           "| rtl (`--backend rtl`'s templates, Yosys)."),
     run_dir: Optional[Path] = RUN_DIR,
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as one JSON object."),
 ) -> None:
@@ -334,7 +336,7 @@ def estimate(
     from toolchain.pipeline import estimate_model
 
     result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost.value, folding=folding,
-                            rtl_dir=rtl)
+                            rtl_dir=rtl, impl=impl.value)
     save(run_dir, "estimate", result, model)  # complete even when the design does not fit
     emit(result, as_json, summary(result))
     if not result["fits"]:

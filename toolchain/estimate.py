@@ -60,7 +60,7 @@ def _predecessors(model) -> dict[str, list[str]]:
 
 
 def _layer(model, node, op, cost: CostModel, device, clock_ns: float,
-           synth=None) -> tuple[dict[str, Any], Resources]:
+           synth=None, impl: str = "hls") -> tuple[dict[str, Any], Resources]:
     from hw.cost.energy import node_energy_pj
 
     problems = op.verify_node()
@@ -68,7 +68,7 @@ def _layer(model, node, op, cost: CostModel, device, clock_ns: float,
         raise UserError(f"{node.name}: {problems[0]}")
     types = op.get_nodeattr_types()
     # synth: Yosys' cells of this node's RTL instance (hw/cost/synth.py), read back, not modelled
-    res = synth.nodes[node.name] if synth is not None else _resources(model, node, cost, device, clock_ns)
+    res = synth.nodes[node.name] if synth is not None else _resources(model, node, cost, device, clock_ns, impl)
     try:
         energy = node_energy_pj(model, node)
     except ValueError:  # weights not in the model (external): no weight-aware energy
@@ -82,14 +82,15 @@ def _layer(model, node, op, cost: CostModel, device, clock_ns: float,
     return row, res
 
 
-def _resources(model, node, cost: CostModel, device, clock_ns: float) -> Resources:
-    """The node's resources under `cost` (the calibrated model is weight-aware: it reads `model`)."""
+def _resources(model, node, cost: CostModel, device, clock_ns: float, impl: str = "hls") -> Resources:
+    """The node's resources under `cost` (the calibrated model is weight-aware: it reads `model`; its
+    `impl` profile: hls = FINN's HLS kernels, rtl = our RTL templates under Yosys, hw/cost/rtl.py)."""
     from hw.cost.calibrated import calibrated_resources
     from qonnx.custom_op.registry import getCustomOp
 
     if cost is CostModel.CALIBRATED:
         try:
-            return calibrated_resources(model, node, device, clock_ns)
+            return calibrated_resources(model, node, device, clock_ns, impl)
         except ValueError as err:
             raise UserError(str(err)) from None
     return getCustomOp(node).resources(cost, device)
@@ -105,9 +106,10 @@ def _num(x: float):
 
 
 def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None,
-             cost: CostModel | str = CostModel.FINN, synth_report: Optional[dict] = None) -> dict[str, Any]:
+             cost: CostModel | str = CostModel.FINN, synth_report: Optional[dict] = None,
+             impl: str = "hls") -> dict[str, Any]:
     """Per-layer and network estimate of a dataflow model. `synth_report`: the RTL project's synth.json
-    (`hil synth`), which the synth cost model reads back."""
+    (`hil synth`), which the synth cost model reads back. `impl`: the calibrated model's profile."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hw.cost.energy import ENERGY_UNITS
@@ -120,6 +122,10 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
         cost = CostModel(cost)
     except ValueError:
         raise UserError(f"unknown cost model '{cost}'; choose one of: {', '.join(c.value for c in CostModel)}") from None
+    if impl not in ("hls", "rtl"):
+        raise UserError(f"unknown implementation profile '{impl}'; choose one of: hls, rtl")
+    if impl != "hls" and cost is not CostModel.CALIBRATED:
+        raise UserError(f"--impl {impl} is a profile of the calibrated model: use it with --cost calibrated")
     if not is_dataflow(model):
         raise UserError("estimate needs a dataflow graph (every node a hw.ops node): lower the QONNX model first "
                         "(`hil lower`, or `hil estimate` on the QONNX file)")
@@ -137,7 +143,7 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
     layers, total = [], Resources() if synth is None else synth.rtl_only
     for node in model.graph.node:
         try:
-            row, res = _layer(model, node, getCustomOp(node), cost, device, clock_ns, synth)
+            row, res = _layer(model, node, getCustomOp(node), cost, device, clock_ns, synth, impl)
         except NotImplementedError as err:
             raise UserError(str(err)) from None
         layers.append(row)
@@ -158,14 +164,17 @@ def estimate(model, part: Optional[str] = None, clock_ns: Optional[float] = None
               "utilization": {k: None if k in NOT_ESTIMATED[cost] else u for k, u in util.items()},
               "utilization_percent": {k: None if k in NOT_ESTIMATED[cost] else 100 * u for k, u in util.items()},
               "not_estimated": list(NOT_ESTIMATED[cost]), "fits": device.fits(total),
-              "bottleneck": bottleneck(model, layers, cost, device, clock_ns),
+              "bottleneck": bottleneck(model, layers, cost, device, clock_ns, impl),
               "total_energy_pj": None if None in energies else float(sum(energies)), "energy_units": ENERGY_UNITS}
+    if cost is CostModel.CALIBRATED:  # the calibrated model's implementation profile (hls / rtl)
+        result["impl"] = impl
     if synth is not None:  # edge FIFOs of the RTL top that are no node of the model (counted in total)
         result["rtl_only"] = _resource_dict(synth.rtl_only, cost)
     return versioned(result, UNITS)
 
 
-def bottleneck(model, layers: list[dict[str, Any]], cost: CostModel, device, clock_ns: float) -> Optional[dict]:
+def bottleneck(model, layers: list[dict[str, Any]], cost: CostModel, device, clock_ns: float,
+               impl: str = "hls") -> Optional[dict]:
     """The slowest layer and what would relieve it: for each of its folding attributes, the next legal
     value up (the op's own legal_folding()), with the layer's cycles (its cycles()), the network's
     interval and the resources it adds (its cost model) after the change. Not counted: the DWCs and
@@ -182,7 +191,7 @@ def bottleneck(model, layers: list[dict[str, Any]], cost: CostModel, device, clo
     op = getCustomOp(node)
     # synth: a refolded layer's resources need a new synthesis, so its extra cost is not known here
     measured = cost is CostModel.SYNTH
-    base = None if measured else _resources(model, node, cost, device, clock_ns)
+    base = None if measured else _resources(model, node, cost, device, clock_ns, impl)
     relief = []
     for attr, values in op.legal_folding().items():
         now = op.get_nodeattr(attr)
@@ -194,7 +203,7 @@ def bottleneck(model, layers: list[dict[str, Any]], cost: CostModel, device, clo
         changed.set_nodeattr(attr, higher[0])
         if changed.verify_node():
             continue
-        res = None if measured else _resources(model, trial, cost, device, clock_ns)
+        res = None if measured else _resources(model, trial, cost, device, clock_ns, impl)
         cycles = int(changed.cycles())
         relief.append({"attribute": attr, "from": now, "to": higher[0], "cycles": cycles,
                        "interval_cycles": max(cycles, others),
@@ -234,7 +243,8 @@ def summary(result: dict[str, Any]) -> str:
     lines.append(f"{result['part']} @ {result['clock_ns']} ns: max_cycles {n['max_cycles']}, critical path "
                  f"{n['critical_path_cycles']} cycles, {fps:.6g} fps, latency {n['estimated_latency_ns']:.6g} ns"
                  if fps else f"{result['part']}: no node with cycles")
-    lines.append(f"utilization ({result['cost_model']}): {summary_line(result)}")
+    profile = f" {result['impl']}" if "impl" in result else ""  # the calibrated model's hls / rtl profile
+    lines.append(f"utilization ({result['cost_model']}{profile}): {summary_line(result)}")
     if "energy_units" in result:
         lines.append(f"energy: {result['energy_units']}")
     return "\n".join(lines)

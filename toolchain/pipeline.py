@@ -30,7 +30,7 @@ def as_dataflow(model, folding=None, label_select: bool = False):
 
 
 def estimate_model(model, part: Optional[str] = None, clock_ns: Optional[float] = None, cost: str = "finn",
-                   folding=None, rtl_dir: Optional[Path] = None) -> dict:
+                   folding=None, rtl_dir: Optional[Path] = None, impl: str = "hls") -> dict:
     """`hil estimate` of a dataflow or QONNX model (lowered or refolded first); with the synth cost
     model, the synthesis report `hil synth` wrote into the RTL project rtl_dir."""
     from toolchain.estimate import estimate
@@ -46,7 +46,8 @@ def estimate_model(model, part: Optional[str] = None, clock_ns: Optional[float] 
             report = json.loads(path.read_text())
         except ValueError:
             raise UserError(f"{path} is not JSON: rerun `hil synth {rtl_dir}`") from None
-    return estimate(as_dataflow(model, folding), part=part, clock_ns=clock_ns, cost=cost, synth_report=report)
+    return estimate(as_dataflow(model, folding), part=part, clock_ns=clock_ns, cost=cost, synth_report=report,
+                    impl=impl)
 
 
 def source_qonnx(model_path: str | Path, model=None, given: Optional[str | Path] = None) -> Path:

@@ -1,7 +1,11 @@
 """The `calibrated` resource model: weight-aware LUT/FF/DSP/BRAM/URAM per dataflow op.
 
-    calibrated_resources(model, node, device=None, clock_ns=None) -> Resources
-    op_resources(op, model=None, device=None, clock_ns=None) -> Resources  # HWOp.resources(CALIBRATED)
+    calibrated_resources(model, node, device=None, clock_ns=None, impl="hls") -> Resources
+    op_resources(op, model=None, device=None, clock_ns=None, impl="hls") -> Resources  # HWOp.resources(CALIBRATED)
+
+Two implementation profiles, as the emulator's timing (`--impl`): `hls` (default), FINN's HLS kernels
+under Vivado (this module and each op's `calibrated_resources`); `rtl`, our own templates
+(hw/ops/rtl) under Yosys synth_xilinx (hw/cost/rtl.py and each op's `rtl_resources`).
 
 Each op's model is its `calibrated_resources(ctx)` method (hw/ops/<op>.py), built from the
 primitives of hw/cost/primitives.py (constants and their provenance live there) and the shared
@@ -59,23 +63,30 @@ class Context(NodeContext):
     clock_ns: float = 0.0  # the target clock (pipeline registers of adder trees)
 
 
-def calibrated_resources(model, node, device=None, clock_ns: Optional[float] = None) -> Resources:
+IMPLS = ("hls", "rtl")  # implementation profiles (as hw/emulator/impl.py IMPLS)
+
+
+def calibrated_resources(model, node, device=None, clock_ns: Optional[float] = None, impl: str = "hls") -> Resources:
     """Calibrated resources of one hw.ops node of `model` on `device` (hw.devices.Device; default
-    part when None) at `clock_ns` (default: the device's clock). LUT and FF are rounded to integers.
-    `model` may be None for ops without initializers."""
+    part when None) at `clock_ns` (default: the device's clock) for implementation `impl`. LUT and
+    FF are rounded to integers. `model` may be None for ops without initializers."""
     from qonnx.custom_op.registry import getCustomOp
 
-    return op_resources(getCustomOp(node), model, device, clock_ns)
+    return op_resources(getCustomOp(node), model, device, clock_ns, impl)
 
 
-def op_resources(op, model=None, device=None, clock_ns: Optional[float] = None) -> Resources:
-    """The op's `calibrated_resources(ctx)` on `device` at `clock_ns`, LUT and FF rounded."""
+def op_resources(op, model=None, device=None, clock_ns: Optional[float] = None, impl: str = "hls") -> Resources:
+    """The op's `calibrated_resources(ctx)` (impl "hls") or `rtl_resources(ctx)` (impl "rtl") on
+    `device` at `clock_ns`, LUT and FF rounded."""
+    if impl not in IMPLS:
+        raise ValueError(f"unknown implementation profile {impl!r}; choose one of: {', '.join(IMPLS)}")
     if device is None:
         from hw.devices import DEFAULT_DEVICE, get_device
 
         device = get_device(DEFAULT_DEVICE)
     clock = float(device.default_clock_ns if clock_ns is None else clock_ns)
-    res = op.calibrated_resources(Context(model, op.onnx_node, device.dsp_block, clock))
+    ctx = Context(model, op.onnx_node, device.dsp_block, clock)
+    res = op.rtl_resources(ctx) if impl == "rtl" else op.calibrated_resources(ctx)
     return Resources(LUT=round(res.LUT), FF=round(res.FF), DSP=res.DSP, BRAM_18K=res.BRAM_18K, URAM=res.URAM)
 
 

@@ -97,6 +97,13 @@ class AddStreams(ChannelStreamOp):
         walk.add_streams(node, self.output_datatype())
 
     # ---- RTL ----------------------------------------------------------------------------------
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_addstreams.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        m = self.rtl_module(ctx.node, ctx.model)
+        return rtl_cost.addstreams(m.params["PE"], m.params["OBITS"])
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_addstreams.sv."""
         from hw.ops import rtl

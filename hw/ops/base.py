@@ -258,6 +258,14 @@ class HWOp(CustomOp):
         """The calibrated model (hw/cost/calibrated.py primitives) of this op."""
         raise NotImplementedError(f"{self.name}: no calibrated resource model for {type(self).__name__}")
 
+    def rtl_resources(self, ctx: calibrated.NodeContext) -> Resources:
+        """The calibrated model's `rtl` profile: this op's RTL template under Yosys (hw/cost/rtl.py)."""
+        return self.rtl_structure(ctx).resources()
+
+    def rtl_structure(self, ctx: calibrated.NodeContext):
+        """hw.cost.rtl.Structure of this op's RTL template instance (its rtl_module) under Yosys."""
+        raise NotImplementedError(f"{self.name}: no rtl resource profile for {type(self).__name__}")
+
     def energy_actions(self, ctx: calibrated.NodeContext) -> list:
         """Energy per frame as hw.cost.energy.ActionCount list (Accelergy-style action counts)."""
         raise NotImplementedError(f"{self.name}: no energy model for {type(self).__name__}")

@@ -77,6 +77,12 @@ class DuplicateStreams(ChannelStreamOp):
         return None
 
     # ---- RTL ----------------------------------------------------------------------------------
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_duplicatestreams.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        return rtl_cost.duplicatestreams(self.rtl_module(ctx.node, ctx.model).params["WIDTH"])
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_duplicatestreams.sv (two outputs)."""
         from hw.ops import rtl

@@ -97,6 +97,13 @@ class DWC(PassThroughOp):
         """Register moves only: no entry in the energy table (0)."""
         return []
 
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_dwc.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        m = self.rtl_module(ctx.node, ctx.model)
+        return rtl_cost.dwc(m.params["IN_W"], m.params["OUT_W"])
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_dwc.sv: the generalized converter of token_schedule(), any width ratio."""
         from hw.ops import rtl

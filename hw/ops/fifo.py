@@ -78,6 +78,12 @@ class FIFO(PassThroughOp):
         return [ActionCount(Action.SRAM, self.words_in(), (width,), "FIFO writes"),
                 ActionCount(Action.SRAM, self.words_out(), (width,), "FIFO reads")]
 
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_fifo.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        return rtl_cost.fifo(self.instream_width(), self.a("depth"))
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_fifo.sv: the edge FIFO of `depth` words (the top level instantiates it on
         the edge this node sits on; it is the edge's capacity, as in the emulator)."""

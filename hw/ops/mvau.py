@@ -370,6 +370,16 @@ class MVAU(HWOp):
             res = res + P.stored_memory(stored.T, w_bits, self.a("ram_style"), rom)
         return res
 
+    def rtl_structure(self, ctx: NodeContext):
+        """The calibrated model's `rtl` profile: hil_mvau.sv as this op instantiates it (rtl_module),
+        mapped by Yosys' rules (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        m = self.rtl_module(ctx.node, ctx.model)
+        files = m.mem_files
+        return rtl_cost.mvau(m.params, rtl_cost.words_of(files[m.params["WEIGHT_FILE"]]),
+                             rtl_cost.words_of(files[m.params["THRESH_FILE"]]) if m.params["THRESH_FILE"] else [])
+
     # ---- energy -------------------------------------------------------------------------------
     def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
         """MACs on the nonzero weights (XNOR: popcount adds), weight-memory reads per firing, the

@@ -154,6 +154,14 @@ class Thresholding(ChannelStreamOp):
         return thresholds_cost(thr, self.a("PE"), bits, self.dt("outputDataType").bitwidth(), self.a("ram_style"),
                                rom) + streams(self, P.HLS_KERNEL_OVERHEAD)
 
+    def rtl_structure(self, ctx: NodeContext):
+        """The calibrated model's `rtl` profile: hil_thresholding.sv as rtl_module instantiates it
+        (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        m = self.rtl_module(ctx.node, ctx.model)
+        return rtl_cost.thresholding(m.params, rtl_cost.words_of(m.mem_files[m.params["THRESH_FILE"]]))
+
     def energy_actions(self, ctx: NodeContext) -> list[ActionCount]:
         thr = ctx.initializer(1, "thresholds")
         return threshold_actions(thr, self.a("NumChannels"), self.a("PE"), self.dt("inputDataType").bitwidth(),

@@ -1,0 +1,278 @@
+"""The calibrated model's `rtl` profile: resources of OUR RTL (hw/ops/rtl/*.sv) as Yosys 0.23
+`synth_xilinx -family xc7` maps it, derived from each template's structure.
+
+    resources = op.rtl_resources(ctx)   # an op's template instance (its rtl_module) -> Resources
+
+The `hls` profile (hw/cost/calibrated.py) describes FINN's HLS kernels under Vivado; this one
+describes what `hil build --backend rtl` emits and `hil synth` measures. Each op's `rtl_resources`
+passes its own `rtl_module(node, model)` (the template, its parameters and its memory files) to the
+model of that template below. The rules are Yosys' own (0.23, techlibs/xilinx and passes/memory):
+
+* Memories (memory_libmap with lutrams_xc5v.txt / brams_xc4v.txt). Every template reads its
+  memories asynchronously, so no memory is a block RAM (RAMB18/36 need a registered read): BRAM
+  is 0 by construction. A ROM (weights, thresholds) is never LUTRAM (`prune_rom`): it becomes
+  logic. A read-write memory (ibuf, FIFO storage) becomes LUTRAM (RAM32M: 32 deep x 6 bits,
+  RAM64M: 64 x 3, RAM128X1D: 128 x 1; 4 LUTs each) when that is cheaper than flip-flops, else
+  flip-flops (memory_libmap compares its cost with one unit per bit of logic).
+* A ROM whose address is a register (the threshold memory tmem[nf] / tmem[t]) gets that register
+  merged into its read port (memory_dff), so the ROM's output is registered instead: one FF per
+  distinct non-constant bit column of the ROM (constant columns are constants; equal columns are
+  one register, opt_merge), loaded every cycle from the ROM at the counter's next value. The weight
+  ROM's address (nf*SF + sf) is logic: it stays asynchronous, no FF. A read-write memory addressed
+  by a register (ibuf[sf], the queue's mem[rd_ptr]) keeps a copy of that register (`$rdreg`).
+* Multipliers (mul2dsp with xc7_dsp_map: DSP_A_MINWIDTH = DSP_B_MINWIDTH = 2, DSP_Y_MINWIDTH = 9,
+  25 x 18 signed): a PE x SIMD lane's product of (IBITS+1) x (WBITS+1) signed bits is one DSP48E1
+  when IBITS + WBITS + 2 >= 9, else LUT logic. XNOR lanes have no multiplier.
+* Registers: counters of N states hold clog2(N) FFs (none when N = 1: a constant); accumulators
+  ACC_W per PE when SF > 1 (noActivation without DSPs: the OBITS low bits only);
+  the 2-word output queue (hil_fifo DEPTH 2) as its memory rule says.
+
+FF, DSP and BRAM are counts of these structures, exact for the templates as they are. LUT is the
+sum of the structures' LUT counts (ROM logic per bit column, comparators and adders one LUT per
+bit on a CARRY4 chain, fabric multipliers, muxes), scaled by coefficients fitted once on the fit
+set of scripts/bench_synth.py (even rows) and checked on its held-out set (odd rows); LUT includes
+LUTRAM, as Vivado's "CLB LUTs" and toolchain/backends/synth.py count it.
+
+Not measured yet (so not claimed exact): an MVAU whose weight memory has one word (NF*SF = 1, the
+products are by constants, which Yosys may shift or drop instead of mapping to DSPs), fabric-only
+noActivation layers with OBITS < ACC_W, and the families other than xc7. FIFO nodes of 3, 4, 33,
+64 and 256 words measured: FF and LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word
+LUTRAM cell (read mux, address decode) are underestimated (256 x 4 bits: 84 LUT modelled, 144 by Yosys).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.cost.resources import Resources
+
+# ---- Yosys 0.23 rules (techlibs/xilinx, passes/memory) ------------------------------------------------
+DSP_Y_MINWIDTH = 9  # synth_xilinx.cc map_dsp: -D DSP_Y_MINWIDTH=9 (products narrower stay in LUTs)
+DSP_AB_MINWIDTH = 2  # -D DSP_A_MINWIDTH=2 -D DSP_B_MINWIDTH=2
+DSP_A_MAX, DSP_B_MAX = 25, 18  # xc7: DSP48E1 25 x 18 signed (-D DSP_A_MAXWIDTH=25 -D DSP_B_MAXWIDTH=18)
+LUTRAM_CELL_LUTS = 4  # RAM32M / RAM64M / RAM128X1D: 4 LUTs each (toolchain/backends/synth.py LUTRAM_LUTS)
+# lutrams_xc5v.txt, $__XILINX_LUTRAM_SDP_ (ABITS 5: 6 bits wide, ABITS 6: 3 wide) and _DP_ (ABITS 7: 1)
+LUTRAM_SHAPES = ((32, 6), (64, 3), (128, 1))
+# memory_libmap keeps a memory in flip-flops (logic cost: one unit per bit) unless a LUTRAM mapping
+# costs less. A 32-deep LUTRAM costs 8 units per 7 bits of width ("widthscale 7") plus a base for
+# its port emulation; the base is bracketed by what Yosys 0.23 did with hil_fifo: DEPTH 2 stays
+# flip-flops at 4, 8 and 12 bits (base >= 10.3) and becomes RAM32Ms at 16, 18, 20, 24 and 48 bits;
+# DEPTH 4 x 4 bits becomes a RAM32M (base < 11.4)
+LUTRAM_COST_PER_BIT = 8 / 7
+LUTRAM_COST_BASE = 11
+LUT_INPUTS = 6
+
+# ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
+# the fit set of scripts/bench_synth.py only (its even rows, 14 layers; `--fit` re-derives them).
+# Measured there, Yosys 0.23 xc7: held-out LUT error mean 11 %, max 32 % (14 layers); fit set mean 13 %
+LUT_COEF = {"rom": 0.647, "compare": 0.88, "count": 0.0, "add": 0.953, "mult": 4.667, "dsp": 4.435, "mux": 1.856,
+            "control": 2.595}
+LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
+
+
+def clog2(n: int) -> int:
+    return max(0, math.ceil(math.log2(n))) if n > 1 else 0
+
+
+def words_of(memh: str) -> list[int]:
+    """The words of a $readmemh file (hw/ops/rtl memh)."""
+    return [int(line, 16) for line in memh.split()]
+
+
+def rom_columns(words: list[int], width: int) -> int:
+    """Distinct non-constant bit columns of a ROM: what survives constant folding and merging."""
+    if not words or width <= 0:
+        return 0
+    bits = np.array([[(w >> i) & 1 for i in range(width)] for w in words], dtype=np.uint8)
+    live = bits[:, bits.min(axis=0) != bits.max(axis=0)]
+    return len({col.tobytes() for col in live.T})
+
+
+def rom_luts(depth: int) -> float:
+    """LUT6s of one bit column of a `depth`-word ROM as logic: one LUT6 per 64 words (MUXF7/F8,
+    not LUTs, join up to four of them), one more LUT level per 4 x 64 words beyond."""
+    if depth <= 1:
+        return 0.0
+    if depth <= 2 ** LUT_INPUTS:
+        return 1.0
+    leaves = math.ceil(depth / 2 ** LUT_INPUTS)
+    return leaves + max(0, math.ceil(leaves / 4) - 1)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A read-write memory (sync write, async read) as memory_libmap maps it."""
+
+    lutram_cells: int  # 0: flip-flops
+    ff: int
+    mux_luts: float  # read mux of a flip-flop memory
+
+    @property
+    def luts(self) -> float:
+        return self.lutram_cells * LUTRAM_CELL_LUTS
+
+
+def storage(depth: int, width: int) -> Storage:
+    """memory_libmap's choice for a DEPTH x WIDTH memory with an async read port addressed by a
+    register (rd_ptr, sf): memory_dff merges that register into the read port, and mapping it back
+    (LUTRAM's async read, or memory_map's flip-flops) extracts a copy of it, clog2(DEPTH) FFs."""
+    if depth <= 0 or width <= 0:
+        return Storage(0, 0, 0.0)
+    cells = None
+    for d, w in LUTRAM_SHAPES:
+        if depth <= d:
+            cells = math.ceil(width / w)
+            break
+    if cells is None:  # deeper than one cell: 128-deep cells side by side and a read mux
+        cells = math.ceil(depth / 128) * width
+    if depth > 1 and LUTRAM_COST_PER_BIT * width * math.ceil(depth / 32) + LUTRAM_COST_BASE < depth * width:
+        return Storage(cells, clog2(depth), 0.0)
+    return Storage(0, depth * width + clog2(depth), width * (depth - 1) / (LUT_INPUTS - 2) if depth > 1 else 0.0)
+
+
+def queue(width: int, depth: int = 2) -> tuple[int, Storage, dict]:
+    """hil_fifo: storage, pointers (clog2(DEPTH) each: none for one word, a constant) and the count
+    (clog2(DEPTH+1))."""
+    mem = storage(depth, width)
+    ff = mem.ff + 2 * clog2(depth) + clog2(depth + 1)
+    return ff, mem, {"mux": mem.mux_luts, LUTRAM: mem.luts, "control": 2 * clog2(depth + 1) + 2}
+
+
+def dsp_per_multiplier(a_bits: int, b_bits: int) -> int:
+    """mul2dsp: a signed a x b product is DSPs when both operands are >= 2 bits and the product
+    >= 9 bits; operands wider than 25 x 18 split into several."""
+    if min(a_bits, b_bits) < DSP_AB_MINWIDTH or a_bits + b_bits < DSP_Y_MINWIDTH:
+        return 0
+    a, b = max(a_bits, b_bits), min(a_bits, b_bits)
+    return math.ceil(a / DSP_A_MAX) * math.ceil(b / DSP_B_MAX)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What a template instance is made of: exact FF and DSP counts, and the LUT parts (structure
+    sizes in LUTs before the fitted coefficients)."""
+
+    ff: int
+    dsp: int
+    parts: dict[str, float]
+
+    def resources(self) -> Resources:
+        lut = sum((1.0 if k == LUTRAM else LUT_COEF[k]) * v for k, v in self.parts.items())
+        return Resources(LUT=float(round(lut)), FF=float(self.ff), DSP=float(self.dsp), BRAM_18K=0.0)
+
+
+def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], word_bits: int,
+                    depth: int) -> tuple[int, dict]:
+    """The comparators (one carry chain of cmp_bits per threshold), the thermometer count, and the
+    threshold ROM: registered (one FF per distinct live column) when it has more than one word. A
+    registered column is a function of the counter's next value, i.e. of the counter, its enable and
+    the reset: two inputs more than the ROM's address (rom_luts of 4 x depth)."""
+    cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
+    ff = cols
+    parts = {"rom": cols * rom_luts(4 * depth), "compare": pe * steps * cmp_bits, "count": pe * steps}
+    return ff, parts
+
+
+def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
+    """hil_mvau.sv of these parameters and memory words."""
+    pe, simd, mw, mh = params["PE"], params["SIMD"], params["MW"], params["MH"]
+    ibits, wbits, acc_w, obits = params["IBITS"], params["WBITS"], params["ACC_W"], params["OBITS"]
+    nf, sf = mh // pe, mw // simd
+    xnor, has_thr, steps = bool(params["XNOR"]), bool(params["HAS_THR"]), params["NSTEPS"]
+    ff = clog2(nf) + clog2(sf)
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["control"] = float(clog2(nf) + clog2(sf))
+    # weight ROM (async read, address nf*SF+sf): logic, one column function per live column
+    parts["rom"] += rom_columns(wmem, pe * simd * wbits) * rom_luts(nf * sf)
+    # input buffer ibuf[SF], replayed while nf > 0: gone when NF = 1 (never read)
+    if nf > 1:
+        buf = storage(sf, simd * ibits)
+        ff += buf.ff
+        parts[LUTRAM] = parts.get(LUTRAM, 0.0) + buf.luts
+        parts["mux"] += buf.mux_luts + simd * ibits  # the reads ? in_data : ibuf[sf] mux
+    # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
+    # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
+    acc_add = 1 if sf > 1 else 0
+    dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
+    # noActivation outputs the OBITS low bits: the accumulator's upper bits observe nothing and are
+    # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer)
+    acc_bits = acc_w if has_thr or dsp else min(acc_w, obits)
+    if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
+        parts["dsp"] += dsp  # the operands' sign extension and routing into each DSP
+        parts["add"] += pe * acc_add * acc_bits
+    else:
+        parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
+        if not xnor:
+            parts["mult"] += pe * simd * ibits * wbits
+    if sf > 1:
+        ff += pe * acc_bits
+    if has_thr:
+        tff, tparts = threshold_parts(pe, steps, acc_w, tmem, pe * steps * acc_w, nf)
+        ff += tff
+        for k, v in tparts.items():
+            parts[k] = parts.get(k, 0.0) + v
+    qff, _, qparts = queue(pe * obits)
+    ff += qff
+    for k, v in qparts.items():
+        parts[k] = parts.get(k, 0.0) + v
+    return Structure(ff, dsp, parts)
+
+
+def thresholding(params: dict, tmem: list[int]) -> Structure:
+    """hil_thresholding.sv of these parameters and threshold words."""
+    c, pe, ibits, tbits = params["C"], params["PE"], params["IBITS"], params["TBITS"]
+    steps, obits = params["NSTEPS"], params["OBITS"]
+    depth = c // pe
+    ff = clog2(depth)
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["control"] = float(clog2(depth))
+    tff, tparts = threshold_parts(pe, steps, max(ibits + 1, tbits), tmem, pe * steps * tbits, depth)
+    ff += tff
+    for k, v in tparts.items():
+        parts[k] = parts.get(k, 0.0) + v
+    qff, _, qparts = queue(pe * obits)
+    ff += qff
+    for k, v in qparts.items():
+        parts[k] = parts.get(k, 0.0) + v
+    return Structure(ff, 0, parts)
+
+
+def _with_queue(ff: int, parts: dict, width: int, depth: int = 2) -> Structure:
+    qff, _, qparts = queue(width, depth)
+    for k, v in qparts.items():
+        parts[k] = parts.get(k, 0.0) + v
+    return Structure(ff + qff, 0, parts)
+
+
+def fifo(width: int, depth: int) -> Structure:
+    """hil_fifo.sv: an edge FIFO node (its storage, pointers and count)."""
+    return _with_queue(0, dict.fromkeys(LUT_COEF, 0.0), width, depth)
+
+
+def duplicatestreams(width: int) -> Structure:
+    """hil_duplicatestreams.sv: the 2-word queue whose head both outputs show."""
+    return _with_queue(0, dict.fromkeys(LUT_COEF, 0.0), width)
+
+
+def addstreams(pe: int, obits: int) -> Structure:
+    """hil_addstreams.sv: PE adders of OBITS bits (one LUT per bit on a carry chain) and the queue."""
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["add"] = float(pe * obits)
+    return _with_queue(0, parts, pe * obits)
+
+
+def dwc(in_w: int, out_w: int) -> Structure:
+    """hil_dwc.sv: the IN_W + OUT_W bit buffer, its fill count and the queue; the buffer's shift by the
+    fill count is a mux of log2 levels per bit."""
+    bw = in_w + out_w
+    # the fill count b only moves by IN_W and OUT_W: its low bits that both leave 0 stay 0 from reset
+    # (opt_dff removes them; 3 of 5 bits for 4 -> 16)
+    zeros = min((in_w & -in_w).bit_length(), (out_w & -out_w).bit_length()) - 1
+    count_bits = max(0, clog2(bw + 1) - zeros)
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["mux"] = float(bw * max(1, clog2(bw + 1)) / (LUT_INPUTS - 2))
+    parts["control"] = float(count_bits)
+    return _with_queue(bw + count_bits, parts, out_w)
