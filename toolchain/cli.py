@@ -522,8 +522,9 @@ def sweep(
     finally:
         runner.close()
     emit(result, as_json, f"{result['trials']} trials: {result['complete']} complete, {result['pruned']} pruned "
-                          f"before training (trainings saved), {result['infeasible']} infeasible, "
-                          f"{result['failed']} failed -> {out} (hil pareto {out})")
+                          f"before training (trainings saved), {result['pruned_early']} pruned on the epoch curve "
+                          f"({result['epochs_saved']} of {result['epochs_budget']} epochs saved), "
+                          f"{result['infeasible']} infeasible, {result['failed']} failed -> {out} (hil pareto {out})")
 
 
 @app.command()

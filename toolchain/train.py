@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -61,6 +61,22 @@ def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict) -> None:
     write_json(run_dir / METRICS, metrics)
 
 
+class EpochAccuracy:
+    """fit() callback: test accuracy after each epoch, handed to `report(accuracy, epoch)` (the sweep's
+    pruner on the epoch curve, toolchain/sweep/epochs.py; it may raise to stop the training)."""
+
+    def __init__(self, split, bipolar_output: bool, report: Callable[[float, int], None]):
+        self.split, self.bip, self.report = split, bipolar_output, report
+
+    def on_step_end(self, model, step: int) -> None:
+        pass
+
+    def on_epoch_end(self, model, epoch: int) -> None:
+        from toolchain.compress.qat import evaluate
+
+        self.report(evaluate(model, self.split.x_test, self.split.y_test, self.bip), epoch)
+
+
 def train_float_baseline(recipe: Recipe, split) -> float:
     from toolchain.compress.model import build_model
     from toolchain.compress.qat import evaluate, fit
@@ -74,7 +90,9 @@ def train_float_baseline(recipe: Recipe, split) -> float:
 
 def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, weight_bits: Optional[int] = None,
                  act_bits: Optional[int] = None, prune: Optional[str] = None, seed: Optional[int] = None,
-                 float_baseline: bool = True) -> dict:
+                 float_baseline: bool = True, on_epoch: Optional[Callable[[float, int], None]] = None) -> dict:
+    """`hil train`. on_epoch(accuracy, epoch) after each QAT epoch of an unpruned recipe (pruning runs
+    several phases, whose curves are not one curve: it is not called for them)."""
     from toolchain.compress.model import build_model
     from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
     from toolchain.compress.qat import evaluate, fit
@@ -108,7 +126,9 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     extra: dict = {}
     dense_recipe = recipe  # the unpruned original: float baseline and float BOPs refer to it
     if pruning is None:
-        fit(model, split.x_train, split.y_train, recipe.training, bip, description=f"QAT {recipe.name}")
+        callbacks = [EpochAccuracy(split, bip, on_epoch)] if on_epoch is not None else []
+        fit(model, split.x_train, split.y_train, recipe.training, bip, callbacks=callbacks,
+            description=f"QAT {recipe.name}")
     else:
         from toolchain.compress.run import run_pruning
 

@@ -14,7 +14,7 @@
       clock_ns: [10.0]
     objectives: [accuracy, lut, latency]     # accuracy is maximised, the others minimised
     constraints: {fits: true, latency_ns_max: 20000, accuracy_min: 0.8}
-    search: {sampler: nsga2, batch: 8}
+    search: {sampler: nsga2, batch: 8, pruner: {kind: median, startup_trials: 4, warmup_epochs: 1}}
     target: tcp://pynq:7800     # optional: confirm each trained trial there (hil run; emulator | csim |
                                 # tcp://HOST:PORT, token from HIL_TOKEN in the workers) on verify_samples inputs
 """
@@ -118,11 +118,27 @@ class Constraints(Strict):
     accuracy_min: Optional[float] = Field(None, ge=0, le=1)
 
 
+class PrunerKind(str, Enum):
+    NONE = "none"
+    MEDIAN = "median"  # optuna.pruners.MedianPruner
+    PERCENTILE = "percentile"  # optuna.pruners.PercentilePruner(percentile): keeps the top `percentile` %
+
+
+class EpochPruner(Strict):
+    """The Optuna pruner on the epoch curve (test accuracy after each QAT epoch): a trained point whose
+    curve falls below the earlier trials' stops early (status pruned_early, Optuna state PRUNED)."""
+    kind: PrunerKind = PrunerKind.MEDIAN
+    startup_trials: int = Field(4, ge=0)  # no pruning until this many trials have trained to the end
+    warmup_epochs: int = Field(1, ge=0)  # no pruning before this epoch (0-based)
+    percentile: float = Field(50.0, gt=0, lt=100)  # kind percentile: the share of trials kept, in %
+
+
 class Search(Strict):
     sampler: Sampler = Sampler.NSGA2
     # trials asked at once, then run in parallel and told; the NSGA-II population. A fixed batch
     # (not the worker count) is what makes the trials independent of --workers and the executor.
     batch: int = Field(8, ge=2)
+    pruner: EpochPruner = EpochPruner()
 
 
 class Sweep(Strict):

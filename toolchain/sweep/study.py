@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from toolchain.errors import UserError
+from toolchain.sweep.epochs import epochs_saved, reference_curves
 from toolchain.sweep.objectives import directions
 from toolchain.sweep.schema import Sampler, Sweep
 from toolchain.sweep.space import distributions, grid, point_of
@@ -118,7 +119,10 @@ def record(study, trial, outcome: Outcome, sweep: Sweep) -> None:
         attrs["error" if outcome.status is Status.FAILED else "reason"] = outcome.reason
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
-    if outcome.status is Status.PRUNED:
+    for epoch, accuracy in sorted(outcome.curve.items()):
+        # what Trial.report stores; Trial.report itself refuses multi-objective studies (epochs.py)
+        study._storage.set_trial_intermediate_value(trial._trial_id, epoch, accuracy)
+    if outcome.status in (Status.PRUNED, Status.PRUNED_EARLY):
         study.tell(trial, state=TrialState.PRUNED)
     elif outcome.status is Status.FAILED:
         study.tell(trial, state=TrialState.FAIL)
@@ -143,8 +147,10 @@ def run_sweep(sweep: Sweep, run_dir: Path, executor, storage: Optional[str] = No
     t0, ran = time.perf_counter(), 0
     while (done := len(finished(study))) < total:
         study.sampler = make_sampler(sweep, sweep.seed * 1_000_003 + len(study.trials))
+        # the epoch pruner's references: the curves trained before this batch (same on every executor)
+        curves = reference_curves(finished(study))
         trials = [study.ask(dists) for _ in range(min(sweep.search.batch, total - done))]
-        specs = {t.number: TrialSpec(number=t.number, sweep=sweep, point=point_of(t.params),
+        specs = {t.number: TrialSpec(number=t.number, sweep=sweep, point=point_of(t.params), curves=curves,
                                      folder=str((run_dir / "trials" / f"{t.number:04d}").resolve())) for t in trials}
         by_number = {t.number: t for t in trials}
         for returned, outcome in enumerate(executor.run(list(specs.values())), 1):
@@ -157,7 +163,8 @@ def run_sweep(sweep: Sweep, run_dir: Path, executor, storage: Optional[str] = No
                    seconds_now=round(time.perf_counter() - t0, 3))
     from toolchain.schemas import versioned
 
-    versioned(summary, {"trials": "trials", "seconds_now": "s (this invocation)"})
+    versioned(summary, {"trials": "trials", "seconds_now": "s (this invocation)", "epochs_saved": "QAT epochs",
+                        "epochs_budget": "QAT epochs"})
     write_json(run_dir / SUMMARY, summary)
     return summary
 
@@ -168,7 +175,11 @@ def summarize(study, sweep: Sweep) -> dict:
         status = t.user_attrs.get("status", Status.FAILED.value)
         counts[status] += 1
     trained = counts[Status.COMPLETE.value] + counts[Status.INFEASIBLE.value]
+    # trainings_saved: whole trainings the estimate made unnecessary; epochs_saved: the QAT epochs the
+    # pruner on the epoch curve did not run (out of epochs_budget, every trial trained to the end)
     return {"trials": len(finished(study)), **counts, "trainings_saved": counts[Status.PRUNED.value],
+            "epochs_saved": epochs_saved(finished(study), sweep.epochs),
+            "epochs_budget": len(finished(study)) * sweep.epochs,
             "trained": trained, "objectives": [o.value for o in sweep.objectives]}
 
 
@@ -178,7 +189,8 @@ def progress_line(study, sweep: Sweep, outcome: Outcome, total: int, running: in
     m = outcome.measures
     what = (f"acc {m.accuracy:.4f} LUT {m.lut:.0f}" if outcome.trained and m.accuracy is not None and m.lut is not None
             else (outcome.reason or ""))
-    counts = f" | done {s['trials']}/{total} running {running} pruned {s['pruned']} failed {s['failed']}"
+    counts = (f" | done {s['trials']}/{total} running {running} pruned {s['pruned']} (+{s['pruned_early']} "
+              f"early) failed {s['failed']}")
     best = max((t.user_attrs["measures"]["accuracy"] for t in finished(study)
                 if t.user_attrs.get("status") == Status.COMPLETE.value), default=None)
     return f"trial {outcome.number} {outcome.status.value}: {what}{counts}" + \

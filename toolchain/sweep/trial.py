@@ -3,7 +3,9 @@
 1. estimate: the point's recipe, untrained (channel pruning applied as the narrower architecture it
    ends with), exported, lowered with the point's folding and estimated: seconds, no training. A
    point the estimate rules out (does not fit, too slow) stops here: the training it saved is counted.
-2. train: `hil train` of the trial's recipe (written to the trial folder, so it can be rebuilt).
+2. train: `hil train` of the trial's recipe (written to the trial folder, so it can be rebuilt),
+   reporting the test accuracy after each QAT epoch to the sweep's Optuna pruner (epochs.py), which
+   stops a point whose curve falls below the trials trained before its batch (pruned_early).
 3. confirm: export (bit-exact vs torch), lower (bit-exact vs QONNX), estimate, and emulate with FIFO
    sizing: the trained design's numbers, and the folding confirmed deadlock-free; with the sweep's
    `target:`, also `hil run` of verify_samples inputs on that target (a board agent, the C-sim): its
@@ -33,6 +35,7 @@ RECIPE_FILE = "recipe.yaml"
 class Status(str, Enum):
     COMPLETE = "complete"
     PRUNED = "pruned"  # ruled out by the estimate, before training
+    PRUNED_EARLY = "pruned_early"  # stopped during training by the pruner on the epoch curve
     INFEASIBLE = "infeasible"  # trained, but violates a constraint (accuracy, or the trained estimate)
     FAILED = "failed"
 
@@ -44,6 +47,7 @@ class TrialSpec(BaseModel):
     sweep: Sweep
     point: Point
     folder: str  # the trial's run folder (shared file system between the workers and the sweep)
+    curves: list[dict[int, float]] = []  # epoch curves of the trials trained before this batch (epochs.py)
 
 
 class Outcome(BaseModel):
@@ -57,6 +61,7 @@ class Outcome(BaseModel):
     seconds: dict[str, float] = {}
     emulation: Optional[dict] = None  # emulated interval/latency with sized FIFOs, deadlock
     target: Optional[dict] = None  # the confirmation on the sweep's target: which, mismatches, timing
+    curve: dict[int, float] = {}  # test accuracy after each QAT epoch (epoch -> accuracy)
 
 
 def _estimate_qonnx(qonnx: Path, point: Point):
@@ -120,8 +125,9 @@ def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
             "interval_cycles": t["interval_cycles"], "throughput_fps": t["throughput_fps"]}
 
 
-def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Measures, dict]:
-    """Stages 2 and 3: train, export, lower (both verified bit-exact), estimate, emulate with sized FIFOs."""
+def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict) -> tuple[Measures, dict]:
+    """Stages 2 and 3: train (its epoch curve into `curve`, judged by the pruner), export, lower (both
+    verified bit-exact), estimate, emulate with sized FIFOs."""
     from toolchain.emulate import emulate
     from toolchain.estimate import estimate
     from toolchain.export import export_run
@@ -130,10 +136,20 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Mea
     from toolchain.onnxio import load_model
     from toolchain.train import train_recipe
 
+    from toolchain.sweep.epochs import EpochJudge
+
     p, n = spec.point, spec.sweep.verify_samples
+    judge = EpochJudge(spec.sweep.search.pruner, spec.curves, spec.sweep.epochs)
+
+    def on_epoch(accuracy: float, epoch: int) -> None:
+        curve[epoch] = accuracy
+        judge.check(curve)  # raises EpochPruned
+
     t = time.perf_counter()
-    metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False)
-    seconds["train"] = time.perf_counter() - t
+    try:
+        metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False, on_epoch=on_epoch)
+    finally:
+        seconds["train"] = time.perf_counter() - t
     t = time.perf_counter()
     export_run(str(folder), folder / "model.onnx", samples=n, seed=spec.sweep.seed)
     lower_file(folder / "model.onnx", folder / "dataflow.onnx", recipe=str(folder / RECIPE_FILE), samples=n,
@@ -148,8 +164,12 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Mea
 
 def run_trial(spec: TrialSpec) -> Outcome:
     """The whole trial; never raises (a failure is an Outcome with its error)."""
+    from toolchain.sweep.epochs import EpochPruned
+
     folder = Path(spec.folder)
     seconds: dict[str, float] = {}
+    curve: dict[int, float] = {}
+    cheap = Measures()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         recipe = recipe_of(spec.sweep, spec.point)
@@ -160,7 +180,7 @@ def run_trial(spec: TrialSpec) -> Outcome:
         why = hardware_violation(spec.sweep.constraints, cheap)
         if why is not None:
             return Outcome(number=spec.number, status=Status.PRUNED, measures=cheap, reason=why, seconds=seconds)
-        measures, emulation = train_and_confirm(spec, folder, seconds)
+        measures, emulation = train_and_confirm(spec, folder, seconds, curve)
         target = None
         if spec.sweep.target is not None:
             t = time.perf_counter()
@@ -170,7 +190,10 @@ def run_trial(spec: TrialSpec) -> Outcome:
         for objective in spec.sweep.objectives:
             measures.value(objective)  # an objective the cost model cannot give fails the trial here
         return Outcome(number=spec.number, status=Status.INFEASIBLE if why else Status.COMPLETE, measures=measures,
-                       reason=why, trained=True, seconds=seconds, emulation=emulation, target=target)
+                       reason=why, trained=True, seconds=seconds, emulation=emulation, target=target, curve=curve)
+    except EpochPruned as stop:  # the rest of its training is saved; the untrained estimate is kept
+        return Outcome(number=spec.number, status=Status.PRUNED_EARLY, measures=cheap, reason=str(stop),
+                       seconds=seconds, curve=stop.curve)
     except Exception as err:  # noqa: BLE001 - a crashing trial is recorded, the sweep goes on
         last = traceback.extract_tb(err.__traceback__)[-1]
         return Outcome(number=spec.number, status=Status.FAILED, seconds=seconds,
