@@ -15,6 +15,7 @@
     objectives: [accuracy, lut, latency]     # accuracy is maximised, the others minimised
     constraints: {fits: true, latency_ns_max: 20000, accuracy_min: 0.8}
     search: {sampler: nsga2, batch: 8, pruner: {kind: median, startup_trials: 4, warmup_epochs: 1}}
+    cost: finn                  # the estimates' resource model: finn or calibrated
     target: tcp://pynq:7800     # optional: confirm each trained trial there (hil run; emulator | csim |
                                 # tcp://HOST:PORT, token from HIL_TOKEN in the workers) on verify_samples inputs
 """
@@ -50,6 +51,12 @@ class Objective(str, Enum):
     @property
     def maximise(self) -> bool:
         return self is Objective.ACCURACY
+
+
+class Cost(str, Enum):
+    """The resource model of every estimate in the sweep (`hil estimate --cost`)."""
+    FINN = "finn"  # FINN's res_estimation formulas (a fixed ~300 LUT per MVAU, weight-blind)
+    CALIBRATED = "calibrated"  # ours, weight-aware (hw/cost/calibrated.py): zero and power-of-two weights cost less
 
 
 class Sampler(str, Enum):
@@ -152,6 +159,7 @@ class Sweep(Strict):
     objectives: Annotated[list[Objective], Field(min_length=1)] = [Objective.ACCURACY, Objective.LUT]
     constraints: Constraints = Constraints()
     search: Search = Search()
+    cost: Cost = Cost.FINN
     target: Optional[str] = None  # confirm every trained trial on this target (toolchain.targets, `hil run`)
 
     @field_validator("target")

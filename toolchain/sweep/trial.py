@@ -64,37 +64,19 @@ class Outcome(BaseModel):
     curve: dict[int, float] = {}  # test accuracy after each QAT epoch (epoch -> accuracy)
 
 
-def _estimate_qonnx(qonnx: Path, point: Point):
-    from toolchain.estimate import estimate
-    from toolchain.lower import lower_model
-    from toolchain.onnxio import load_model
-
-    dataflow = lower_model(load_model(qonnx), target_fps=point.target_fps, clock_ns=point.clock_ns, part=point.part)
-    return estimate(dataflow, part=point.part, clock_ns=point.clock_ns)
-
-
 def _measures(est: dict, **more) -> Measures:
     return Measures(lut=est["total"]["LUT"], latency=est["network"]["estimated_latency_ns"],
                     energy=est.get("total_energy_pj"), fits=bool(est["fits"]), **more)
 
 
 def cheap_estimate(spec: TrialSpec, folder: Path) -> Measures:
-    """Stage 1: the untrained model of the point, lowered and estimated (the estimate does not depend on
-    the weights' values, only on shapes, bits and folding)."""
-    from toolchain.compress.brevitas_export import recipe_input_dtype, to_qonnx
-    from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
-    from toolchain.compress.checkpoint import seed_everything
-    from toolchain.compress.model import build_model
-    from toolchain.data import verification_inputs
+    """Stage 1: the untrained model of the point, lowered and estimated (costing.py)."""
+    from toolchain.sweep.costing import design_estimate
 
-    recipe = narrowed(recipe_of(spec.sweep, spec.point))
-    seed_everything(spec.sweep.seed)
-    model = build_model(recipe)
-    calibrate_activations(model, verification_inputs(recipe, 256, spec.sweep.seed),
-                          CalibrationConfig(seed=spec.sweep.seed))
-    probe = folder / "probe.onnx"
-    to_qonnx(model, tuple(recipe.architecture.input_shape), probe, recipe_input_dtype(recipe))
-    return _measures(_estimate_qonnx(probe, spec.point))
+    p = spec.point
+    recipe = narrowed(recipe_of(spec.sweep, p))
+    return _measures(design_estimate(recipe, part=p.part, target_fps=p.target_fps, clock_ns=p.clock_ns,
+                                     cost=spec.sweep.cost.value, seed=spec.sweep.seed, folder=folder))
 
 
 def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
@@ -154,7 +136,7 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict)
     export_run(str(folder), folder / "model.onnx", samples=n, seed=spec.sweep.seed)
     lower_file(folder / "model.onnx", folder / "dataflow.onnx", recipe=str(folder / RECIPE_FILE), samples=n,
                seed=spec.sweep.seed, target_fps=p.target_fps, clock_ns=p.clock_ns, part=p.part)
-    est = estimate(load_model(folder / "dataflow.onnx"), part=p.part, clock_ns=p.clock_ns)
+    est = estimate(load_model(folder / "dataflow.onnx"), part=p.part, clock_ns=p.clock_ns, cost=spec.sweep.cost.value)
     write_json(folder / "estimate.json", est)
     emu = emulate(folder / "dataflow.onnx", size=True, frames=2, clock_ns=p.clock_ns)
     seconds["confirm"] = time.perf_counter() - t
