@@ -27,9 +27,16 @@ def front_indices(points: list[list[float]]) -> list[int]:
 
 def rebuild_command(row: dict) -> str:
     """The one command that rebuilds the point's HLS project from its recipe (train, export, lower, build)."""
+    from toolchain.sweep.schema import BUDGET
+
     folder = Path(row["folder"])
     d, p = shlex.quote(str(folder / "rebuild")), row["point"]
-    return (f"hil train {shlex.quote(str(folder / RECIPE_FILE))} --out {d} --no-float-baseline && "
+    budget = ""
+    if p["prune"] and p["prune"].startswith(BUDGET):  # resource-aware pruning is a train option
+        fps = f" --target-fps {p['target_fps']:g}" if p["target_fps"] else ""
+        budget = (f" --budget {shlex.quote(p['prune'][len(BUDGET):])} --part {p['part']}{fps} "
+                  f"--clock-ns {p['clock_ns']:g} --cost {row.get('cost', 'finn')}")
+    return (f"hil train {shlex.quote(str(folder / RECIPE_FILE))} --out {d} --no-float-baseline{budget} && "
             f"hil export {d} -o {d}/model.onnx && "
             f"hil lower {d}/model.onnx -o {d}/dataflow.onnx --target-fps {p['target_fps']:g} --part {p['part']} "
             f"--clock-ns {p['clock_ns']:g} --recipe {shlex.quote(str(folder / RECIPE_FILE))} && "
@@ -58,7 +65,7 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
     sweep, trials = load_run(run_dir)
     rows = [{"number": t.number, "point": point_of(t.params).model_dump(), "measures": t.user_attrs["measures"],
              "emulation": t.user_attrs.get("emulation"), "target": t.user_attrs.get("target"),
-             "folder": str(run_dir / "trials" / f"{t.number:04d}")}
+             "folder": str(run_dir / "trials" / f"{t.number:04d}"), "cost": sweep.cost.value}
             for t in trials if t.user_attrs.get("status") == Status.COMPLETE.value]
     oriented = [[-r["measures"][o.value] if o.maximise else r["measures"][o.value] for o in sweep.objectives]
                 for r in rows]

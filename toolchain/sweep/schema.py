@@ -8,7 +8,8 @@
       weight_bits: [2, 3, 4, 8] # global choices; per-layer overrides under `layers`
       act_bits: [2, 3, 4]
       layers: {"1": {weight_bits: [2, 4]}}
-      prune: [none, "unstructured:0.5,step=0.5,epochs=1", "channels:0.25,epochs=1,qepochs=1"]
+      prune: [none, "unstructured:0.5,step=0.5,epochs=1", "channels:0.25,epochs=1,qepochs=1", "budget:LUT=1200"]
+                                # budget:R=LIMIT,...: `hil train --budget` on the point's part and folding
       target_fps: [1.0e5, 1.0e6]   # folding: FINN SetFolding for this frame rate
       part: [Pynq-Z2]
       clock_ns: [10.0]
@@ -38,6 +39,7 @@ class Strict(BaseModel):
 
 
 Bits = Annotated[int, Field(ge=1, le=8)]
+BUDGET = "budget:"  # a prune choice "budget:LUT=1200,BRAM_18K=100": resource-aware channel pruning
 Choices = Annotated[list, Field(min_length=1)]
 
 
@@ -85,12 +87,16 @@ class Space(Strict):
     def _prune_specs(cls, specs: list[str]) -> list[str]:
         from toolchain.compress.pruning import parse_prune_spec
 
+        from toolchain.compress.budget import parse_budget
+
         for spec in specs:
-            if spec != "none":
-                try:
+            try:
+                if spec.startswith(BUDGET):
+                    parse_budget(spec[len(BUDGET):])
+                elif spec != "none":
                     parse_prune_spec(spec)
-                except UserError as err:
-                    raise ValueError(str(err)) from None
+            except UserError as err:
+                raise ValueError(str(err)) from None
         return specs
 
     @field_validator("part")

@@ -16,10 +16,16 @@ class Point(BaseModel):
     weight_bits: int
     act_bits: int
     layers: dict[int, dict[str, int]] = {}  # per-layer bit overrides: index -> {weight_bits, act_bits}
-    prune: Optional[str] = None
+    prune: Optional[str] = None  # a `hil train --prune` spec, or "budget:LUT=...": `hil train --budget`
     target_fps: float
     part: str
     clock_ns: float
+
+    @property
+    def budget(self) -> Optional[str]:
+        from toolchain.sweep.schema import BUDGET
+
+        return self.prune[len(BUDGET):] if self.prune and self.prune.startswith(BUDGET) else None
 
 
 def distributions(space: Space) -> dict:
@@ -53,7 +59,7 @@ def recipe_of(sweep: Sweep, point: Point):
 
     recipe = with_overrides(load_recipe(sweep.recipe), weight_bits=point.weight_bits, act_bits=point.act_bits,
                             epochs=sweep.epochs, seed=sweep.seed, prune=point.prune or "")
-    if point.prune is None:
+    if point.prune is None or point.budget is not None:  # a budget is a train option, not a recipe prune
         recipe = recipe.model_copy(update={"prune": None})
     if point.layers:
         layers = list(recipe.architecture.layers)

@@ -69,12 +69,33 @@ def _measures(est: dict, **more) -> Measures:
                     energy=est.get("total_energy_pj"), fits=bool(est["fits"]), **more)
 
 
-def cheap_estimate(spec: TrialSpec, folder: Path) -> Measures:
-    """Stage 1: the untrained model of the point, lowered and estimated (costing.py)."""
+def budget_plan(spec: TrialSpec):
+    """The point's `hil train --budget` plan (toolchain/compress/budget.py) on its part and folding."""
+    from toolchain.compress.budget import BudgetPlan, parse_budget
+    from toolchain.sweep.costing import resource_cost
+
+    p = spec.point
+    return BudgetPlan(parse_budget(p.budget), p.part, p.target_fps, p.clock_ns,
+                      resource_cost(part=p.part, target_fps=p.target_fps, clock_ns=p.clock_ns,
+                                    cost=spec.sweep.cost.value, seed=spec.sweep.seed))
+
+
+def cheap_estimate(spec: TrialSpec, folder: Path, plan=None) -> Measures:
+    """Stage 1: the untrained model of the point, lowered and estimated (costing.py). A budget point is
+    estimated at the widths its knapsack keeps with every channel valued alike (the trained weights
+    decide the real widths; the budget bounds both); BudgetUnreachable when none meets it."""
     from toolchain.sweep.costing import design_estimate
 
     p = spec.point
     recipe = narrowed(recipe_of(spec.sweep, p))
+    if plan is not None:
+        import numpy as np
+
+        from toolchain.compress.budget import choose_widths, with_widths
+
+        costs = plan.check(recipe)
+        kept, _, _, _ = choose_widths(plan, recipe, [np.ones(l.channels) for l in costs.layers])
+        recipe = with_widths(recipe, {l.layer: k for l, k in zip(costs.layers, kept)})
     return _measures(design_estimate(recipe, part=p.part, target_fps=p.target_fps, clock_ns=p.clock_ns,
                                      cost=spec.sweep.cost.value, seed=spec.sweep.seed, folder=folder))
 
@@ -107,7 +128,7 @@ def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
             "interval_cycles": t["interval_cycles"], "throughput_fps": t["throughput_fps"]}
 
 
-def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict) -> tuple[Measures, dict]:
+def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict, plan=None) -> tuple[Measures, dict]:
     """Stages 2 and 3: train (its epoch curve into `curve`, judged by the pruner), export, lower (both
     verified bit-exact), estimate, emulate with sized FIFOs."""
     from toolchain.emulate import emulate
@@ -129,7 +150,8 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict)
 
     t = time.perf_counter()
     try:
-        metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False, on_epoch=on_epoch)
+        metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False, on_epoch=on_epoch,
+                               budget=plan)
     finally:
         seconds["train"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -146,6 +168,7 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict)
 
 def run_trial(spec: TrialSpec) -> Outcome:
     """The whole trial; never raises (a failure is an Outcome with its error)."""
+    from toolchain.compress.budget import BudgetUnreachable
     from toolchain.sweep.epochs import EpochPruned
 
     folder = Path(spec.folder)
@@ -157,12 +180,16 @@ def run_trial(spec: TrialSpec) -> Outcome:
         recipe = recipe_of(spec.sweep, spec.point)
         (folder / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
         t = time.perf_counter()
-        cheap = cheap_estimate(spec, folder)
+        plan = budget_plan(spec) if spec.point.budget is not None else None
+        try:
+            cheap = cheap_estimate(spec, folder, plan)
+        except BudgetUnreachable as err:
+            return Outcome(number=spec.number, status=Status.PRUNED, reason=str(err), seconds=seconds)
         seconds["estimate"] = time.perf_counter() - t
         why = hardware_violation(spec.sweep.constraints, cheap)
         if why is not None:
             return Outcome(number=spec.number, status=Status.PRUNED, measures=cheap, reason=why, seconds=seconds)
-        measures, emulation = train_and_confirm(spec, folder, seconds, curve)
+        measures, emulation = train_and_confirm(spec, folder, seconds, curve, plan)
         target = None
         if spec.sweep.target is not None:
             t = time.perf_counter()
