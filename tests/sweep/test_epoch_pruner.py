@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolchain.sweep.epochs import EpochJudge, EpochPruned, epochs_saved, reference_curves
+from toolchain.sweep.epochs import EpochJudge, EpochPruned
 from toolchain.sweep.schema import EpochPruner, PrunerKind
 
 REFS = [{0: 0.50, 1: 0.70, 2: 0.80}, {0: 0.60, 1: 0.80, 2: 0.85}, {0: 0.40, 1: 0.75, 2: 0.90}]
@@ -50,7 +50,7 @@ def test_the_sweep_stores_the_curve_and_counts_the_epochs_saved(tmp_path):
     from toolchain.sweep.objectives import Measures
     from toolchain.sweep.schema import parse_sweep
     from toolchain.sweep.space import distributions
-    from toolchain.sweep.study import finished, open_study, record, summarize
+    from toolchain.sweep.study import epochs_saved, finished, open_study, record, reference_curves, summarize
     from toolchain.sweep.trial import Outcome, Status
 
     sweep = parse_sweep({**PRUNED_ONLY, "epochs": 5})

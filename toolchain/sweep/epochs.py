@@ -74,20 +74,3 @@ class EpochJudge:
 
     def _level(self) -> str:
         return "below the median" if self.spec.kind is PrunerKind.MEDIAN else f"not in the top {self.spec.percentile:g}%"
-
-
-def reference_curves(trials) -> list[Curve]:
-    """The epoch curves of finished trials that trained to the end (complete or infeasible)."""
-    from toolchain.sweep.trial import Status
-
-    done = (Status.COMPLETE.value, Status.INFEASIBLE.value)
-    return [dict(t.intermediate_values) for t in trials
-            if t.user_attrs.get("status") in done and t.intermediate_values]
-
-
-def epochs_saved(trials, epochs: int) -> int:
-    """Training epochs the epoch pruner did not run (pruned_early trials stop after epoch k)."""
-    from toolchain.sweep.trial import Status
-
-    return sum(epochs - 1 - max(t.intermediate_values) for t in trials
-               if t.user_attrs.get("status") == Status.PRUNED_EARLY.value and t.intermediate_values)

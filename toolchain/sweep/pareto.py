@@ -13,7 +13,6 @@ from toolchain.sweep.trial import RECIPE_FILE, Status
 
 PLOT = "pareto.png"
 RESULT = "pareto.json"
-AXES = [("lut", "LUT"), ("latency", "latency (ns)"), ("energy", "energy (pJ)"), ("bops", "BOPs")]
 
 
 def dominates(a: list[float], b: list[float]) -> bool:
@@ -73,7 +72,9 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
     for row in front:
         row["rebuild"] = rebuild_command(row)
     result = {"objectives": [o.value for o in sweep.objectives], "complete": len(rows), "front": front,
-              "baseline": read_baseline(run_dir)}
+              "baseline": read_baseline(run_dir),
+              # every complete trial's measures: what the plots (here and in `hil report RUN`) draw
+              "trials": [{"number": r["number"], "measures": r["measures"]} for r in rows]}
     if plot and rows:
         result["plot"] = str(plot_front(rows, front, result["baseline"], run_dir / PLOT))
     from toolchain.schemas import versioned
@@ -84,36 +85,12 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
 
 
 def plot_front(rows: list[dict], front: list[dict], baseline: Optional[dict], out: Path) -> Path:
-    """Accuracy against LUT, latency, energy and BOPs: every complete trial, the front highlighted,
-    the float baseline's accuracy as a line (and its BOPs as a point)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """RUN/pareto.png: toolchain/report/charts.py pareto_figure (the same panels `hil report RUN` draws)."""
     from toolchain.fileio import atomic_path
+    from toolchain.report.charts import pareto_png
 
-    fig, axes = plt.subplots(1, len(AXES), figsize=(4 * len(AXES), 3.6), constrained_layout=True)
-    on_front = {r["number"] for r in front}
-    for ax, (key, label) in zip(axes, AXES):
-        pts = [(r["measures"][key], r["measures"]["accuracy"], r["number"] in on_front) for r in rows
-               if r["measures"].get(key) is not None]
-        ax.scatter([x for x, _, f in pts if not f], [y for _, y, f in pts if not f], c="0.6", s=18, label="trial")
-        best = sorted((x, y) for x, y, f in pts if f)
-        ax.plot([x for x, _ in best], [y for _, y in best], "o-", c="tab:red", ms=6, label="Pareto front")
-        if baseline:
-            ax.axhline(baseline["float_accuracy"], ls="--", c="tab:blue", lw=1, label="float baseline")
-            if key == "bops":
-                ax.scatter([baseline["float_bops"]], [baseline["float_accuracy"]], marker="*", s=120, c="tab:blue")
-            elif baseline["w8a8_dense"].get(key) is not None:
-                ax.axvline(baseline["w8a8_dense"][key], ls=":", c="tab:green", lw=1, label="8-bit dense")
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("accuracy")
-    axes[0].legend(fontsize=7)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+        pareto_png(rows, {r["number"] for r in front}, baseline, tmp)
     return out
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from toolchain.errors import UserError
-from toolchain.sweep.epochs import epochs_saved, reference_curves
 from toolchain.sweep.objectives import directions
 from toolchain.sweep.schema import Sampler, Sweep
 from toolchain.sweep.space import distributions, grid, point_of
@@ -26,6 +25,19 @@ DB = "study.db"
 SWEEP_FILE = "sweep.json"
 SUMMARY = "summary.json"
 INTERRUPTED = "interrupted: the sweep process stopped while this trial ran"
+
+
+def reference_curves(trials) -> list[dict[int, float]]:
+    """The epoch curves of finished trials that trained to the end (complete or infeasible)."""
+    done = (Status.COMPLETE.value, Status.INFEASIBLE.value)
+    return [dict(t.intermediate_values) for t in trials
+            if t.user_attrs.get("status") in done and t.intermediate_values]
+
+
+def epochs_saved(trials, epochs: int) -> int:
+    """Training epochs the epoch pruner did not run (pruned_early trials stop after epoch k)."""
+    return sum(epochs - 1 - max(t.intermediate_values) for t in trials
+               if t.user_attrs.get("status") == Status.PRUNED_EARLY.value and t.intermediate_values)
 
 
 def storage_url(run_dir: Path, storage: Optional[str]) -> str:
