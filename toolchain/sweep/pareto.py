@@ -9,7 +9,7 @@ from typing import Optional
 
 from toolchain.errors import UserError
 from toolchain.sweep.schema import Sweep
-from toolchain.sweep.trial import RECIPE_FILE, Status
+from toolchain.sweep.trial import FOLDING_FILE, RECIPE_FILE, Status
 
 PLOT = "pareto.png"
 RESULT = "pareto.json"
@@ -35,9 +35,11 @@ def rebuild_command(row: dict) -> str:
         fps = f" --target-fps {p['target_fps']:g}" if p["target_fps"] else ""
         budget = (f" --budget {shlex.quote(p['prune'][len(BUDGET):])} --part {p['part']}{fps} "
                   f"--clock-ns {p['clock_ns']:g} --cost {row.get('cost', 'finn')}")
+    bounded = any(k in v for v in p.get("layers", {}).values() for k in ("pe", "simd"))
+    fold = (f"--folding {shlex.quote(str(folder / FOLDING_FILE))}" if bounded else f"--target-fps {p['target_fps']:g}")
     return (f"hil train {shlex.quote(str(folder / RECIPE_FILE))} --out {d} --no-float-baseline{budget} && "
             f"hil export {d} -o {d}/model.onnx && "
-            f"hil lower {d}/model.onnx -o {d}/dataflow.onnx --target-fps {p['target_fps']:g} --part {p['part']} "
+            f"hil lower {d}/model.onnx -o {d}/dataflow.onnx {fold} --part {p['part']} "
             f"--clock-ns {p['clock_ns']:g} --recipe {shlex.quote(str(folder / RECIPE_FILE))} && "
             f"hil build {d}/dataflow.onnx --backend hls4ml -o {d}/hls")
 

@@ -7,7 +7,7 @@
     space:
       weight_bits: [2, 3, 4, 8] # global choices; per-layer overrides under `layers`
       act_bits: [2, 3, 4]
-      layers: {"1": {weight_bits: [2, 4]}}
+      layers: {"1": {weight_bits: [2, 4], pe: [1, 4, 16], simd: [8, 32]}}  # per-layer bits and PE/SIMD bounds
       prune: [none, "unstructured:0.5,step=0.5,epochs=1", "channels:0.25,epochs=1,qepochs=1", "budget:LUT=1200"]
                                 # budget:R=LIMIT,...: `hil train --budget` on the point's part and folding
       target_fps: [1.0e5, 1.0e6]   # folding: FINN SetFolding for this frame rate
@@ -68,9 +68,16 @@ class Sampler(str, Enum):
     GRID = "grid"
 
 
+Fold = Annotated[int, Field(ge=1, le=4096)]
+
+
 class LayerSpace(Strict):
     weight_bits: Optional[Annotated[list[Bits], Field(min_length=1)]] = None
     act_bits: Optional[Annotated[list[Bits], Field(min_length=1)]] = None
+    # folding bounds of the layer's MVAU: the largest legal PE (SIMD) <= the sampled bound replaces
+    # what SetFolding chose for the target fps (costing.bounded_folding)
+    pe: Optional[Annotated[list[Fold], Field(min_length=1)]] = None
+    simd: Optional[Annotated[list[Fold], Field(min_length=1)]] = None
 
 
 class Space(Strict):
@@ -115,7 +122,7 @@ class Space(Strict):
         """Every searched dimension, name -> its choices (fixed order: the Optuna parameter names)."""
         dims: dict[str, list] = {"weight_bits": self.weight_bits, "act_bits": self.act_bits}
         for index, layer in sorted(self.layers.items()):
-            for key in ("weight_bits", "act_bits"):
+            for key in ("weight_bits", "act_bits", "pe", "simd"):
                 if getattr(layer, key) is not None:
                     dims[f"layer{index}.{key}"] = getattr(layer, key)
         dims.update(prune=self.prune, target_fps=self.target_fps, part=self.part, clock_ns=self.clock_ns)

@@ -30,6 +30,7 @@ from toolchain.sweep.schema import Sweep
 from toolchain.sweep.space import Point, narrowed, recipe_of
 
 RECIPE_FILE = "recipe.yaml"
+FOLDING_FILE = "folding.json"  # a point with per-layer PE/SIMD bounds: the folding its design was lowered with
 
 
 class Status(str, Enum):
@@ -97,7 +98,8 @@ def cheap_estimate(spec: TrialSpec, folder: Path, plan=None) -> Measures:
         kept, _, _, _ = choose_widths(plan, recipe, [np.ones(l.channels) for l in costs.layers])
         recipe = with_widths(recipe, {l.layer: k for l, k in zip(costs.layers, kept)})
     return _measures(design_estimate(recipe, part=p.part, target_fps=p.target_fps, clock_ns=p.clock_ns,
-                                     cost=spec.sweep.cost.value, seed=spec.sweep.seed, folder=folder))
+                                     cost=spec.sweep.cost.value, seed=spec.sweep.seed, folder=folder,
+                                     bounds=p.folding_bounds()))
 
 
 def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
@@ -135,7 +137,7 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict,
     from toolchain.estimate import estimate
     from toolchain.export import export_run
     from toolchain.fileio import write_json
-    from toolchain.lower import lower_file
+    from toolchain.lower import lower_file, lower_model
     from toolchain.onnxio import load_model
     from toolchain.train import train_recipe
 
@@ -156,8 +158,17 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict,
         seconds["train"] = time.perf_counter() - t
     t = time.perf_counter()
     export_run(str(folder), folder / "model.onnx", samples=n, seed=spec.sweep.seed)
+    fold = {"target_fps": p.target_fps}
+    if p.folding_bounds():  # the trained model's folding at the fps, within the per-layer bounds
+        from toolchain.sweep.costing import bounded_folding
+        from toolchain.zoo import load_recipe
+
+        trained = load_recipe(str(folder / RECIPE_FILE))
+        fold = {"folding": bounded_folding(lower_model(load_model(folder / "model.onnx"), target_fps=p.target_fps,
+                                                       clock_ns=p.clock_ns, part=p.part), trained, p.folding_bounds())}
+        write_json(folder / FOLDING_FILE, fold["folding"])  # what `hil lower --folding` rebuilds it with
     lower_file(folder / "model.onnx", folder / "dataflow.onnx", recipe=str(folder / RECIPE_FILE), samples=n,
-               seed=spec.sweep.seed, target_fps=p.target_fps, clock_ns=p.clock_ns, part=p.part)
+               seed=spec.sweep.seed, clock_ns=p.clock_ns, part=p.part, **fold)
     est = estimate(load_model(folder / "dataflow.onnx"), part=p.part, clock_ns=p.clock_ns, cost=spec.sweep.cost.value)
     write_json(folder / "estimate.json", est)
     emu = emulate(folder / "dataflow.onnx", size=True, frames=2, clock_ns=p.clock_ns)
