@@ -564,7 +564,8 @@ def sweep(
     emit(result, as_json, f"{result['trials']} trials: {result['complete']} complete, {result['pruned']} pruned "
                           f"before training (trainings saved), {result['pruned_early']} pruned on the epoch curve "
                           f"({result['epochs_saved']} of {result['epochs_budget']} epochs saved), "
-                          f"{result['infeasible']} infeasible, {result['failed']} failed -> {out} (hil pareto {out})")
+                          f"{result['infeasible']} infeasible, {result['failed']} failed, {result['reused']} "
+                          f"reused an earlier trial's point -> {out} (hil pareto {out})")
 
 
 @app.command()

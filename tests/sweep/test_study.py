@@ -55,7 +55,14 @@ def test_every_trial_recorded_with_its_point(reference):
     assert [t["number"] for t in trials] == [0, 1, 2, 3]
     assert all(t["state"] == "PRUNED" and t["measures"]["latency"] > 1.0 for t in trials)
     assert len({tuple(sorted(t["params"].items())) for t in trials}) > 1  # the sampler did explore
-    assert all((reference / "trials" / f"{n:04d}" / "recipe.yaml").exists() for n in range(4))
+    import optuna
+
+    study = optuna.load_study(study_name="hil-sweep", storage=f"sqlite:///{reference / 'study.db'}")
+    # a trial that ran left its recipe; one whose point had run already (same_as) reuses that trial's
+    for t in study.get_trials(deepcopy=False):
+        ran = t.user_attrs.get("same_as", t.number)
+        assert (reference / "trials" / f"{ran:04d}" / "recipe.yaml").exists()
+        assert study.trials[ran].params == t.params
 
 
 @pytest.mark.slow
@@ -107,6 +114,30 @@ def test_sigkill_then_resume_keeps_finished_trials(pruned_only, tmp_path):
     # an interrupted point is asked again, first thing after the resume
     fresh = [t["params"] for t in after if t["number"] >= len(before) + len(interrupted)]
     assert [t["params"] for t in interrupted] == fresh[:len(interrupted)]
+
+
+def test_a_point_asked_again_takes_the_earlier_outcome(tmp_path):
+    """Two distinct points, four trials: the repeats are recorded with the outcome of the trial that ran
+    their point (same_as), in the same batch or a later one, and are not run again."""
+    data = {**PRUNED_ONLY, "space": {"weight_bits": [2], "act_bits": [2], "target_fps": [1.0e4, 1.0e5]}}
+    run = tmp_path / "run"
+    proc = run_cli("sweep", str(write_sweep(tmp_path, data)), "-o", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    import optuna
+
+    study = optuna.load_study(study_name="hil-sweep", storage=f"sqlite:///{run / 'study.db'}")
+    trials = study.get_trials(deepcopy=False)
+    ran = [t for t in trials if "same_as" not in t.user_attrs]
+    again = [t for t in trials if "same_as" in t.user_attrs]
+    assert len(trials) == 4 and len(ran) == len({tuple(sorted(t.params.items())) for t in trials}) <= 2
+    assert summary["ran_now"] == len(ran) and summary["reused"] == len(again) >= 2
+    for t in again:
+        source = trials[t.user_attrs["same_as"]]
+        assert "same_as" not in source.user_attrs and source.params == t.params
+        assert (t.state, t.user_attrs["measures"], t.user_attrs["reason"]) == \
+            (source.state, source.user_attrs["measures"], source.user_attrs["reason"])
+        assert not (run / "trials" / f"{t.number:04d}").exists()
 
 
 def test_a_different_sweep_in_the_same_run_is_refused(reference, tmp_path):

@@ -66,11 +66,13 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
     sweep, trials = load_run(run_dir)
     rows = [{"number": t.number, "point": point_of(t.params).model_dump(), "measures": t.user_attrs["measures"],
              "emulation": t.user_attrs.get("emulation"), "target": t.user_attrs.get("target"),
-             "folder": str(run_dir / "trials" / f"{t.number:04d}"), "cost": sweep.cost.value}
+             "folder": str(run_dir / "trials" / f"{t.user_attrs.get('same_as', t.number):04d}"),
+             "cost": sweep.cost.value, "same_as": t.user_attrs.get("same_as")}
             for t in trials if t.user_attrs.get("status") == Status.COMPLETE.value]
     oriented = [[-r["measures"][o.value] if o.maximise else r["measures"][o.value] for o in sweep.objectives]
                 for r in rows]
-    front = [rows[i] for i in front_indices(oriented)]
+    # a reused trial is its source again: one front entry per distinct point
+    front = [rows[i] for i in front_indices(oriented) if rows[i]["same_as"] is None]
     for row in front:
         row["rebuild"] = rebuild_command(row)
     result = {"objectives": [o.value for o in sweep.objectives], "complete": len(rows), "front": front,

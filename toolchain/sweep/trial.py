@@ -63,6 +63,7 @@ class Outcome(BaseModel):
     emulation: Optional[dict] = None  # emulated interval/latency with sized FIFOs, deadlock
     target: Optional[dict] = None  # the confirmation on the sweep's target: which, mismatches, timing
     curve: dict[int, float] = {}  # test accuracy after each QAT epoch (epoch -> accuracy)
+    same_as: Optional[int] = None  # the same point ran as this earlier trial: its outcome, not run again
 
 
 def _measures(est: dict, **more) -> Measures:
