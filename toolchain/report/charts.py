@@ -134,17 +134,26 @@ PARETO_AXES = (("lut", "LUT"), ("latency", "latency (ns)"), ("energy", "energy (
 
 def pareto_figure(trials: list[dict], front: set[int], baseline: Optional[dict]):
     """`hil pareto` / the report's Pareto section: accuracy against LUT, latency, energy and BOPs, one panel
-    each; every complete trial in grey, the non-dominated ones in red (joined in order of the x value),
-    the float baseline's accuracy as a dashed line (its BOPs as a star), the 8-bit dense design's
-    resources as a dotted line. Returns the matplotlib figure."""
+    each; every complete trial in grey, the sweep's non-dominated ones (over all its objectives) in red,
+    the panel's own two-objective front as a step line, the float baseline's accuracy as a dashed line
+    (its BOPs as a star), the 8-bit dense design's resources as a dotted line. Returns the figure."""
+    from matplotlib.ticker import NullFormatter
+
     plt = _plt()
     fig, axes = plt.subplots(1, len(PARETO_AXES), figsize=(4 * len(PARETO_AXES), 3.6), constrained_layout=True)
     for ax, (key, label) in zip(axes, PARETO_AXES):
         pts = [(t["measures"][key], t["measures"]["accuracy"], t["number"] in front) for t in trials
                if t["measures"].get(key) is not None]
         ax.scatter([x for x, _, f in pts if not f], [y for _, y, f in pts if not f], c="0.6", s=18, label="trial")
-        best = sorted((x, y) for x, y, f in pts if f)
-        ax.plot([x for x, _ in best], [y for _, y in best], "o-", c="tab:red", ms=6, label="Pareto front")
+        ax.scatter([x for x, _, f in pts if f], [y for _, y, f in pts if f], c="tab:red", s=30, zorder=3,
+                   label="Pareto front (all objectives)")
+        stairs, top = [], -1.0
+        for x, y, _ in sorted(pts, key=lambda p: (p[0], -p[1])):  # cheapest first: each step more accurate
+            if y > top:
+                stairs.append((x, y))
+                top = y
+        ax.step([x for x, _ in stairs], [y for _, y in stairs], where="post", c="tab:red", lw=0.8, alpha=0.6,
+                label=f"front of accuracy vs {label.split()[0]}")
         if baseline:
             ax.axhline(baseline["float_accuracy"], ls="--", c="tab:blue", lw=1, label="float baseline")
             if key == "bops":
@@ -153,6 +162,7 @@ def pareto_figure(trials: list[dict], front: set[int], baseline: Optional[dict])
                 ax.axvline(baseline["w8a8_dense"][key], ls=":", c="tab:green", lw=1, label="8-bit dense")
         if pts:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^3, 3x10^3, ... overlap
         ax.set_xlabel(label)
         ax.set_ylabel("accuracy")
     axes[0].legend(fontsize=7)
