@@ -35,6 +35,8 @@ def run(sweep, run_dir: Path, workers: int) -> dict:
     return {"workers": workers, "minutes": round(minutes, 2), "trials": summary["trials"],
             "trials_per_minute": round(summary["trials"] / minutes, 3),
             "pruned_before_training": summary["pruned"], "pruned_share": round(summary["pruned"] / summary["trials"], 3),
+            "pruned_early": summary["pruned_early"], "epochs_saved": summary["epochs_saved"],
+            "epochs_budget": summary["epochs_budget"],
             "complete": summary["complete"], "failed": summary["failed"], "infeasible": summary["infeasible"]}
 
 

@@ -142,11 +142,21 @@ def train(
     prune: Optional[str] = typer.Option(None, help="unstructured:0.989[,step=psqs,patience=10,l1=1e-4] | channels:0.5[,method=greedy|oneshot|weight|l1|l0|stepwise|narrow]"),
     seed: Optional[int] = typer.Option(None, help="Random seed (default: the recipe's).", parser=SEED),
     no_float_baseline: bool = typer.Option(False, "--no-float-baseline", help="Skip the float32 reference run."),
+    budget: Optional[str] = typer.Option(None, "--budget", help="Resource budget, e.g. LUT=20000,BRAM_18K=100: "
+                                         "after QAT keep the hidden channels a knapsack on the cost model's "
+                                         "marginal cost per channel picks, then fine-tune (needs --part)."),
+    part: Optional[str] = typer.Option(None, "--part", help="With --budget: the FPGA part or board."),
+    target_fps: Optional[float] = typer.Option(None, "--target-fps", help="With --budget: the folding (FINN "
+                                               "SetFolding for this frame rate; default PE = SIMD = 1).",
+                                               parser=POSITIVE),
+    clock_ns: float = typer.Option(10.0, "--clock-ns", help="With --budget: the clock period.", parser=POSITIVE),
+    cost: str = typer.Option("finn", "--cost", help="With --budget: the cost model, finn or calibrated."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
 ) -> None:
     """Quantization-aware training with Brevitas.
 
-    Example: hil train digits-mlp --out runs/d --weight-bits 4 --act-bits 4
+    Examples: hil train digits-mlp --out runs/d --weight-bits 4 --act-bits 4 ;
+    hil train digits-mlp --out runs/b --budget LUT=1200 --part Pynq-Z2 --target-fps 1e5
     """
     recipe_file = Path(recipe) if Path(recipe).suffix else None  # a name without a suffix is a zoo recipe
     if recipe_file is not None and recipe_file.exists():
@@ -155,14 +165,44 @@ def train(
 
     distinct_outputs({"RECIPE": recipe_file}, {f"--out file {n}": out / n for n in (CHECKPOINT, RECIPE_FILE, METRICS)})
 
+    plan = _budget_plan(budget, part, target_fps, clock_ns, cost, seed)
     metrics = train_recipe(recipe, out, epochs=epochs, weight_bits=weight_bits, act_bits=act_bits,
-                           prune=prune, seed=seed, float_baseline=not no_float_baseline)
+                           prune=prune, seed=seed, float_baseline=not no_float_baseline, budget=plan)
     if metrics.get("metric") == "mse":  # a reconstruction recipe (issue 15): no accuracy, no BOPs
         twin = f" (float {metrics['float_mse']:.5f})" if metrics.get("float_mse") is not None else ""
         return emit(metrics, as_json, f"reconstruction MSE {metrics['mse']:.5f}{twin} -> {out}")
     baseline = f" (float {metrics['float_accuracy']:.4f})" if metrics.get("float_accuracy") is not None else ""
+    fitted = ""
+    if "budget" in metrics:
+        b = metrics["budget"]
+        fitted = "; budget " + ", ".join(f"{r} {b['before'][r]:.0f} -> {b['after'][r]:.0f} (<= {lim:g})"
+                                         for r, lim in b["limits"].items()) + ("" if b["fits"] else " NOT MET")
     emit(metrics, as_json, f"accuracy {metrics['accuracy']:.4f}{baseline}, "
-                           f"{metrics['bops']:.3g} BOPs, sparsity {metrics['sparsity']:.3f} -> {out}")
+                           f"{metrics['bops']:.3g} BOPs, sparsity {metrics['sparsity']:.3f}{fitted} -> {out}")
+
+
+def _budget_plan(budget: Optional[str], part: Optional[str], target_fps: Optional[float], clock_ns: float,
+                 cost: str, seed: Optional[int]):
+    """--budget and its design (--part, --target-fps, --clock-ns, --cost), validated before training."""
+    if budget is None:
+        if part is not None or target_fps is not None:
+            raise UserError("--part and --target-fps of `hil train` go with --budget")
+        return None
+    if part is None:
+        raise UserError("--budget needs --part (the FPGA part or board the budget is for)")
+    if cost not in ("finn", "calibrated"):
+        raise UserError(f"--cost must be finn or calibrated, got '{cost}'")
+    from hw.devices import UnknownDeviceError, get_device
+    from toolchain.compress.budget import BudgetPlan, parse_budget
+    from toolchain.sweep.costing import resource_cost
+
+    parsed = parse_budget(budget)
+    try:
+        get_device(part)
+    except UnknownDeviceError as err:
+        raise UserError(f"--part: {err}") from None
+    return BudgetPlan(parsed, part, target_fps, clock_ns,
+                      resource_cost(part=part, target_fps=target_fps, clock_ns=clock_ns, cost=cost, seed=seed or 0))
 
 
 @app.command()
@@ -524,8 +564,10 @@ def sweep(
     finally:
         runner.close()
     emit(result, as_json, f"{result['trials']} trials: {result['complete']} complete, {result['pruned']} pruned "
-                          f"before training (trainings saved), {result['infeasible']} infeasible, "
-                          f"{result['failed']} failed -> {out} (hil pareto {out})")
+                          f"before training (trainings saved), {result['pruned_early']} pruned on the epoch curve "
+                          f"({result['epochs_saved']} of {result['epochs_budget']} epochs saved), "
+                          f"{result['infeasible']} infeasible, {result['failed']} failed, {result['reused']} "
+                          f"reused an earlier trial's point -> {out} (hil pareto {out})")
 
 
 @app.command()

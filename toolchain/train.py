@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -49,7 +49,9 @@ def weight_stats(model, recipe: Recipe) -> dict:
 UNITS = {"accuracy": "fraction of test samples (top-1)", "float_accuracy": "fraction of test samples (top-1)",
          "mse": "mean squared error per input value", "float_mse": "mean squared error per input value",
          "bops": "bit operations per inference (qonnx inference_cost)", "sparsity": "fraction of weights that are 0",
-         "weight_bits_total": "bits"}
+         "weight_bits_total": "bits", "budget.before": "LUT, FF, DSP, BRAM_18K, URAM (hil estimate)",
+         "budget.after": "LUT, FF, DSP, BRAM_18K, URAM (hil estimate)",
+         "budget.layers.*.cost_per_channel": "resources per channel kept"}
 
 
 def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict) -> None:
@@ -59,6 +61,22 @@ def save_run(run_dir: Path, recipe: Recipe, model, metrics: dict) -> None:
     versioned(metrics, UNITS)
     save_checkpoint(run_dir, recipe, model)
     write_json(run_dir / METRICS, metrics)
+
+
+class EpochAccuracy:
+    """fit() callback: test accuracy after each epoch, handed to `report(accuracy, epoch)` (the sweep's
+    pruner on the epoch curve, toolchain/sweep/epochs.py; it may raise to stop the training)."""
+
+    def __init__(self, split, bipolar_output: bool, report: Callable[[float, int], None]):
+        self.split, self.bip, self.report = split, bipolar_output, report
+
+    def on_step_end(self, model, step: int) -> None:
+        pass
+
+    def on_epoch_end(self, model, epoch: int) -> None:
+        from toolchain.compress.qat import evaluate
+
+        self.report(evaluate(model, self.split.x_test, self.split.y_test, self.bip), epoch)
 
 
 def train_float_baseline(recipe: Recipe, split) -> float:
@@ -74,7 +92,12 @@ def train_float_baseline(recipe: Recipe, split) -> float:
 
 def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, weight_bits: Optional[int] = None,
                  act_bits: Optional[int] = None, prune: Optional[str] = None, seed: Optional[int] = None,
-                 float_baseline: bool = True) -> dict:
+                 float_baseline: bool = True, on_epoch: Optional[Callable[[float, int], None]] = None,
+                 budget=None) -> dict:
+    """`hil train`. on_epoch(accuracy, epoch) after each QAT epoch of an unpruned recipe (pruning runs
+    several phases, whose curves are not one curve: it is not called for them). budget: a
+    compress.budget.BudgetPlan (`--budget`): after QAT, the hidden channels a knapsack on the cost
+    model's marginal cost per channel keeps, then fine-tuning; checked before any training."""
     from toolchain.compress.model import build_model
     from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
     from toolchain.compress.qat import evaluate, fit
@@ -90,8 +113,15 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
         from toolchain.compress.pruning import parse_prune_spec
 
         pruning = parse_prune_spec(recipe.prune)  # validated before any training
-    split = load_dataset(recipe)
     from toolchain.zoo import Task
+
+    if budget is not None:
+        if pruning is not None:
+            raise UserError("--budget chooses the channels itself: give it without --prune (or a recipe prune)")
+        if recipe.architecture.task is Task.RECONSTRUCTION:
+            raise UserError("--budget is not supported for reconstruction recipes")
+        budget.check(recipe)  # a budget no width meets: exit 2 before any training
+    split = load_dataset(recipe)
 
     if recipe.architecture.task is Task.RECONSTRUCTION:  # an autoencoder: MSE, not accuracy
         if pruning is not None:
@@ -108,7 +138,13 @@ def train_recipe(recipe_name: str, out: Path, *, epochs: Optional[int] = None, w
     extra: dict = {}
     dense_recipe = recipe  # the unpruned original: float baseline and float BOPs refer to it
     if pruning is None:
-        fit(model, split.x_train, split.y_train, recipe.training, bip, description=f"QAT {recipe.name}")
+        callbacks = [EpochAccuracy(split, bip, on_epoch)] if on_epoch is not None else []
+        fit(model, split.x_train, split.y_train, recipe.training, bip, callbacks=callbacks,
+            description=f"QAT {recipe.name}")
+        if budget is not None:
+            from toolchain.compress.budget import prune_to_budget
+
+            model, recipe, extra = prune_to_budget(model, recipe, split, budget)
     else:
         from toolchain.compress.run import run_pruning
 

@@ -16,6 +16,11 @@ from toolchain.sweep.space import narrowed, point_of, recipe_of
     ({"space": {"weight_bits": [9]}}, "space.weight_bits.0"),
     ({"space": {"part": ["NoSuchBoard"]}}, "space.part"),
     ({"space": {"prune": ["sideways:0.5"]}}, "space.prune"),
+    ({"space": {"prune": ["budget:GATES=5"]}}, "space.prune"),
+    ({"space": {"prune": ["budget:LUT=-1"]}}, "space.prune"),
+    ({"search": {"pruner": {"kind": "hyperband"}}}, "search.pruner.kind"),
+    ({"search": {"pruner": {"percentile": 100}}}, "search.pruner.percentile"),
+    ({"cost": "synth"}, "cost"),
     ({"space": {"layers": {"7": {"weight_bits": [2]}}}}, "space.layers"),
     ({"objectives": ["accuracy", "speed"]}, "objectives.1"),
     ({"objectives": ["lut", "lut"]}, "objectives"),
@@ -56,3 +61,11 @@ def test_a_point_becomes_the_recipe_trained():
 def test_grid_size_counts_distinct_choices():
     sweep = parse_sweep(PRUNED_ONLY)
     assert sweep.space.grid_size() == 4 * 2 * 1 * 3 * 1 * 1
+
+
+def test_a_budget_choice_is_a_train_option_not_a_recipe_prune():
+    sweep = parse_sweep({**PRUNED_ONLY, "space": {**PRUNED_ONLY["space"], "prune": ["none", "budget:LUT=1300"]}})
+    point = point_of({"weight_bits": 2, "act_bits": 4, "prune": "budget:LUT=1300", "target_fps": 1e5,
+                      "part": "Pynq-Z2", "clock_ns": 10.0})
+    assert point.budget == "LUT=1300" and recipe_of(sweep, point).prune is None
+    assert point_of({**point.model_dump(exclude={"layers"}), "prune": "channels:0.5"}).budget is None

@@ -55,7 +55,14 @@ def test_every_trial_recorded_with_its_point(reference):
     assert [t["number"] for t in trials] == [0, 1, 2, 3]
     assert all(t["state"] == "PRUNED" and t["measures"]["latency"] > 1.0 for t in trials)
     assert len({tuple(sorted(t["params"].items())) for t in trials}) > 1  # the sampler did explore
-    assert all((reference / "trials" / f"{n:04d}" / "recipe.yaml").exists() for n in range(4))
+    import optuna
+
+    study = optuna.load_study(study_name="hil-sweep", storage=f"sqlite:///{reference / 'study.db'}")
+    # a trial that ran left its recipe; one whose point had run already (same_as) reuses that trial's
+    for t in study.get_trials(deepcopy=False):
+        ran = t.user_attrs.get("same_as", t.number)
+        assert (reference / "trials" / f"{ran:04d}" / "recipe.yaml").exists()
+        assert study.trials[ran].params == t.params
 
 
 @pytest.mark.slow
@@ -107,6 +114,30 @@ def test_sigkill_then_resume_keeps_finished_trials(pruned_only, tmp_path):
     # an interrupted point is asked again, first thing after the resume
     fresh = [t["params"] for t in after if t["number"] >= len(before) + len(interrupted)]
     assert [t["params"] for t in interrupted] == fresh[:len(interrupted)]
+
+
+def test_a_point_asked_again_takes_the_earlier_outcome(tmp_path):
+    """Two distinct points, four trials: the repeats are recorded with the outcome of the trial that ran
+    their point (same_as), in the same batch or a later one, and are not run again."""
+    data = {**PRUNED_ONLY, "space": {"weight_bits": [2], "act_bits": [2], "target_fps": [1.0e4, 1.0e5]}}
+    run = tmp_path / "run"
+    proc = run_cli("sweep", str(write_sweep(tmp_path, data)), "-o", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    import optuna
+
+    study = optuna.load_study(study_name="hil-sweep", storage=f"sqlite:///{run / 'study.db'}")
+    trials = study.get_trials(deepcopy=False)
+    ran = [t for t in trials if "same_as" not in t.user_attrs]
+    again = [t for t in trials if "same_as" in t.user_attrs]
+    assert len(trials) == 4 and len(ran) == len({tuple(sorted(t.params.items())) for t in trials}) <= 2
+    assert summary["ran_now"] == len(ran) and summary["reused"] == len(again) >= 2
+    for t in again:
+        source = trials[t.user_attrs["same_as"]]
+        assert "same_as" not in source.user_attrs and source.params == t.params
+        assert (t.state, t.user_attrs["measures"], t.user_attrs["reason"]) == \
+            (source.state, source.user_attrs["measures"], source.user_attrs["reason"])
+        assert not (run / "trials" / f"{t.number:04d}").exists()
 
 
 def test_a_different_sweep_in_the_same_run_is_refused(reference, tmp_path):
@@ -193,3 +224,51 @@ def test_trained_and_failed_trials_then_pareto(tmp_path):
     assert result["front"][0]["emulation"]["deadlock"] is False
     assert result["front"][0]["rebuild"].startswith(f"hil train {folder / 'recipe.yaml'}")
     assert (run / "pareto.png").stat().st_size > 10_000
+    report = run_cli("report", str(run))
+    assert report.returncode == 0, report.stderr
+    page = (run / "report.html").read_text()
+    assert f'data-layer="trial-{good["number"]}"' in page and 'id="chart-pareto"' in page
+
+
+@pytest.mark.slow
+def test_the_epoch_pruner_stops_a_worse_curve(tmp_path):
+    """Grid over w4a4, w4a2, w2a4, w2a2 in batches of two, median pruner after one reference: a point of
+    the second batch whose epoch-0 accuracy is below the first batch's median stops there (Optuna state
+    PRUNED, its curve stored); the summary counts the epochs it saved."""
+    data = {"recipe": "digits-mlp", "trials": 4, "seed": 0, "epochs": 3, "baseline": False, "verify_samples": 50,
+            "space": {"weight_bits": [4, 2], "act_bits": [4, 2], "target_fps": [1.0e5]},
+            "objectives": ["accuracy", "lut"],
+            "search": {"sampler": "grid", "batch": 2, "pruner": {"startup_trials": 1, "warmup_epochs": 0}}}
+    run = tmp_path / "run"
+    proc = run_cli("sweep", str(write_sweep(tmp_path, data)), "-o", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    trials = trials_of(run)
+    stopped = [t for t in trials if t["status"] == "pruned_early"]
+    assert stopped and all(t["state"] == "PRUNED" for t in stopped)
+    assert all(t["number"] >= 2 for t in stopped)  # the first batch has no references
+    assert summary["pruned_early"] == len(stopped) and summary["epochs_saved"] > 0
+    import optuna
+
+    study = optuna.load_study(study_name="hil-sweep", storage=f"sqlite:///{run / 'study.db'}")
+    first = [t for t in study.trials if t.number < 2 and t.user_attrs["status"] == "complete"]
+    for t in stopped:
+        curve = study.trials[t["number"]].intermediate_values
+        epoch = max(curve)
+        assert epoch < 2 and curve[epoch] < max(f.intermediate_values[epoch] for f in first)
+
+
+@pytest.mark.slow
+def test_a_budget_point_in_a_sweep(tmp_path):
+    """prune: [budget:LUT=1300]: the trial trains with `hil train --budget` on its part and folding; the
+    trained design's estimate is the knapsack's design (within the accumulator widths' few LUT)."""
+    data = {"recipe": "digits-mlp", "trials": 1, "seed": 0, "epochs": 2, "baseline": False, "verify_samples": 50,
+            "space": {"prune": ["budget:LUT=1300"], "target_fps": [1.0e5]}, "search": {"sampler": "grid", "batch": 2}}
+    run = tmp_path / "run"
+    proc = run_cli("sweep", str(write_sweep(tmp_path, data)), "-o", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (trial,) = trials_of(run)
+    assert trial["status"] == "complete", trial["error"]
+    metrics = json.loads((run / "trials" / "0000" / "metrics.json").read_text())
+    assert metrics["budget"]["after"]["LUT"] <= 1300 < metrics["budget"]["before"]["LUT"]
+    assert abs(trial["measures"]["lut"] - metrics["budget"]["after"]["LUT"]) <= 0.02 * 1300

@@ -127,3 +127,54 @@ def utilization_chart(percent: dict[str, Optional[float]], capacity: dict[str, i
     ax.set_xlim(0, right)
     ax.set_xlabel(f"% of {part}")
     return _svg(fig)
+
+
+PARETO_AXES = (("lut", "LUT"), ("latency", "latency (ns)"), ("energy", "energy (pJ)"), ("bops", "BOPs"))
+
+
+def pareto_figure(trials: list[dict], front: set[int], baseline: Optional[dict]):
+    """`hil pareto` / the report's Pareto section: accuracy against LUT, latency, energy and BOPs, one panel
+    each; every complete trial in grey, the sweep's non-dominated ones (over all its objectives) in red,
+    the panel's own two-objective front as a step line, the float baseline's accuracy as a dashed line
+    (its BOPs as a star), the 8-bit dense design's resources as a dotted line. Returns the figure."""
+    from matplotlib.ticker import NullFormatter
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(PARETO_AXES), figsize=(4 * len(PARETO_AXES), 3.6), constrained_layout=True)
+    for ax, (key, label) in zip(axes, PARETO_AXES):
+        pts = [(t["measures"][key], t["measures"]["accuracy"], t["number"] in front) for t in trials
+               if t["measures"].get(key) is not None]
+        ax.scatter([x for x, _, f in pts if not f], [y for _, y, f in pts if not f], c="0.6", s=18, label="trial")
+        ax.scatter([x for x, _, f in pts if f], [y for _, y, f in pts if f], c="tab:red", s=30, zorder=3,
+                   label="Pareto front (all objectives)")
+        stairs, top = [], -1.0
+        for x, y, _ in sorted(pts, key=lambda p: (p[0], -p[1])):  # cheapest first: each step more accurate
+            if y > top:
+                stairs.append((x, y))
+                top = y
+        ax.step([x for x, _ in stairs], [y for _, y in stairs], where="post", c="tab:red", lw=0.8, alpha=0.6,
+                label=f"front of accuracy vs {label.split()[0]}")
+        if baseline:
+            ax.axhline(baseline["float_accuracy"], ls="--", c="tab:blue", lw=1, label="float baseline")
+            if key == "bops":
+                ax.scatter([baseline["float_bops"]], [baseline["float_accuracy"]], marker="*", s=120, c="tab:blue")
+            elif baseline["w8a8_dense"].get(key) is not None:
+                ax.axvline(baseline["w8a8_dense"][key], ls=":", c="tab:green", lw=1, label="8-bit dense")
+        if pts:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^3, 3x10^3, ... overlap
+        ax.set_xlabel(label)
+        ax.set_ylabel("accuracy")
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def pareto_chart(trials: list[dict], front: set[int], baseline: Optional[dict]) -> str:
+    return _svg(pareto_figure(trials, front, baseline))
+
+
+def pareto_png(trials: list[dict], front: set[int], baseline: Optional[dict], path) -> None:
+    """The same figure as a PNG file at `path` (the caller makes the write atomic)."""
+    fig = pareto_figure(trials, front, baseline)
+    fig.savefig(path, dpi=110, format="png")
+    _plt().close(fig)

@@ -27,10 +27,12 @@ REPORT = "report.html"
 STAGE_FILES = ("metrics", "export", "lower", "estimate", "emulate", "build")
 TIMELINE = "emulate_timeline"  # written by `hil emulate` beside emulate.json
 RUN = "run"  # written by `hil run --run-dir` (or a sweep trial's target confirmation): optional
+PARETO, SWEEP = "pareto", "summary"  # a `hil sweep` run folder: `hil pareto RUN`, and the sweep's counts
 # what produces each file, for the "missing" note
 PRODUCERS = {"metrics": "hil train", "export": "hil export --run-dir", "lower": "hil lower --run-dir",
              "estimate": "hil estimate --run-dir", "emulate": "hil emulate --run-dir",
-             "build": "hil build --run-dir", TIMELINE: "hil emulate --run-dir", RUN: "hil run --run-dir"}
+             "build": "hil build --run-dir", TIMELINE: "hil emulate --run-dir", RUN: "hil run --run-dir",
+             PARETO: "hil pareto RUN", SWEEP: "hil sweep"}
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP", "URAM")
 NA = charts.NA
 
@@ -287,6 +289,38 @@ tr.total th{{background:#f3f3f3}}h2{{margin-top:1.6em;border-bottom:1px solid #d
 <h1>{title}</h1>{body}</body></html>"""
 
 
+def _config(point: dict) -> str:
+    bits = f"w{point['weight_bits']}a{point['act_bits']}" + "".join(
+        f" L{i}:" + "".join(f"{k[0]}{v}" for k, v in b.items()) for i, b in point.get("layers", {}).items())
+    return (f"{bits}, prune {point.get('prune') or 'none'}, {point['target_fps']:g} fps, {point['part']}, "
+            f"{point['clock_ns']:g} ns")
+
+
+def pareto_section(pareto: dict, summary: Optional[dict]) -> list[str]:
+    """A sweep's run folder: its counts, the non-dominated trials with their configuration and the
+    command that rebuilds each one's HLS project, and accuracy against LUT, latency, energy and BOPs."""
+    parts = ["<h2>Pareto front (hil pareto)</h2>"]
+    if summary:
+        parts.append(_table([("trials", summary["trials"]), ("complete", summary["complete"]),
+                             ("pruned before training (trainings saved)", summary["pruned"]),
+                             ("pruned on the epoch curve", summary.get("pruned_early", 0)),
+                             ("training epochs saved", f"{summary.get('epochs_saved', 0)} of "
+                                                       f"{summary.get('epochs_budget', '—')}"),
+                             ("infeasible", summary["infeasible"]), ("failed", summary["failed"])], "sweep"))
+    if b := pareto.get("baseline"):
+        parts.append(f"<p>float baseline: accuracy {b['float_accuracy']:.4f}, {b['float_bops']:,.0f} BOPs; "
+                     f"8-bit dense design: {_n(b['w8a8_dense'].get('lut'))} LUT</p>")
+    front = sorted(pareto["front"], key=lambda r: -r["measures"]["accuracy"])
+    rows = [[str(r["number"]), f"{r['measures']['accuracy']:.4f}", _n(r["measures"].get("lut")),
+             _n(r["measures"].get("latency")), _n(r["measures"].get("energy")), _n(r["measures"].get("bops")),
+             _config(r["point"]), r["rebuild"]] for r in front]
+    parts.append(_grid(["#", "accuracy", "LUT", "latency (ns)", "energy (pJ)", "BOPs", "configuration",
+                        "rebuild its HLS project"], rows, "pareto", [f"trial-{r['number']}" for r in front]))
+    trials = pareto.get("trials") or front
+    parts.append(_chart("pareto", charts.pareto_chart(trials, {r["number"] for r in front}, pareto.get("baseline"))))
+    return parts
+
+
 def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -294,8 +328,10 @@ def write_report(run_dir: str | Path) -> Path:
     charts.require()
     data = {stem: _read(run_dir, stem) for stem in STAGE_FILES}
     run = _read(run_dir, RUN)
-    if not any(data.values()) and run is None:
-        raise UserError(f"{run_dir} holds none of {', '.join(s + '.json' for s in STAGE_FILES)}: nothing to report")
+    pareto = _read(run_dir, PARETO)
+    if not any(data.values()) and run is None and pareto is None:
+        raise UserError(f"{run_dir} holds none of {', '.join(s + '.json' for s in STAGE_FILES)}, nor a sweep's "
+                        f"{PARETO}.json (hil pareto RUN): nothing to report")
     timeline = _read(run_dir, TIMELINE) if data["emulate"] else None
     est, em = data["estimate"], data["emulate"]
     parts = []
@@ -321,11 +357,14 @@ def write_report(run_dir: str | Path) -> Path:
                   _chart("timeline", charts.timeline_chart(timeline))]
         if svg := charts.fifo_chart(timeline):
             parts += ["<h2>FIFO occupancy</h2>", _chart("fifo", svg)]
-    parts += ["<h2>Summary</h2>", _table(_summary_rows(data), "summary")]
+    if pareto is not None:
+        parts += pareto_section(pareto, _read(run_dir, SWEEP))
+    if any(data.values()):
+        parts += ["<h2>Summary</h2>", _table(_summary_rows(data), "summary")]
     if rows := _target_rows(data, run):
         parts += ["<h2>Targets: what produced these numbers</h2>", _table(rows)]
     missing = [stem for stem in STAGE_FILES if data[stem] is None] + ([TIMELINE] if timeline is None else [])
-    if missing:
+    if missing and pareto is None:  # a sweep's folder holds trials, not one design's stage files
         rows = [(f"{stem}.json", f"not found (written by {PRODUCERS[stem]})") for stem in missing]
         parts += ["<h2>Not in this run folder</h2>", _table(rows),
                   "<p>Each verb writes its JSON here by itself when its files are inside a `hil train` run "

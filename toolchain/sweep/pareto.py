@@ -9,11 +9,10 @@ from typing import Optional
 
 from toolchain.errors import UserError
 from toolchain.sweep.schema import Sweep
-from toolchain.sweep.trial import RECIPE_FILE, Status
+from toolchain.sweep.trial import FOLDING_FILE, RECIPE_FILE, Status
 
 PLOT = "pareto.png"
 RESULT = "pareto.json"
-AXES = [("lut", "LUT"), ("latency", "latency (ns)"), ("energy", "energy (pJ)"), ("bops", "BOPs")]
 
 
 def dominates(a: list[float], b: list[float]) -> bool:
@@ -27,11 +26,20 @@ def front_indices(points: list[list[float]]) -> list[int]:
 
 def rebuild_command(row: dict) -> str:
     """The one command that rebuilds the point's HLS project from its recipe (train, export, lower, build)."""
+    from toolchain.sweep.schema import BUDGET
+
     folder = Path(row["folder"])
     d, p = shlex.quote(str(folder / "rebuild")), row["point"]
-    return (f"hil train {shlex.quote(str(folder / RECIPE_FILE))} --out {d} --no-float-baseline && "
+    budget = ""
+    if p["prune"] and p["prune"].startswith(BUDGET):  # resource-aware pruning is a train option
+        fps = f" --target-fps {p['target_fps']:g}" if p["target_fps"] else ""
+        budget = (f" --budget {shlex.quote(p['prune'][len(BUDGET):])} --part {p['part']}{fps} "
+                  f"--clock-ns {p['clock_ns']:g} --cost {row.get('cost', 'finn')}")
+    bounded = any(k in v for v in p.get("layers", {}).values() for k in ("pe", "simd"))
+    fold = (f"--folding {shlex.quote(str(folder / FOLDING_FILE))}" if bounded else f"--target-fps {p['target_fps']:g}")
+    return (f"hil train {shlex.quote(str(folder / RECIPE_FILE))} --out {d} --no-float-baseline{budget} && "
             f"hil export {d} -o {d}/model.onnx && "
-            f"hil lower {d}/model.onnx -o {d}/dataflow.onnx --target-fps {p['target_fps']:g} --part {p['part']} "
+            f"hil lower {d}/model.onnx -o {d}/dataflow.onnx {fold} --part {p['part']} "
             f"--clock-ns {p['clock_ns']:g} --recipe {shlex.quote(str(folder / RECIPE_FILE))} && "
             f"hil build {d}/dataflow.onnx --backend hls4ml -o {d}/hls")
 
@@ -58,15 +66,19 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
     sweep, trials = load_run(run_dir)
     rows = [{"number": t.number, "point": point_of(t.params).model_dump(), "measures": t.user_attrs["measures"],
              "emulation": t.user_attrs.get("emulation"), "target": t.user_attrs.get("target"),
-             "folder": str(run_dir / "trials" / f"{t.number:04d}")}
+             "folder": str(run_dir / "trials" / f"{t.user_attrs.get('same_as', t.number):04d}"),
+             "cost": sweep.cost.value, "same_as": t.user_attrs.get("same_as")}
             for t in trials if t.user_attrs.get("status") == Status.COMPLETE.value]
     oriented = [[-r["measures"][o.value] if o.maximise else r["measures"][o.value] for o in sweep.objectives]
                 for r in rows]
-    front = [rows[i] for i in front_indices(oriented)]
+    # a reused trial is its source again: one front entry per distinct point
+    front = [rows[i] for i in front_indices(oriented) if rows[i]["same_as"] is None]
     for row in front:
         row["rebuild"] = rebuild_command(row)
     result = {"objectives": [o.value for o in sweep.objectives], "complete": len(rows), "front": front,
-              "baseline": read_baseline(run_dir)}
+              "baseline": read_baseline(run_dir),
+              # every complete trial's measures: what the plots (here and in `hil report RUN`) draw
+              "trials": [{"number": r["number"], "measures": r["measures"]} for r in rows]}
     if plot and rows:
         result["plot"] = str(plot_front(rows, front, result["baseline"], run_dir / PLOT))
     from toolchain.schemas import versioned
@@ -77,36 +89,12 @@ def pareto(run_dir: Path, plot: bool = True) -> dict:
 
 
 def plot_front(rows: list[dict], front: list[dict], baseline: Optional[dict], out: Path) -> Path:
-    """Accuracy against LUT, latency, energy and BOPs: every complete trial, the front highlighted,
-    the float baseline's accuracy as a line (and its BOPs as a point)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """RUN/pareto.png: toolchain/report/charts.py pareto_figure (the same panels `hil report RUN` draws)."""
     from toolchain.fileio import atomic_path
+    from toolchain.report.charts import pareto_png
 
-    fig, axes = plt.subplots(1, len(AXES), figsize=(4 * len(AXES), 3.6), constrained_layout=True)
-    on_front = {r["number"] for r in front}
-    for ax, (key, label) in zip(axes, AXES):
-        pts = [(r["measures"][key], r["measures"]["accuracy"], r["number"] in on_front) for r in rows
-               if r["measures"].get(key) is not None]
-        ax.scatter([x for x, _, f in pts if not f], [y for _, y, f in pts if not f], c="0.6", s=18, label="trial")
-        best = sorted((x, y) for x, y, f in pts if f)
-        ax.plot([x for x, _ in best], [y for _, y in best], "o-", c="tab:red", ms=6, label="Pareto front")
-        if baseline:
-            ax.axhline(baseline["float_accuracy"], ls="--", c="tab:blue", lw=1, label="float baseline")
-            if key == "bops":
-                ax.scatter([baseline["float_bops"]], [baseline["float_accuracy"]], marker="*", s=120, c="tab:blue")
-            elif baseline["w8a8_dense"].get(key) is not None:
-                ax.axvline(baseline["w8a8_dense"][key], ls=":", c="tab:green", lw=1, label="8-bit dense")
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("accuracy")
-    axes[0].legend(fontsize=7)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+        pareto_png(rows, {r["number"] for r in front}, baseline, tmp)
     return out
 
 

@@ -7,14 +7,16 @@
     space:
       weight_bits: [2, 3, 4, 8] # global choices; per-layer overrides under `layers`
       act_bits: [2, 3, 4]
-      layers: {"1": {weight_bits: [2, 4]}}
-      prune: [none, "unstructured:0.5,step=0.5,epochs=1", "channels:0.25,epochs=1,qepochs=1"]
+      layers: {"1": {weight_bits: [2, 4], pe: [1, 4, 16], simd: [8, 32]}}  # per-layer bits and PE/SIMD bounds
+      prune: [none, "unstructured:0.5,step=0.5,epochs=1", "channels:0.25,epochs=1,qepochs=1", "budget:LUT=1200"]
+                                # budget:R=LIMIT,...: `hil train --budget` on the point's part and folding
       target_fps: [1.0e5, 1.0e6]   # folding: FINN SetFolding for this frame rate
       part: [Pynq-Z2]
       clock_ns: [10.0]
     objectives: [accuracy, lut, latency]     # accuracy is maximised, the others minimised
     constraints: {fits: true, latency_ns_max: 20000, accuracy_min: 0.8}
-    search: {sampler: nsga2, batch: 8}
+    search: {sampler: nsga2, batch: 8, pruner: {kind: median, startup_trials: 4, warmup_epochs: 1}}
+    cost: finn                  # the estimates' resource model: finn or calibrated
     target: tcp://pynq:7800     # optional: confirm each trained trial there (hil run; emulator | csim |
                                 # tcp://HOST:PORT, token from HIL_TOKEN in the workers) on verify_samples inputs
 """
@@ -37,6 +39,7 @@ class Strict(BaseModel):
 
 
 Bits = Annotated[int, Field(ge=1, le=8)]
+BUDGET = "budget:"  # a prune choice "budget:LUT=1200,BRAM_18K=100": resource-aware channel pruning
 Choices = Annotated[list, Field(min_length=1)]
 
 
@@ -52,6 +55,12 @@ class Objective(str, Enum):
         return self is Objective.ACCURACY
 
 
+class Cost(str, Enum):
+    """The resource model of every estimate in the sweep (`hil estimate --cost`)."""
+    FINN = "finn"  # FINN's res_estimation formulas (a fixed ~300 LUT per MVAU, weight-blind)
+    CALIBRATED = "calibrated"  # ours, weight-aware (hw/cost/calibrated.py): zero and power-of-two weights cost less
+
+
 class Sampler(str, Enum):
     NSGA2 = "nsga2"
     TPE = "tpe"
@@ -59,9 +68,16 @@ class Sampler(str, Enum):
     GRID = "grid"
 
 
+Fold = Annotated[int, Field(ge=1, le=4096)]
+
+
 class LayerSpace(Strict):
     weight_bits: Optional[Annotated[list[Bits], Field(min_length=1)]] = None
     act_bits: Optional[Annotated[list[Bits], Field(min_length=1)]] = None
+    # folding bounds of the layer's MVAU: the largest legal PE (SIMD) <= the sampled bound replaces
+    # what SetFolding chose for the target fps (costing.bounded_folding)
+    pe: Optional[Annotated[list[Fold], Field(min_length=1)]] = None
+    simd: Optional[Annotated[list[Fold], Field(min_length=1)]] = None
 
 
 class Space(Strict):
@@ -78,12 +94,16 @@ class Space(Strict):
     def _prune_specs(cls, specs: list[str]) -> list[str]:
         from toolchain.compress.pruning import parse_prune_spec
 
+        from toolchain.compress.budget import parse_budget
+
         for spec in specs:
-            if spec != "none":
-                try:
+            try:
+                if spec.startswith(BUDGET):
+                    parse_budget(spec[len(BUDGET):])
+                elif spec != "none":
                     parse_prune_spec(spec)
-                except UserError as err:
-                    raise ValueError(str(err)) from None
+            except UserError as err:
+                raise ValueError(str(err)) from None
         return specs
 
     @field_validator("part")
@@ -102,7 +122,7 @@ class Space(Strict):
         """Every searched dimension, name -> its choices (fixed order: the Optuna parameter names)."""
         dims: dict[str, list] = {"weight_bits": self.weight_bits, "act_bits": self.act_bits}
         for index, layer in sorted(self.layers.items()):
-            for key in ("weight_bits", "act_bits"):
+            for key in ("weight_bits", "act_bits", "pe", "simd"):
                 if getattr(layer, key) is not None:
                     dims[f"layer{index}.{key}"] = getattr(layer, key)
         dims.update(prune=self.prune, target_fps=self.target_fps, part=self.part, clock_ns=self.clock_ns)
@@ -118,11 +138,27 @@ class Constraints(Strict):
     accuracy_min: Optional[float] = Field(None, ge=0, le=1)
 
 
+class PrunerKind(str, Enum):
+    NONE = "none"
+    MEDIAN = "median"  # optuna.pruners.MedianPruner
+    PERCENTILE = "percentile"  # optuna.pruners.PercentilePruner(percentile): keeps the top `percentile` %
+
+
+class EpochPruner(Strict):
+    """The Optuna pruner on the epoch curve (test accuracy after each QAT epoch): a trained point whose
+    curve falls below the earlier trials' stops early (status pruned_early, Optuna state PRUNED)."""
+    kind: PrunerKind = PrunerKind.MEDIAN
+    startup_trials: int = Field(4, ge=0)  # no pruning until this many trials have trained to the end
+    warmup_epochs: int = Field(1, ge=0)  # no pruning before this epoch (0-based)
+    percentile: float = Field(50.0, gt=0, lt=100)  # kind percentile: the share of trials kept, in %
+
+
 class Search(Strict):
     sampler: Sampler = Sampler.NSGA2
     # trials asked at once, then run in parallel and told; the NSGA-II population. A fixed batch
     # (not the worker count) is what makes the trials independent of --workers and the executor.
     batch: int = Field(8, ge=2)
+    pruner: EpochPruner = EpochPruner()
 
 
 class Sweep(Strict):
@@ -136,6 +172,7 @@ class Sweep(Strict):
     objectives: Annotated[list[Objective], Field(min_length=1)] = [Objective.ACCURACY, Objective.LUT]
     constraints: Constraints = Constraints()
     search: Search = Search()
+    cost: Cost = Cost.FINN
     target: Optional[str] = None  # confirm every trained trial on this target (toolchain.targets, `hil run`)
 
     @field_validator("target")

@@ -15,11 +15,26 @@ class Point(BaseModel):
 
     weight_bits: int
     act_bits: int
-    layers: dict[int, dict[str, int]] = {}  # per-layer bit overrides: index -> {weight_bits, act_bits}
-    prune: Optional[str] = None
+    layers: dict[int, dict[str, int]] = {}  # per layer: index -> {weight_bits, act_bits, pe, simd}
+    prune: Optional[str] = None  # a `hil train --prune` spec, or "budget:LUT=...": `hil train --budget`
     target_fps: float
     part: str
     clock_ns: float
+
+    def folding_bounds(self) -> dict[int, dict[str, int]]:
+        """Recipe layer index -> {"PE": bound, "SIMD": bound} (the sampled per-layer folding bounds)."""
+        out: dict[int, dict[str, int]] = {}
+        for index, values in self.layers.items():
+            for key in ("pe", "simd"):
+                if key in values:
+                    out.setdefault(index, {})[key.upper()] = values[key]
+        return out
+
+    @property
+    def budget(self) -> Optional[str]:
+        from toolchain.sweep.schema import BUDGET
+
+        return self.prune[len(BUDGET):] if self.prune and self.prune.startswith(BUDGET) else None
 
 
 def distributions(space: Space) -> dict:
@@ -53,12 +68,14 @@ def recipe_of(sweep: Sweep, point: Point):
 
     recipe = with_overrides(load_recipe(sweep.recipe), weight_bits=point.weight_bits, act_bits=point.act_bits,
                             epochs=sweep.epochs, seed=sweep.seed, prune=point.prune or "")
-    if point.prune is None:
+    if point.prune is None or point.budget is not None:  # a budget is a train option, not a recipe prune
         recipe = recipe.model_copy(update={"prune": None})
     if point.layers:
         layers = list(recipe.architecture.layers)
-        for index, bits in point.layers.items():
-            layers[index] = layers[index].model_copy(update=bits)
+        for index, values in point.layers.items():
+            bits = {k: v for k, v in values.items() if k in ("weight_bits", "act_bits")}
+            if bits:
+                layers[index] = layers[index].model_copy(update=bits)
         recipe = recipe.model_copy(update={"architecture": recipe.architecture.model_copy(update={"layers": layers})})
     return recipe
 

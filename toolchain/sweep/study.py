@@ -27,6 +27,19 @@ SUMMARY = "summary.json"
 INTERRUPTED = "interrupted: the sweep process stopped while this trial ran"
 
 
+def reference_curves(trials) -> list[dict[int, float]]:
+    """The epoch curves of finished trials that trained to the end (complete or infeasible)."""
+    done = (Status.COMPLETE.value, Status.INFEASIBLE.value)
+    return [dict(t.intermediate_values) for t in trials  # a reused trial's curve is its source's: once
+            if t.user_attrs.get("status") in done and t.intermediate_values and t.user_attrs.get("same_as") is None]
+
+
+def epochs_saved(trials, epochs: int) -> int:
+    """Training epochs the epoch pruner did not run (pruned_early trials stop after epoch k)."""
+    return sum(epochs - 1 - max(t.intermediate_values) for t in trials
+               if t.user_attrs.get("status") == Status.PRUNED_EARLY.value and t.intermediate_values)
+
+
 def storage_url(run_dir: Path, storage: Optional[str]) -> str:
     return storage or f"sqlite:///{(run_dir / DB).resolve()}"
 
@@ -108,17 +121,37 @@ def recover(study) -> int:
     return len(stale)
 
 
+REUSABLE = (Status.COMPLETE.value, Status.INFEASIBLE.value, Status.PRUNED.value)  # not: a pruner's or a crash's
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def _reused(source, number: int) -> Outcome:
+    """The outcome of an earlier trial with the same point, for trial `number` (not run again)."""
+    a = source.user_attrs
+    return Outcome(number=number, status=Status(a["status"]), measures=a["measures"], reason=a.get("reason"),
+                   trained=a.get("trained", False), emulation=a.get("emulation"), target=a.get("target"),
+                   curve=dict(source.intermediate_values), same_as=a.get("same_as", source.number))
+
+
 def record(study, trial, outcome: Outcome, sweep: Sweep) -> None:
     from optuna.trial import TrialState
 
     attrs = {"status": outcome.status.value, "measures": outcome.measures.model_dump(), "trained": outcome.trained,
              "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}, "emulation": outcome.emulation,
              "target": outcome.target}
+    if outcome.same_as is not None:  # its folder is the source trial's
+        attrs.update(same_as=outcome.same_as, seconds={})
     if outcome.reason:
         attrs["error" if outcome.status is Status.FAILED else "reason"] = outcome.reason
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
-    if outcome.status is Status.PRUNED:
+    for epoch, accuracy in sorted(outcome.curve.items()):
+        # what Trial.report stores; Trial.report itself refuses multi-objective studies (epochs.py)
+        study._storage.set_trial_intermediate_value(trial._trial_id, epoch, accuracy)
+    if outcome.status in (Status.PRUNED, Status.PRUNED_EARLY):
         study.tell(trial, state=TrialState.PRUNED)
     elif outcome.status is Status.FAILED:
         study.tell(trial, state=TrialState.FAIL)
@@ -143,21 +176,42 @@ def run_sweep(sweep: Sweep, run_dir: Path, executor, storage: Optional[str] = No
     t0, ran = time.perf_counter(), 0
     while (done := len(finished(study))) < total:
         study.sampler = make_sampler(sweep, sweep.seed * 1_000_003 + len(study.trials))
+        # the epoch pruner's references: the curves trained before this batch (same on every executor)
+        curves = reference_curves(finished(study))
         trials = [study.ask(dists) for _ in range(min(sweep.search.batch, total - done))]
-        specs = {t.number: TrialSpec(number=t.number, sweep=sweep, point=point_of(t.params),
-                                     folder=str((run_dir / "trials" / f"{t.number:04d}").resolve())) for t in trials}
         by_number = {t.number: t for t in trials}
-        for returned, outcome in enumerate(executor.run(list(specs.values())), 1):
+        # a point asked again (NSGA-II's crossover of categorical parents does) is not run again: it
+        # takes the outcome of the earlier trial with the same parameters (same seed, same result)
+        earlier = {_key(t.params): t for t in finished(study) if t.user_attrs.get("status") in REUSABLE}
+        first: dict[tuple, int] = {}
+        copies: dict[int, list[int]] = {}
+        specs = []
+        for t in trials:
+            key = _key(t.params)
+            if key in earlier:
+                record(study, t, _reused(earlier[key], t.number), sweep)
+            elif key in first:
+                copies.setdefault(first[key], []).append(t.number)
+            else:
+                first[key] = t.number
+                specs.append(TrialSpec(number=t.number, sweep=sweep, point=point_of(t.params), curves=curves,
+                                       folder=str((run_dir / "trials" / f"{t.number:04d}").resolve())))
+        waiting = len(specs)
+        for outcome in executor.run(specs):
             record(study, by_number[outcome.number], outcome, sweep)
-            ran += 1
+            for number in copies.get(outcome.number, []):
+                record(study, by_number[number], outcome.model_copy(update={"number": number,
+                                                                            "same_as": outcome.number}), sweep)
+            ran, waiting = ran + 1, waiting - 1
             if progress is not None:
-                progress(progress_line(study, sweep, outcome, total, len(trials) - returned))
+                progress(progress_line(study, sweep, outcome, total, waiting))
     summary = summarize(study, sweep)
     summary.update(executor=executor.name, recovered=recovered, ran_now=ran,
                    seconds_now=round(time.perf_counter() - t0, 3))
     from toolchain.schemas import versioned
 
-    versioned(summary, {"trials": "trials", "seconds_now": "s (this invocation)"})
+    versioned(summary, {"trials": "trials", "seconds_now": "s (this invocation)", "epochs_saved": "QAT epochs",
+                        "epochs_budget": "QAT epochs"})
     write_json(run_dir / SUMMARY, summary)
     return summary
 
@@ -167,9 +221,15 @@ def summarize(study, sweep: Sweep) -> dict:
     for t in finished(study):
         status = t.user_attrs.get("status", Status.FAILED.value)
         counts[status] += 1
-    trained = counts[Status.COMPLETE.value] + counts[Status.INFEASIBLE.value]
+    reused = sum(1 for t in finished(study) if t.user_attrs.get("same_as") is not None)
+    trained = sum(1 for t in finished(study) if t.user_attrs.get("same_as") is None
+                  and t.user_attrs.get("status") in (Status.COMPLETE.value, Status.INFEASIBLE.value))
+    # trainings_saved: whole trainings the estimate made unnecessary; epochs_saved: the QAT epochs the
+    # pruner on the epoch curve did not run (out of epochs_budget, every trial trained to the end)
     return {"trials": len(finished(study)), **counts, "trainings_saved": counts[Status.PRUNED.value],
-            "trained": trained, "objectives": [o.value for o in sweep.objectives]}
+            "epochs_saved": epochs_saved(finished(study), sweep.epochs),
+            "epochs_budget": len(finished(study)) * sweep.epochs,
+            "trained": trained, "reused": reused, "objectives": [o.value for o in sweep.objectives]}
 
 
 def progress_line(study, sweep: Sweep, outcome: Outcome, total: int, running: int) -> str:
@@ -178,7 +238,8 @@ def progress_line(study, sweep: Sweep, outcome: Outcome, total: int, running: in
     m = outcome.measures
     what = (f"acc {m.accuracy:.4f} LUT {m.lut:.0f}" if outcome.trained and m.accuracy is not None and m.lut is not None
             else (outcome.reason or ""))
-    counts = f" | done {s['trials']}/{total} running {running} pruned {s['pruned']} failed {s['failed']}"
+    counts = (f" | done {s['trials']}/{total} running {running} pruned {s['pruned']} (+{s['pruned_early']} "
+              f"early) failed {s['failed']}")
     best = max((t.user_attrs["measures"]["accuracy"] for t in finished(study)
                 if t.user_attrs.get("status") == Status.COMPLETE.value), default=None)
     return f"trial {outcome.number} {outcome.status.value}: {what}{counts}" + \

@@ -3,7 +3,9 @@
 1. estimate: the point's recipe, untrained (channel pruning applied as the narrower architecture it
    ends with), exported, lowered with the point's folding and estimated: seconds, no training. A
    point the estimate rules out (does not fit, too slow) stops here: the training it saved is counted.
-2. train: `hil train` of the trial's recipe (written to the trial folder, so it can be rebuilt).
+2. train: `hil train` of the trial's recipe (written to the trial folder, so it can be rebuilt),
+   reporting the test accuracy after each QAT epoch to the sweep's Optuna pruner (epochs.py), which
+   stops a point whose curve falls below the trials trained before its batch (pruned_early).
 3. confirm: export (bit-exact vs torch), lower (bit-exact vs QONNX), estimate, and emulate with FIFO
    sizing: the trained design's numbers, and the folding confirmed deadlock-free; with the sweep's
    `target:`, also `hil run` of verify_samples inputs on that target (a board agent, the C-sim): its
@@ -28,11 +30,13 @@ from toolchain.sweep.schema import Sweep
 from toolchain.sweep.space import Point, narrowed, recipe_of
 
 RECIPE_FILE = "recipe.yaml"
+FOLDING_FILE = "folding.json"  # a point with per-layer PE/SIMD bounds: the folding its design was lowered with
 
 
 class Status(str, Enum):
     COMPLETE = "complete"
     PRUNED = "pruned"  # ruled out by the estimate, before training
+    PRUNED_EARLY = "pruned_early"  # stopped during training by the pruner on the epoch curve
     INFEASIBLE = "infeasible"  # trained, but violates a constraint (accuracy, or the trained estimate)
     FAILED = "failed"
 
@@ -44,6 +48,7 @@ class TrialSpec(BaseModel):
     sweep: Sweep
     point: Point
     folder: str  # the trial's run folder (shared file system between the workers and the sweep)
+    curves: list[dict[int, float]] = []  # epoch curves of the trials trained before this batch (epochs.py)
 
 
 class Outcome(BaseModel):
@@ -57,15 +62,8 @@ class Outcome(BaseModel):
     seconds: dict[str, float] = {}
     emulation: Optional[dict] = None  # emulated interval/latency with sized FIFOs, deadlock
     target: Optional[dict] = None  # the confirmation on the sweep's target: which, mismatches, timing
-
-
-def _estimate_qonnx(qonnx: Path, point: Point):
-    from toolchain.estimate import estimate
-    from toolchain.lower import lower_model
-    from toolchain.onnxio import load_model
-
-    dataflow = lower_model(load_model(qonnx), target_fps=point.target_fps, clock_ns=point.clock_ns, part=point.part)
-    return estimate(dataflow, part=point.part, clock_ns=point.clock_ns)
+    curve: dict[int, float] = {}  # test accuracy after each QAT epoch (epoch -> accuracy)
+    same_as: Optional[int] = None  # the same point ran as this earlier trial: its outcome, not run again
 
 
 def _measures(est: dict, **more) -> Measures:
@@ -73,23 +71,36 @@ def _measures(est: dict, **more) -> Measures:
                     energy=est.get("total_energy_pj"), fits=bool(est["fits"]), **more)
 
 
-def cheap_estimate(spec: TrialSpec, folder: Path) -> Measures:
-    """Stage 1: the untrained model of the point, lowered and estimated (the estimate does not depend on
-    the weights' values, only on shapes, bits and folding)."""
-    from toolchain.compress.brevitas_export import recipe_input_dtype, to_qonnx
-    from toolchain.compress.calibrate import CalibrationConfig, calibrate_activations
-    from toolchain.compress.checkpoint import seed_everything
-    from toolchain.compress.model import build_model
-    from toolchain.data import verification_inputs
+def budget_plan(spec: TrialSpec):
+    """The point's `hil train --budget` plan (toolchain/compress/budget.py) on its part and folding."""
+    from toolchain.compress.budget import BudgetPlan, parse_budget
+    from toolchain.sweep.costing import resource_cost
 
-    recipe = narrowed(recipe_of(spec.sweep, spec.point))
-    seed_everything(spec.sweep.seed)
-    model = build_model(recipe)
-    calibrate_activations(model, verification_inputs(recipe, 256, spec.sweep.seed),
-                          CalibrationConfig(seed=spec.sweep.seed))
-    probe = folder / "probe.onnx"
-    to_qonnx(model, tuple(recipe.architecture.input_shape), probe, recipe_input_dtype(recipe))
-    return _measures(_estimate_qonnx(probe, spec.point))
+    p = spec.point
+    return BudgetPlan(parse_budget(p.budget), p.part, p.target_fps, p.clock_ns,
+                      resource_cost(part=p.part, target_fps=p.target_fps, clock_ns=p.clock_ns,
+                                    cost=spec.sweep.cost.value, seed=spec.sweep.seed))
+
+
+def cheap_estimate(spec: TrialSpec, folder: Path, plan=None) -> Measures:
+    """Stage 1: the untrained model of the point, lowered and estimated (costing.py). A budget point is
+    estimated at the widths its knapsack keeps with every channel valued alike (the trained weights
+    decide the real widths; the budget bounds both); BudgetUnreachable when none meets it."""
+    from toolchain.sweep.costing import design_estimate
+
+    p = spec.point
+    recipe = narrowed(recipe_of(spec.sweep, p))
+    if plan is not None:
+        import numpy as np
+
+        from toolchain.compress.budget import choose_widths, with_widths
+
+        costs = plan.check(recipe)
+        kept, _, _, _ = choose_widths(plan, recipe, [np.ones(l.channels) for l in costs.layers])
+        recipe = with_widths(recipe, {l.layer: k for l, k in zip(costs.layers, kept)})
+    return _measures(design_estimate(recipe, part=p.part, target_fps=p.target_fps, clock_ns=p.clock_ns,
+                                     cost=spec.sweep.cost.value, seed=spec.sweep.seed, folder=folder,
+                                     bounds=p.folding_bounds()))
 
 
 def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
@@ -120,25 +131,46 @@ def confirm_on_target(spec: TrialSpec, folder: Path) -> dict:
             "interval_cycles": t["interval_cycles"], "throughput_fps": t["throughput_fps"]}
 
 
-def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Measures, dict]:
-    """Stages 2 and 3: train, export, lower (both verified bit-exact), estimate, emulate with sized FIFOs."""
+def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict, curve: dict, plan=None) -> tuple[Measures, dict]:
+    """Stages 2 and 3: train (its epoch curve into `curve`, judged by the pruner), export, lower (both
+    verified bit-exact), estimate, emulate with sized FIFOs."""
     from toolchain.emulate import emulate
     from toolchain.estimate import estimate
     from toolchain.export import export_run
     from toolchain.fileio import write_json
-    from toolchain.lower import lower_file
+    from toolchain.lower import lower_file, lower_model
     from toolchain.onnxio import load_model
     from toolchain.train import train_recipe
 
+    from toolchain.sweep.epochs import EpochJudge
+
     p, n = spec.point, spec.sweep.verify_samples
+    judge = EpochJudge(spec.sweep.search.pruner, spec.curves, spec.sweep.epochs)
+
+    def on_epoch(accuracy: float, epoch: int) -> None:
+        curve[epoch] = accuracy
+        judge.check(curve)  # raises EpochPruned
+
     t = time.perf_counter()
-    metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False)
-    seconds["train"] = time.perf_counter() - t
+    try:
+        metrics = train_recipe(str(folder / RECIPE_FILE), folder, float_baseline=False, on_epoch=on_epoch,
+                               budget=plan)
+    finally:
+        seconds["train"] = time.perf_counter() - t
     t = time.perf_counter()
     export_run(str(folder), folder / "model.onnx", samples=n, seed=spec.sweep.seed)
+    fold = {"target_fps": p.target_fps}
+    if p.folding_bounds():  # the trained model's folding at the fps, within the per-layer bounds
+        from toolchain.sweep.costing import bounded_folding
+        from toolchain.zoo import load_recipe
+
+        trained = load_recipe(str(folder / RECIPE_FILE))
+        fold = {"folding": bounded_folding(lower_model(load_model(folder / "model.onnx"), target_fps=p.target_fps,
+                                                       clock_ns=p.clock_ns, part=p.part), trained, p.folding_bounds())}
+        write_json(folder / FOLDING_FILE, fold["folding"])  # what `hil lower --folding` rebuilds it with
     lower_file(folder / "model.onnx", folder / "dataflow.onnx", recipe=str(folder / RECIPE_FILE), samples=n,
-               seed=spec.sweep.seed, target_fps=p.target_fps, clock_ns=p.clock_ns, part=p.part)
-    est = estimate(load_model(folder / "dataflow.onnx"), part=p.part, clock_ns=p.clock_ns)
+               seed=spec.sweep.seed, clock_ns=p.clock_ns, part=p.part, **fold)
+    est = estimate(load_model(folder / "dataflow.onnx"), part=p.part, clock_ns=p.clock_ns, cost=spec.sweep.cost.value)
     write_json(folder / "estimate.json", est)
     emu = emulate(folder / "dataflow.onnx", size=True, frames=2, clock_ns=p.clock_ns)
     seconds["confirm"] = time.perf_counter() - t
@@ -148,19 +180,28 @@ def train_and_confirm(spec: TrialSpec, folder: Path, seconds: dict) -> tuple[Mea
 
 def run_trial(spec: TrialSpec) -> Outcome:
     """The whole trial; never raises (a failure is an Outcome with its error)."""
+    from toolchain.compress.budget import BudgetUnreachable
+    from toolchain.sweep.epochs import EpochPruned
+
     folder = Path(spec.folder)
     seconds: dict[str, float] = {}
+    curve: dict[int, float] = {}
+    cheap = Measures()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         recipe = recipe_of(spec.sweep, spec.point)
         (folder / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
         t = time.perf_counter()
-        cheap = cheap_estimate(spec, folder)
+        plan = budget_plan(spec) if spec.point.budget is not None else None
+        try:
+            cheap = cheap_estimate(spec, folder, plan)
+        except BudgetUnreachable as err:
+            return Outcome(number=spec.number, status=Status.PRUNED, reason=str(err), seconds=seconds)
         seconds["estimate"] = time.perf_counter() - t
         why = hardware_violation(spec.sweep.constraints, cheap)
         if why is not None:
             return Outcome(number=spec.number, status=Status.PRUNED, measures=cheap, reason=why, seconds=seconds)
-        measures, emulation = train_and_confirm(spec, folder, seconds)
+        measures, emulation = train_and_confirm(spec, folder, seconds, curve, plan)
         target = None
         if spec.sweep.target is not None:
             t = time.perf_counter()
@@ -170,7 +211,10 @@ def run_trial(spec: TrialSpec) -> Outcome:
         for objective in spec.sweep.objectives:
             measures.value(objective)  # an objective the cost model cannot give fails the trial here
         return Outcome(number=spec.number, status=Status.INFEASIBLE if why else Status.COMPLETE, measures=measures,
-                       reason=why, trained=True, seconds=seconds, emulation=emulation, target=target)
+                       reason=why, trained=True, seconds=seconds, emulation=emulation, target=target, curve=curve)
+    except EpochPruned as stop:  # the rest of its training is saved; the untrained estimate is kept
+        return Outcome(number=spec.number, status=Status.PRUNED_EARLY, measures=cheap, reason=str(stop),
+                       seconds=seconds, curve=stop.curve)
     except Exception as err:  # noqa: BLE001 - a crashing trial is recorded, the sweep goes on
         last = traceback.extract_tb(err.__traceback__)[-1]
         return Outcome(number=spec.number, status=Status.FAILED, seconds=seconds,
