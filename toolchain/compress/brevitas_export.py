@@ -36,6 +36,37 @@ def recipe_input_dtype(recipe) -> Optional[str]:
     return "UINT8" if recipe.architecture.input_kind is InputKind.UINT8 else None
 
 
+@contextmanager
+def unsigned_binary_as_quant():
+    """Workaround for a Brevitas export bug (brevitas/export/onnx/qonnx/handler.py,
+    BrevitasQuantProxyHandler.prepare_for_export and BrevitasWeightQuantProxyHandler.prepare_for_export,
+    Brevitas 0.12): every 1-bit quantizer is exported as BipolarQuant, whose values are {-s, +s}, even an
+    UNSIGNED one such as a 1-bit QuantReLU, whose values are {0, s}. The exported graph then computes a
+    different function and the torch-vs-QONNX check fails on every sample. An unsigned 1-bit quantizer is
+    an ordinary QONNX Quant(bitwidth=1, signed=0), which qonnx executes as round-and-clip to [0, 1]; this
+    puts that op back for unsigned ones and leaves signed (truly bipolar) ones alone."""
+    from brevitas.export.onnx.qonnx import handler as h
+
+    patched = (h.BrevitasQuantProxyHandler, h.BrevitasWeightQuantProxyHandler)
+    originals = [cls.__dict__["prepare_for_export"] for cls in patched]
+
+    def fixed(original):
+        def prepare_for_export(self, module):
+            original(self, module)
+            kwargs = getattr(self, "symbolic_kwargs", None)
+            if kwargs and int(kwargs["bit_width"]) == 1 and not bool(kwargs["signed"]):
+                self.quant_op = h.BrevitasQuantOp
+        return prepare_for_export
+
+    for cls, original in zip(patched, originals):
+        cls.prepare_for_export = fixed(original)
+    try:
+        yield
+    finally:
+        for cls, original in zip(patched, originals):
+            cls.prepare_for_export = original
+
+
 def to_qonnx(model, input_shape: tuple[int, ...], path: Path, input_dtype: Optional[str] = None):
     """export_qonnx + cleanup_model (+ the graph input's DataType annotation); returns the qonnx
     ModelWrapper saved at `path`."""
@@ -49,7 +80,7 @@ def to_qonnx(model, input_shape: tuple[int, ...], path: Path, input_dtype: Optio
     # folder, and save the cleaned model as one self-contained file
     with tempfile.TemporaryDirectory() as scratch:
         raw = Path(scratch) / "raw.onnx"
-        with quiet():
+        with quiet(), unsigned_binary_as_quant():
             export_qonnx(model, input_t=torch.zeros(1, *input_shape), export_path=str(raw))
         wrapped = cleanup_model(ModelWrapper(str(raw)))
     if input_dtype is not None:
