@@ -104,9 +104,9 @@ def _dense_macs(recipe_json: str) -> float:
     return float(dense["total_macs"])
 
 
-def dense_macs(recipe) -> float:
+def dense_macs(recipe, via_qonnx: bool = True) -> float:
     """MACs of the recipe's dense model (independent of the weights' values)."""
-    return _dense_macs(recipe.model_dump_json())
+    return _dense_macs(recipe.model_dump_json()) if via_qonnx else _dense_macs_direct(recipe)
 
 
 def act_memory_bits(model: nn.Module, recipe) -> int:
@@ -136,7 +136,7 @@ def footprint(model: nn.Module, recipe, dense_recipe, accuracy: float, via_qonnx
         macs = float(dense["total_macs"]) if same else dense_macs(dense_recipe)
     else:
         sparse = direct_costs(model, recipe)
-        macs = direct_costs(model, recipe, False)["total_macs"] if same else _dense_macs_direct(dense_recipe)
+        macs = direct_costs(model, recipe, False)["total_macs"] if same else dense_macs(dense_recipe, False)
     w_bits, a_bits = float(sparse["total_mem_w_bits"]), float(act_memory_bits(model, recipe))
     bops, float_bops = float(sparse["total_bops"]), FLOAT_BITS * FLOAT_BITS * macs
     from toolchain.compress import costs
