@@ -265,12 +265,18 @@ def run_task(task: Task):
     return task, rows, ranks, state, time.perf_counter() - t0, time.process_time() - c0
 
 
-ORDER = {"fashion": 0, "mnist5k": 1, "digits": 2}  # slowest first
+ORDER = {"digits": 0, "mnist5k": 1, "fashion": 2}  # a study cut short keeps whole data sets, cheapest first
+
+
+def priority(task: Task) -> tuple:
+    """Run order: data set, seed, then the dense net before its arms; a finished dense net's arms go before
+    the next seed's dense net, so the finished tasks form whole (data set, seed) groups."""
+    arm = 0 if task.arm == "dense" else 1 + task.study.arms.index(task.arm)
+    return ORDER[task.dataset], task.seed, arm
 
 
 def dense_tasks(study: Study) -> list[Task]:
-    tasks = [Task(d, s, "dense", study) for d, n in study.seeds.items() for s in range(n)]
-    return sorted(tasks, key=lambda t: ORDER[t.dataset])
+    return sorted((Task(d, s, "dense", study) for d, n in study.seeds.items() for s in range(n)), key=priority)
 
 
 def arm_tasks(dense: Task, state: dict) -> list[Task]:
@@ -280,8 +286,10 @@ def arm_tasks(dense: Task, state: dict) -> list[Task]:
 
 
 def run_study(study: Study, workers: int, log, out: Path | None = None) -> tuple[list[dict], list[dict], float]:
-    """Every task, the dense ones first and each (dataset, seed)'s arms as soon as its dense net is
-    trained; `workers` ≤ 1 runs in this process. → (rows, ranking rows, CPU s summed over the tasks)."""
+    """Every task in `priority` order, at most `workers` at a time (≤ 1: in this process); each
+    (dataset, seed)'s arms are queued when its dense net is trained. With `out`, the finished tasks are
+    written after each one (partial.csv, partial_ranking.csv, partial_report.txt), so a study cut short
+    still reports whole groups. → (rows, ranking rows, CPU s summed over the tasks)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -295,23 +303,28 @@ def run_study(study: Study, workers: int, log, out: Path | None = None) -> tuple
         ranks.extend(rk)
         cpu, done = cpu + cpu_s, done + 1
         log(f"[{time.perf_counter() - t0:6.0f}s] {done}/{total} {task.dataset} seed {task.seed} {task.arm}: "
-            f"{seconds:.0f} s wall, {cpu_s:.0f} s CPU")
-        if out is not None:  # the finished tasks survive an interrupted study
+            f"{seconds:.0f} s wall, {cpu_s:.0f} s CPU (total CPU {cpu:.0f} s)")
+        if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             write_csv(out / "partial.csv", rows, FIELDS)
+            if ranks:
+                write_csv(out / "partial_ranking.csv", ranks, list(ranks[0]))
+            (out / "partial_report.txt").write_text("\n".join(report(rows, ranks, study.arms)) + "\n")
         return arm_tasks(task, state) if task.arm == "dense" else []
 
+    queue = dense_tasks(study)
     if workers <= 1:
-        queue = dense_tasks(study)
         while queue:
-            queue = collect(run_task(queue[0])) + queue[1:]
+            queue = sorted(queue[1:] + collect(run_task(queue[0])), key=priority)
         return rows, ranks, cpu
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        pending = {pool.submit(run_task, t) for t in dense_tasks(study)}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        running = set()
+        while queue or running:
+            while queue and len(running) < workers:
+                running.add(pool.submit(run_task, queue.pop(0)))
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
-                pending |= {pool.submit(run_task, t) for t in collect(fut.result())}
+                queue = sorted(queue + collect(fut.result()), key=priority)
     return rows, ranks, cpu
 
 
@@ -416,7 +429,8 @@ def main(argv=None) -> int:
     write_csv(args.out / "results.csv", rows, FIELDS)
     if ranks:
         write_csv(args.out / "ranking.csv", ranks, list(ranks[0]))
-    (args.out / "partial.csv").unlink(missing_ok=True)
+    for name in ("partial.csv", "partial_ranking.csv", "partial_report.txt"):
+        (args.out / name).unlink(missing_ok=True)
     lines = report(rows, ranks, study.arms)
     (args.out / "report.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
