@@ -396,6 +396,38 @@ def report(rows: list[dict], ranks: list[dict], arms: tuple[str, ...]) -> list[s
 
 
 
+def markdown(rows: list[dict], arms: tuple[str, ...]) -> list[str]:
+    """Per data set: test accuracy (%) mean ± std over seeds, one row per (W/A, sparsity), one column per arm."""
+    groups = summarize(rows)
+    lines = []
+    for d in sorted({r["dataset"] for r in rows}, key=ORDER.get):
+        seeds = len({r["seed"] for r in rows if r["dataset"] == d})
+        cell = {k[1:]: 100 * np.array([r["accuracy"] for r in g]) for k, g in groups.items() if k[0] == d}
+        fmt = lambda a: f"{a.mean():.2f} ± {a.std():.2f}" if a is not None else "–"  # noqa: E731
+        base = [f"{k[2]}/{k[3]} {fmt(v)}" for k, v in sorted(
+            ((k, v) for k, v in cell.items() if k[0] in ("dense", "quant-only")), key=lambda kv: -kv[0][2])]
+        lines += [f"{d} ({seeds} seeds): dense float32 and quantization only, W/A accuracy: " + ", ".join(base), "",
+                  "| W/A | sparsity | " + " | ".join(arms) + " |", "|---|---|" + "---|" * len(arms)]
+        for wb, ab in sorted({(k[2], k[3]) for k in cell}, key=lambda b: (-b[0], -b[1])):
+            for sp in sorted({k[1] for k in cell if k[0] in arms}):
+                if not any((a, sp, wb, ab) in cell for a in arms):
+                    continue
+                name = f"{wb}/{ab}" + (" (pruning only)" if wb == 32 else "")
+                lines.append(f"| {name} | {100 * sp:.0f} % | " +
+                             " | ".join(fmt(cell.get((a, sp, wb, ab))) for a in arms) + " |")
+        lines.append("")
+    return lines
+
+
+def read_rows(path: Path) -> list[dict]:
+    """A results.csv / partial.csv back into typed rows (for --from-csv)."""
+    import csv
+
+    typed = {"seed": int, "weight_bits": int, "act_bits": int, "dataset": str, "arm": str, "channels": str, "layer": str}
+    with open(path, newline="") as f:
+        return [{k: typed.get(k, float)(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="digits, 1 seed, 3 arms, W4A4, 2+1 epochs (for tests)")
@@ -406,7 +438,16 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, help="dense training epochs for every data set (phases: half)")
     ap.add_argument("--bits", nargs="*", choices=["w8a8", "w4a8", "w4a4"], help="subset of the bit widths")
     ap.add_argument("--arms", nargs="*", choices=ARMS, help="subset of the arms")
+    ap.add_argument("--from-csv", type=Path, help="no training: report a results.csv / partial.csv (and the "
+                    "ranking CSV next to it) of an earlier run")
     args = ap.parse_args(argv)
+    if args.from_csv:
+        rows, rank_path = read_rows(args.from_csv), args.from_csv.with_name(
+            args.from_csv.name.replace("results", "ranking").replace("partial", "partial_ranking"))
+        ranks = read_rows(rank_path) if rank_path.exists() else []
+        arms = tuple(a for a in ARMS if any(r["arm"] == a for r in rows))
+        print("\n".join(report(rows, ranks, arms) + [""] + markdown(rows, arms)))
+        return 0
     study = QUICK if args.quick else Study()
     if args.datasets:
         study = Study(**{**asdict(study), "seeds": {d: study.seeds.get(d, 3) for d in args.datasets}})
@@ -431,7 +472,7 @@ def main(argv=None) -> int:
         write_csv(args.out / "ranking.csv", ranks, list(ranks[0]))
     for name in ("partial.csv", "partial_ranking.csv", "partial_report.txt"):
         (args.out / name).unlink(missing_ok=True)
-    lines = report(rows, ranks, study.arms)
+    lines = report(rows, ranks, study.arms) + [""] + markdown(rows, study.arms)
     (args.out / "report.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\n{len(rows)} points in {time.perf_counter() - t0:.0f} s wall with {args.workers} workers, "
