@@ -265,14 +265,15 @@ def run_task(task: Task):
     return task, rows, ranks, state, time.perf_counter() - t0, time.process_time() - c0
 
 
-ORDER = {"digits": 0, "mnist5k": 1, "fashion": 2}  # a study cut short keeps whole data sets, cheapest first
+ORDER = {"digits": 0, "mnist5k": 1, "fashion": 2}
 
 
 def priority(task: Task) -> tuple:
-    """Run order: data set, seed, then the dense net before its arms; a finished dense net's arms go before
-    the next seed's dense net, so the finished tasks form whole (data set, seed) groups."""
+    """Run order: seed, data set, then the dense net before its arms; a finished dense net's arms go before
+    the next group's dense net, so the finished tasks of a study cut short form whole (data set, seed)
+    groups, every data set with about as many seeds."""
     arm = 0 if task.arm == "dense" else 1 + task.study.arms.index(task.arm)
-    return ORDER[task.dataset], task.seed, arm
+    return task.seed, ORDER[task.dataset], arm
 
 
 def dense_tasks(study: Study) -> list[Task]:
@@ -419,6 +420,18 @@ def markdown(rows: list[dict], arms: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def whole_groups(rows: list[dict], ranks: list[dict]):
+    """Only the (data set, seed) groups with every point of the data set's largest group (a run cut short
+    leaves some seeds with their dense net but not all arms) → (rows, ranks, dropped groups)."""
+    count = defaultdict(int)
+    for r in rows:
+        count[(r["dataset"], r["seed"])] += 1
+    full = {d: max(n for (dd, _), n in count.items() if dd == d) for d, _ in count}
+    keep = {k for k, n in count.items() if n == full[k[0]]}
+    return ([r for r in rows if (r["dataset"], r["seed"]) in keep],
+            [r for r in ranks if (r["dataset"], r["seed"]) in keep], sorted(set(count) - keep))
+
+
 def read_rows(path: Path) -> list[dict]:
     """A results.csv / partial.csv back into typed rows (for --from-csv)."""
     import csv
@@ -438,15 +451,20 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, help="dense training epochs for every data set (phases: half)")
     ap.add_argument("--bits", nargs="*", choices=["w8a8", "w4a8", "w4a4"], help="subset of the bit widths")
     ap.add_argument("--arms", nargs="*", choices=ARMS, help="subset of the arms")
-    ap.add_argument("--from-csv", type=Path, help="no training: report a results.csv / partial.csv (and the "
-                    "ranking CSV next to it) of an earlier run")
+    ap.add_argument("--from-csv", type=Path, nargs="+", help="no training: report the results.csv / partial.csv "
+                    "files of earlier runs (with the ranking CSVs next to them), whole (data set, seed) groups only")
     args = ap.parse_args(argv)
     if args.from_csv:
-        rows, rank_path = read_rows(args.from_csv), args.from_csv.with_name(
-            args.from_csv.name.replace("results", "ranking").replace("partial", "partial_ranking"))
-        ranks = read_rows(rank_path) if rank_path.exists() else []
+        rows, ranks = [], []
+        for path in args.from_csv:
+            rows += read_rows(path)
+            rank_path = path.with_name(path.name.replace("results", "ranking").replace("partial", "partial_ranking"))
+            ranks += read_rows(rank_path) if rank_path.exists() else []
+        rows, ranks, dropped = whole_groups(rows, ranks)
         arms = tuple(a for a in ARMS if any(r["arm"] == a for r in rows))
         print("\n".join(report(rows, ranks, arms) + [""] + markdown(rows, arms)))
+        if dropped:
+            print(f"left out, unfinished: {', '.join(f'{d} seed {s}' for d, s in dropped)}")
         return 0
     study = QUICK if args.quick else Study()
     if args.datasets:

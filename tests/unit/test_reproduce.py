@@ -74,8 +74,8 @@ def test_seed_study_trains_each_dense_net_once_and_orders_whole_groups():
     rs = _script("reproduce_seed")
     study = rs.Study(seeds={"fashion": 1, "digits": 2}, arms=("greedy", "narrow"))
     dense = rs.dense_tasks(study)
-    assert [(t.dataset, t.seed, t.arm) for t in dense] == [("digits", 0, "dense"), ("digits", 1, "dense"),
-                                                           ("fashion", 0, "dense")]
+    assert [(t.dataset, t.seed, t.arm) for t in dense] == [("digits", 0, "dense"), ("fashion", 0, "dense"),
+                                                           ("digits", 1, "dense")]
     state = {"w": object()}
     arms = rs.arm_tasks(dense[0], state)
     # every arm but narrow (trained from scratch) starts from the dense task's trained net, not a new one
@@ -83,4 +83,4 @@ def test_seed_study_trains_each_dense_net_once_and_orders_whole_groups():
     assert arms[1].dense_state is None
     # a finished seed's arms run before the next seed's dense net
     queue = sorted(dense[1:] + arms, key=rs.priority)
-    assert [(t.seed, t.arm) for t in queue][:3] == [(0, "greedy"), (0, "narrow"), (1, "dense")]
+    assert [(t.dataset, t.arm) for t in queue][:3] == [("digits", "greedy"), ("digits", "narrow"), ("fashion", "dense")]
