@@ -57,6 +57,7 @@ class Study:
     bits: tuple[tuple[int, int], ...] = BITS
     epochs: dict = field(default_factory=lambda: {"digits": 20, "mnist5k": 10, "fashion": 10})  # dense training
     phase_epochs: dict | None = None  # pruning and quantization phases; None: half the dense epochs
+    first_seed: int = 0  # seeds first_seed, first_seed + 1, …: a later run adds seeds to an earlier one
 
 
 QUICK = Study(seeds={"digits": 1}, arms=("greedy", "oneshot", "narrow"), sparsities=(0.5,), bits=((4, 4),),
@@ -277,7 +278,8 @@ def priority(task: Task) -> tuple:
 
 
 def dense_tasks(study: Study) -> list[Task]:
-    return sorted((Task(d, s, "dense", study) for d, n in study.seeds.items() for s in range(n)), key=priority)
+    return sorted((Task(d, s, "dense", study) for d, n in study.seeds.items()
+                   for s in range(study.first_seed, study.first_seed + n)), key=priority)
 
 
 def arm_tasks(dense: Task, state: dict) -> list[Task]:
@@ -448,6 +450,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="worker processes (1: in this process)")
     ap.add_argument("--datasets", nargs="*", choices=sorted(DATASETS), help="subset of the data sets")
     ap.add_argument("--seeds", type=int, help="seeds per data set (default 5 digits, 3 others)")
+    ap.add_argument("--first-seed", type=int, default=0, help="the first seed (to add seeds to an earlier run)")
     ap.add_argument("--epochs", type=int, help="dense training epochs for every data set (phases: half)")
     ap.add_argument("--bits", nargs="*", choices=["w8a8", "w4a8", "w4a4"], help="subset of the bit widths")
     ap.add_argument("--arms", nargs="*", choices=ARMS, help="subset of the arms")
@@ -471,6 +474,8 @@ def main(argv=None) -> int:
         study = Study(**{**asdict(study), "seeds": {d: study.seeds.get(d, 3) for d in args.datasets}})
     if args.seeds:
         study = Study(**{**asdict(study), "seeds": {d: args.seeds for d in study.seeds}})
+    if args.first_seed:
+        study = Study(**{**asdict(study), "first_seed": args.first_seed})
     if args.epochs:
         study = Study(**{**asdict(study), "epochs": {d: args.epochs for d in DATASETS}, "phase_epochs": None})
     if args.bits:
