@@ -367,9 +367,9 @@ def report(rows: list[dict], ranks: list[dict], arms: tuple[str, ...]) -> list[s
         means = {a: 100 * np.mean([r["accuracy"] for r in groups[(d, a, s, wb, ab)]])
                  for a in ("greedy", "oneshot", "l1", "narrow") if (d, a, s, wb, ab) in groups}
         order = sorted(means, key=means.get, reverse=True)
-        lines.append(f"  {d} {s:.2f} W{wb}A{ab}: " + " > ".join(f"{a} {means[a]:.2f}" for a in order) +
-                     ("  [holds]" if order == [a for a in ("greedy", "oneshot", "l1", "narrow") if a in means] else
-                      "  [does not hold]"))
+        verdict = "not all four arms ran" if len(means) < 4 else \
+            "holds" if order == ["greedy", "oneshot", "l1", "narrow"] else "does not hold"
+        lines.append(f"  {d} {s:.2f} W{wb}A{ab}: " + " > ".join(f"{a} {means[a]:.2f}" for a in order) + f"  [{verdict}]")
     lines += ["", "claim: joint pruning + quantization beats either alone in accuracy per Mbit (best point of each, "
               "footprint with every layer output / with quantized activations only):"]
     for d in sorted({r["dataset"] for r in rows}):
@@ -428,8 +428,11 @@ def whole_groups(rows: list[dict], ranks: list[dict]):
     count = defaultdict(int)
     for r in rows:
         count[(r["dataset"], r["seed"])] += 1
-    full = {d: max(n for (dd, _), n in count.items() if dd == d) for d, _ in count}
-    keep = {k for k, n in count.items() if n == full[k[0]]}
+    arms = {r["arm"] for r in rows} - {"dense", "quant-only"}
+    bits = {(r["weight_bits"], r["act_bits"]) for r in rows if r["weight_bits"] < 32}
+    sparsities = {r["sparsity"] for r in rows if r["arm"] in arms}
+    full = 1 + len(bits) + len(arms) * len(sparsities) * (1 + len(bits))  # dense, quant-only, every arm's points
+    keep = {k for k, n in count.items() if n == full}
     return ([r for r in rows if (r["dataset"], r["seed"]) in keep],
             [r for r in ranks if (r["dataset"], r["seed"]) in keep], sorted(set(count) - keep))
 
