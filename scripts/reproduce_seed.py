@@ -466,6 +466,10 @@ def main(argv=None) -> int:
             rows += read_rows(path)
             rank_path = path.with_name(path.name.replace("results", "ranking").replace("partial", "partial_ranking"))
             ranks += read_rows(rank_path) if rank_path.exists() else []
+        # a point measured in two runs (a stopped run's dense net, redone by a later run): the later file's
+        rows = list({(r["dataset"], r["seed"], r["arm"], r["sparsity"], r["weight_bits"], r["act_bits"]): r
+                     for r in rows}.values())
+        ranks = list({(r["dataset"], r["seed"], r["layer"], r["prev_sparsity"]): r for r in ranks}.values())
         rows, ranks, dropped = whole_groups(rows, ranks)
         arms = tuple(a for a in ARMS if any(r["arm"] == a for r in rows))
         print("\n".join(report(rows, ranks, arms) + [""] + markdown(rows, arms)))
