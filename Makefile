@@ -36,6 +36,17 @@ $(YOSYS_STAMP): $(STAMP)
 	  echo "make: yosys is not installed and cannot be installed here (needs root and apt-get): hil synth will refuse"
 	@command -v yosys >/dev/null && touch $(YOSYS_STAMP) || true
 
+# Debian's Fashion-MNIST for scripts/reproduce_seed.py (toolchain/data.py reads /usr/share/datasets/fashion-mnist),
+# installed the same way as yosys: when missing and make runs as root with apt-get; otherwise one line, and the
+# study refuses with one line naming the command.
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+FASHION_STAMP := $(VENV)/.fashion-mnist
+$(FASHION_STAMP): $(STAMP)
+	@[ -f $(FASHION_DIR)/train-images-idx3-ubyte.gz ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }; }; } || true
+	@[ -f $(FASHION_DIR)/train-images-idx3-ubyte.gz ] && touch $(FASHION_STAMP) || \
+	  echo "make: Fashion-MNIST is not installed and cannot be installed here (needs root and apt-get): scripts/reproduce_seed.py will refuse it"
+
 # Headless Chromium for the report's browser test (tests/unit/test_report_pipeline.py), Debian's package;
 # apt runs only when the binary is missing, and the stamp makes the check once per venv.
 CHROMIUM_STAMP := $(VENV)/.chromium
@@ -45,10 +56,10 @@ $(CHROMIUM_STAMP): $(STAMP)
 
 # CI's suite: everything but the tests marked slow (Verilator builds of whole designs, sweeps with
 # training, FINN's flow on whole networks, zoo-wide C-sim); `make test-all` runs those too.
-test: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP)
+test: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP) $(FASHION_STAMP)
 	$(PY) -m pytest -q -x -m "not slow" tests
 
-test-all: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP)
+test-all: $(STAMP) $(FINN_STAMP) $(YOSYS_STAMP) $(CHROMIUM_STAMP) $(FASHION_STAMP)
 	$(PY) -m pytest -q -x tests
 
 clean:

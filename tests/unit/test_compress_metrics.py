@@ -101,3 +101,27 @@ def test_efficiency_of_a_hand_built_network():
     assert eff.layers == pytest.approx({"body.1": 0.75, "body.3": e2})
     assert eff.network == pytest.approx(math.sqrt(0.75 * e2))
     assert eff.aiq == pytest.approx((0.25 * math.sqrt(0.75 * e2)) ** (1 / 3))
+
+
+@pytest.mark.parametrize("wb,ab", [(4, 4), pytest.param(8, 8, marks=pytest.mark.slow),
+                                   pytest.param(4, 8, marks=pytest.mark.slow)])
+def test_direct_costs_equal_the_qonnx_export(wb, ab):
+    """footprint(via_qonnx=False), used by scripts/reproduce_seed.py, gives the export path's numbers,
+    on a channel-pruned digits-mlp with zeroed rows and weights that round to 0."""
+    from toolchain.compress.calibrate import calibrate_activations
+    from toolchain.compress.channel_removal import remove_channels
+    from toolchain.compress.footprint import footprint
+    from toolchain.zoo import with_overrides
+
+    dense = with_overrides(load_recipe("digits-mlp"), weight_bits=wb, act_bits=ab)
+    torch.manual_seed(1)
+    wide = build_model(dense, quantized=False)
+    _, narrow = remove_channels(wide, dense, [torch.arange(64) < 40, torch.arange(32) < 20])
+    model = build_model(narrow)
+    with torch.no_grad():
+        model.body[1].weight[:5] = 0
+    calibrate_activations(model, np.random.default_rng(0).uniform(0, 1, (64, 64)).astype(np.float32))
+    a, b = footprint(model, narrow, dense, 0.9), footprint(model, narrow, dense, 0.9, via_qonnx=False)
+    keys = ("bops_qonnx", "macs", "dense_macs", "float_bops", "weight_mem_bits", "perf_per_mbit", "bops_psqs")
+    assert a["macs"] < 40 * 64 + 20 * 40 + 10 * 20  # the zeroed rows are discounted
+    assert {k: b[k] for k in keys} == pytest.approx({k: a[k] for k in keys}, rel=1e-12)

@@ -13,6 +13,11 @@
 - the two footprints, named: `act_mem_bits_quant` (= `act_mem_bits`, the quantized activation tensors) and
   `act_mem_bits_all` = `feature_map_elems` × the activation bits, every layer output as torchinfo's total
   output counts it (the paper's N_f); `perf_per_mbit_all` uses the latter.
+
+`footprint(..., via_qonnx=False)` reads the qonnx numbers off the Brevitas model instead of exporting
+it (`direct_costs`: the same formulas as qonnx analysis/inference_cost.py inference_cost_matmul /
+inference_cost_conv, equal to the export path, tests/unit/test_compress_metrics.py): the export costs
+~15 s per call, which dominated the seed study (scripts/reproduce_seed.py).
 """
 
 from __future__ import annotations
@@ -41,6 +46,54 @@ def _costs(model: nn.Module, recipe, dense_too: bool) -> tuple[dict, dict | None
     return sparse.get("total_cost", sparse), dense and dense.get("total_cost", dense)
 
 
+def _input_bits(x) -> int:
+    """Bits of a layer's input as qonnx's DataType sees it: a QuantTensor's bit width, else float32."""
+    bits = getattr(x, "bit_width", None)
+    return FLOAT_BITS if bits is None else int(bits)
+
+
+def direct_costs(model: nn.Module, recipe, discount_sparsity: bool = True) -> dict:
+    """qonnx inference_cost's totals (`total_macs`, `total_bops`, `total_mem_w_bits`) computed on the
+    Brevitas model: per Linear/Conv, MACs = fan-in × outputs (conv: qonnx's (c_out/group)·c_in·k·k per
+    output pixel), bits of its input and weight quantizers, and, with `discount_sparsity`, MACs and
+    weight memory × the fraction of non-zero integer weights (biases are an Add: zero cost in qonnx)."""
+    from toolchain.compress.costs import forward_with_hooks
+
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    seen: dict[int, tuple[int, int]] = {}
+
+    def hook(mod, args, out):
+        value = out.value if hasattr(out, "value") else out
+        seen[id(mod)] = (_input_bits(args[0]), int(value[0].numel()))
+
+    forward_with_hooks(model, recipe.architecture.input_shape, layers, hook)
+    macs = bops = mem_w = 0.0
+    for m in layers:
+        b_in, outputs = seen[id(m)]
+        with torch.no_grad():
+            if hasattr(m, "quant_weight"):
+                qw = m.quant_weight()
+                w, b_w = qw.value, int(qw.bit_width)
+            else:
+                w, b_w = m.weight.detach(), FLOAT_BITS
+        if isinstance(m, nn.Linear):
+            n = m.in_features * outputs
+        else:
+            pixels = outputs // m.out_channels
+            n = (m.out_channels // m.groups) * m.in_channels * m.kernel_size[0] * m.kernel_size[1] * pixels
+        density = float((w != 0).sum()) / w.numel() if discount_sparsity else 1.0
+        macs += n * density
+        bops += n * density * b_in * b_w
+        mem_w += w.numel() * density * b_w
+    return {"total_macs": macs, "total_bops": bops, "total_mem_w_bits": mem_w}
+
+
+def _dense_macs_direct(recipe) -> float:
+    from toolchain.compress.model import build_model
+
+    return direct_costs(build_model(recipe), recipe, discount_sparsity=False)["total_macs"]
+
+
 @lru_cache(maxsize=32)
 def _dense_macs(recipe_json: str) -> float:
     from toolchain.compress.model import build_model
@@ -51,9 +104,9 @@ def _dense_macs(recipe_json: str) -> float:
     return float(dense["total_macs"])
 
 
-def dense_macs(recipe) -> float:
+def dense_macs(recipe, via_qonnx: bool = True) -> float:
     """MACs of the recipe's dense model (independent of the weights' values)."""
-    return _dense_macs(recipe.model_dump_json())
+    return _dense_macs(recipe.model_dump_json()) if via_qonnx else _dense_macs_direct(recipe)
 
 
 def act_memory_bits(model: nn.Module, recipe) -> int:
@@ -72,13 +125,18 @@ def act_memory_bits(model: nn.Module, recipe) -> int:
     return sum(total)
 
 
-def footprint(model: nn.Module, recipe, dense_recipe, accuracy: float) -> dict:
-    """The metrics above for `model` (built from `recipe`); `dense_recipe` is the unpruned original."""
+def footprint(model: nn.Module, recipe, dense_recipe, accuracy: float, via_qonnx: bool = True) -> dict:
+    """The metrics above for `model` (built from `recipe`); `dense_recipe` is the unpruned original.
+    `via_qonnx=False`: the qonnx numbers from `direct_costs`, without the export."""
     from toolchain.compress.channel_removal import channel_counts
 
     same = recipe.architecture == dense_recipe.architecture
-    sparse, dense = _costs(model, recipe, dense_too=same)
-    macs = float(dense["total_macs"]) if same else dense_macs(dense_recipe)
+    if via_qonnx:
+        sparse, dense = _costs(model, recipe, dense_too=same)
+        macs = float(dense["total_macs"]) if same else dense_macs(dense_recipe)
+    else:
+        sparse = direct_costs(model, recipe)
+        macs = direct_costs(model, recipe, False)["total_macs"] if same else dense_macs(dense_recipe, False)
     w_bits, a_bits = float(sparse["total_mem_w_bits"]), float(act_memory_bits(model, recipe))
     bops, float_bops = float(sparse["total_bops"]), FLOAT_BITS * FLOAT_BITS * macs
     from toolchain.compress import costs
