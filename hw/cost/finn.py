@@ -139,7 +139,7 @@ def swg_hls_2d(k: int, stride: int, ifm_dim: int, ifm_ch: int, simd: int, abits:
     return lut, bram, uram
 
 
-# ---- SWG, RTL (finn-plus rtl/convolutioninputgenerator_rtl.py, 2D) ------------------------------
+# ---- SWG, RTL (finn-plus rtl/convolutioninputgenerator_rtl.py, 2D and 1D) -----------------------
 
 
 def swg_rtl_style(k_h: int, k_w: int) -> str:
@@ -157,11 +157,13 @@ def swg_rtl_buffer_depth(k, ifm_w: int, stride, dilation, cf: int) -> int:
 
 
 def swg_rtl_cycles(k, ifm, ofm, stride, dilation, cf: int, depthwise: bool) -> int:
-    """get_exp_cycles, 2D image (both IFMDim > 1)."""
+    """get_exp_cycles: a 1-D map (IFMDim [1, W] or [W, 1]) by its "1D case", else the 2D formula."""
     (k_h, k_w), (ifm_h, ifm_w), (ofm_h, ofm_w) = k, ifm, ofm
     (s_h, s_w), (d_h, d_w) = stride, dilation
     if swg_rtl_style(k_h, k_w) == "parallel":
         return ifm_h * ifm_w * cf + 2  # get_number_input_values() + 2
+    if ifm_h == 1 or ifm_w == 1:
+        return swg_rtl_cycles_1d(k, ifm, ofm, stride, cf, depthwise)
     buffer_min = ((k_h - 1) * d_h * ifm_w + (k_w - 1) * d_w + 1) * cf
     longest = max(ofm_w * k_w * k_h * cf, s_w * ifm_w * cf)  # write block vs read block
     if depthwise:
@@ -170,6 +172,22 @@ def swg_rtl_cycles(k, ifm, ofm, stride, dilation, cf: int, depthwise: bool) -> i
     if depthwise:
         cycles += (s_h - 1) * ifm_w * cf
     return int(cycles)
+
+
+def swg_rtl_cycles_1d(k, ifm, ofm, stride, cf: int, depthwise: bool) -> int:
+    """get_exp_cycles, "1D case" of the default style (finn-plus 1.6.1 rtl/convolutioninputgenerator_rtl.py),
+    on the attributes as get_1d_conv_attrs_normalized gives them ([W, 1] read as [1, W]): no line buffer
+    to fill first, so OFMDim_w · k_w · CF + 2; a depthwise window replays each window once per channel
+    fold, the slower of that output side and the input side (plus a refill stall per window when
+    stride > 1)."""
+    if ifm[1] == 1:  # get_1d_conv_attrs_normalized: the dummy dimension is the height
+        k, ifm, ofm, stride = k[::-1], ifm[::-1], ofm[::-1], stride[::-1]
+    k_w, ifm_w, ofm_w, s_w = k[1], ifm[1], ofm[1], stride[1]
+    if not depthwise:
+        return int(ofm_w * k_w * cf + 2)
+    cycles_out = ofm_w * k_w * cf + (cf - 1) * k_w
+    cycles_in = ifm_w * cf + cf * (k_w - 1) * (s_w - 1)
+    return int(max(cycles_out, cycles_in) + 2)
 
 
 def _ram_width(depth: int) -> int:
