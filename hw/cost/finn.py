@@ -7,7 +7,8 @@ unchanged (so the published v0.10 numbers of tests/golden still hold); Threshold
 by the threshold word (PE · threshold bits · numSteps) and the RTL FIFO is costed as fifo.sv. The HLS
 SWG and StreamingMaxPool exist only in FINN v0.10: their formulas here are v0.10's, as is the Vivado
 FIFO (impl_style="vivado"); finn-plus has the RTL SWG and Pool instead, costed below for the ops'
-preferred_impl_style="rtl" (a max-pool is then FINN's depthwise RTL SWG + Pool_hls pair).
+preferred_impl_style="rtl" (a max-pool is then FINN's depthwise RTL SWG + Pool_hls pair; a 1-D window
+FINN's RTL SWG with is1D, swg_rtl_cycles_1d).
 
 The ops call these with their own parameters; nothing here knows about ONNX nodes. Every function
 cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in this cost model.
@@ -195,7 +196,8 @@ def _ram_width(depth: int) -> int:
 
 
 def swg_rtl_resources(k, ifm, stride, dilation, simd: int, ifm_ch: int, abits: int, ram_style: str):
-    """(LUT, BRAM18, URAM): lut_estimation, bram_estimation, uram_estimation."""
+    """(LUT, BRAM18, URAM): lut_estimation, bram_estimation, uram_estimation; a 1-D window ([1, W]) takes
+    the same formulas (its parallel style has k_h - 1 = 0 line buffers, FINN's "1D case" 0)."""
     (k_h, k_w), (_, ifm_w), (_, d_w) = k, ifm, dilation
     width, depth, count = simd * abits, swg_rtl_buffer_depth(k, ifm_w, stride, dilation, ifm_ch // simd), 1
     lut = 300 + (width * math.ceil(depth / 38) if ram_style == "distributed" else 0)
