@@ -7,7 +7,8 @@ unchanged (so the published v0.10 numbers of tests/golden still hold); Threshold
 by the threshold word (PE · threshold bits · numSteps) and the RTL FIFO is costed as fifo.sv. The HLS
 SWG and StreamingMaxPool exist only in FINN v0.10: their formulas here are v0.10's, as is the Vivado
 FIFO (impl_style="vivado"); finn-plus has the RTL SWG and Pool instead, costed below for the ops'
-preferred_impl_style="rtl" (a max-pool is then FINN's depthwise RTL SWG + Pool_hls pair).
+preferred_impl_style="rtl" (a max-pool is then FINN's depthwise RTL SWG + Pool_hls pair; a 1-D window
+FINN's RTL SWG with is1D, swg_rtl_cycles_1d).
 
 The ops call these with their own parameters; nothing here knows about ONNX nodes. Every function
 cites the FINN file it reproduces. FINN has no FF estimate: FF is always 0 in this cost model.
@@ -139,7 +140,7 @@ def swg_hls_2d(k: int, stride: int, ifm_dim: int, ifm_ch: int, simd: int, abits:
     return lut, bram, uram
 
 
-# ---- SWG, RTL (finn-plus rtl/convolutioninputgenerator_rtl.py, 2D) ------------------------------
+# ---- SWG, RTL (finn-plus rtl/convolutioninputgenerator_rtl.py, 2D and 1D) -----------------------
 
 
 def swg_rtl_style(k_h: int, k_w: int) -> str:
@@ -157,11 +158,13 @@ def swg_rtl_buffer_depth(k, ifm_w: int, stride, dilation, cf: int) -> int:
 
 
 def swg_rtl_cycles(k, ifm, ofm, stride, dilation, cf: int, depthwise: bool) -> int:
-    """get_exp_cycles, 2D image (both IFMDim > 1)."""
+    """get_exp_cycles: a 1-D map (IFMDim [1, W] or [W, 1]) by its "1D case", else the 2D formula."""
     (k_h, k_w), (ifm_h, ifm_w), (ofm_h, ofm_w) = k, ifm, ofm
     (s_h, s_w), (d_h, d_w) = stride, dilation
     if swg_rtl_style(k_h, k_w) == "parallel":
         return ifm_h * ifm_w * cf + 2  # get_number_input_values() + 2
+    if ifm_h == 1 or ifm_w == 1:
+        return swg_rtl_cycles_1d(k, ifm, ofm, stride, cf, depthwise)
     buffer_min = ((k_h - 1) * d_h * ifm_w + (k_w - 1) * d_w + 1) * cf
     longest = max(ofm_w * k_w * k_h * cf, s_w * ifm_w * cf)  # write block vs read block
     if depthwise:
@@ -172,12 +175,29 @@ def swg_rtl_cycles(k, ifm, ofm, stride, dilation, cf: int, depthwise: bool) -> i
     return int(cycles)
 
 
+def swg_rtl_cycles_1d(k, ifm, ofm, stride, cf: int, depthwise: bool) -> int:
+    """get_exp_cycles, "1D case" of the default style (finn-plus 1.6.1 rtl/convolutioninputgenerator_rtl.py),
+    on the attributes as get_1d_conv_attrs_normalized gives them ([W, 1] read as [1, W]): no line buffer
+    to fill first, so OFMDim_w · k_w · CF + 2; a depthwise window replays each window once per channel
+    fold, the slower of that output side and the input side (plus a refill stall per window when
+    stride > 1)."""
+    if ifm[1] == 1:  # get_1d_conv_attrs_normalized: the dummy dimension is the height
+        k, ifm, ofm, stride = k[::-1], ifm[::-1], ofm[::-1], stride[::-1]
+    k_w, ifm_w, ofm_w, s_w = k[1], ifm[1], ofm[1], stride[1]
+    if not depthwise:
+        return int(ofm_w * k_w * cf + 2)
+    cycles_out = ofm_w * k_w * cf + (cf - 1) * k_w
+    cycles_in = ifm_w * cf + cf * (k_w - 1) * (s_w - 1)
+    return int(max(cycles_out, cycles_in) + 2)
+
+
 def _ram_width(depth: int) -> int:
     return next((w for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2)) if depth <= d), 1)
 
 
 def swg_rtl_resources(k, ifm, stride, dilation, simd: int, ifm_ch: int, abits: int, ram_style: str):
-    """(LUT, BRAM18, URAM): lut_estimation, bram_estimation, uram_estimation."""
+    """(LUT, BRAM18, URAM): lut_estimation, bram_estimation, uram_estimation; a 1-D window ([1, W]) takes
+    the same formulas (its parallel style has k_h - 1 = 0 line buffers, FINN's "1D case" 0)."""
     (k_h, k_w), (_, ifm_w), (_, d_w) = k, ifm, dilation
     width, depth, count = simd * abits, swg_rtl_buffer_depth(k, ifm_w, stride, dilation, ifm_ch // simd), 1
     lut = 300 + (width * math.ceil(depth / 38) if ram_style == "distributed" else 0)

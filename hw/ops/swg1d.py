@@ -1,11 +1,19 @@
-"""SWG1D: the 1-D sliding-window generator (FINN ConvolutionInputGenerator1D, finn-hlslib
-slidingwindow.h ConvolutionInputGenerator_1D). A 1-D signal is a 1×W image (FINN's layout):
+"""SWG1D: the 1-D sliding-window generator. A 1-D signal is a 1×W image (FINN's layout):
 (N, 1, W, C) -> (N, 1, OW, k·C) in im2col order (kw, C), kernel 1×k, stride 1, dilation 1, not
-depthwise (the variant "ConvolutionInputGenerator_1D" of FINN's get_swu_variant; others are refused).
+depthwise (the variant "ConvolutionInputGenerator_1D" of Xilinx/finn's get_swu_variant; others are refused).
 
-Cycles and costs: Xilinx/finn src/finn/custom_op/fpgadataflow/convolutioninputgenerator1d.py
-(get_exp_cycles, lut_estimation, bram_estimation, uram_estimation), for the HLS kernel; finn-plus
-1.6.1 builds 1-D windows with its RTL generator instead, so there is no oracle for these formulas.
+preferred_impl_style picks the hardware the `finn` cost model follows (as for the 2-D SWG, hw/ops/swg.py):
+* "hls" (default): Xilinx/finn's HLS ConvolutionInputGenerator1D (up to v0.9,
+  src/finn/custom_op/fpgadataflow/convolutioninputgenerator1d.py: get_exp_cycles, lut_estimation,
+  bram_estimation, uram_estimation; finn-hlslib slidingwindow.h ConvolutionInputGenerator_1D), which
+  finn-plus 1.6.1 does not have, so nothing checks these formulas against FINN's code;
+* "rtl": what finn-plus 1.6.1 builds: convert_to_hw/conv_inp_gen.py:InferConvInpGen makes the 1-D
+  Im2Col a ConvolutionInputGenerator with is1D=1, specialized to ConvolutionInputGenerator_rtl
+  (rtl/convolutioninputgenerator_rtl.py: get_exp_cycles' "1D case", lut/bram/uram_estimation;
+  hw/cost/finn.py swg_rtl_*). The FINN handoff sets it and names the node by `finn_layers`
+  (ConvolutionInputGenerator_rtl_N, counted among FINN's sliding windows); checked against finn-plus by
+  tests/oracle/test_finn_handoff_kws.py.
+Stream interface, values and token schedule (the HLS loop) do not depend on the style.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import math
 
 import numpy as np
 
+from hw.cost import finn as fc
 from hw.cost import primitives as P
 from hw.cost.calibrated import Context, NodeContext, scaled, streams
 from hw.cost.energy import Action, ActionCount
@@ -24,12 +33,12 @@ from hw.schedule import TokenSchedule
 
 
 class SWG1D(HWOp):
-    # the op type of the FINN file its formulas come from (Xilinx/finn up to v0.9; later FINN folds 1-D
-    # windows into ConvolutionInputGenerator with is1D, and finn-plus builds them in RTL)
+    # the op type of the hls style's FINN file (Xilinx/finn); finn-plus's node is finn_layers' (rtl style)
     FINN_NAME = "ConvolutionInputGenerator1D"
     FINN_OP_TYPES = ("ConvolutionInputGenerator1D",)
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
-    ATTRS = WINDOW_ATTRS  # ConvKernelDim [1, k], IFMDim [1, W], OFMDim [1, OW]
+    # ConvKernelDim [1, k], IFMDim [1, W], OFMDim [1, OW]
+    ATTRS = {**WINDOW_ATTRS, "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"})}
 
     def _k(self) -> int:
         return self.a("ConvKernelDim")[1]
@@ -88,8 +97,12 @@ class SWG1D(HWOp):
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
-        """convolutioninputgenerator1d.py:get_exp_cycles, variant ConvolutionInputGenerator_1D:
-        1 + OFMDim_w · k_w · IFMChannels / SIMD."""
+        """hls: convolutioninputgenerator1d.py:get_exp_cycles, variant ConvolutionInputGenerator_1D:
+        1 + OFMDim_w · k_w · IFMChannels / SIMD; rtl: finn-plus rtl/convolutioninputgenerator_rtl.py:
+        get_exp_cycles, 1D case (hw/cost/finn.py:swg_rtl_cycles_1d): OFMDim_w · k_w · CF + 2."""
+        if self.a("preferred_impl_style") == "rtl":
+            return fc.swg_rtl_cycles(self.a("ConvKernelDim"), self.a("IFMDim"), self.a("OFMDim"), self.a("Stride"),
+                                     self.a("Dilation"), self._cf(), bool(self.a("depthwise")))
         return int(1 + self.a("OFMDim")[1] * self._k() * self.a("IFMChannels") / self.a("SIMD"))
 
     def token_schedule(self) -> TokenSchedule:
@@ -107,9 +120,25 @@ class SWG1D(HWOp):
             reads[start:start + cf] = True
         return TokenSchedule(reads=reads[None, :], writes=writes[None, :])
 
+    def finn_layers(self) -> list[fc.FinnLayer] | None:
+        """The FINN layer finn-plus 1.6.1 builds for this window (rtl style; None for hls, whose FINN node
+        is FINN_NAME): a ConvolutionInputGenerator (is1D=1, InferConvInpGen) specialized to
+        ConvolutionInputGenerator_rtl, folded by SIMD and ram_style, with its estimate (cycles, finn_resources)."""
+        if self.a("preferred_impl_style") != "rtl":
+            return None
+        res = self.finn_resources()
+        return [fc.FinnLayer("ConvolutionInputGenerator", "rtl", {a: self.a(a) for a in self.FINN_CONFIG_ATTRS},
+                             self.cycles(), (res.LUT, res.BRAM_18K, res.URAM))]
+
     def finn_resources(self, device=None) -> Resources:
-        """convolutioninputgenerator1d.py lut_estimation, bram_estimation, uram_estimation (not
-        parallel-window)."""
+        """hls: convolutioninputgenerator1d.py lut_estimation, bram_estimation, uram_estimation (not
+        parallel-window); rtl: finn-plus rtl/convolutioninputgenerator_rtl.py (hw/cost/finn.py:swg_rtl_resources,
+        the buffer of get_buffer_depth: k·CF words for a 1-D kernel)."""
+        if self.a("preferred_impl_style") == "rtl":
+            lut, bram, uram = fc.swg_rtl_resources(self.a("ConvKernelDim"), self.a("IFMDim"), self.a("Stride"),
+                                                   self.a("Dilation"), self.a("SIMD"), self.a("IFMChannels"),
+                                                   self.dt("inputDataType").bitwidth(), self.a("ram_style"))
+            return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
         simd, ch, iw, k = self.a("SIMD"), self.a("IFMChannels"), self.a("IFMDim")[1], self._k()
         stride, style, bits = 1, self.a("ram_style"), self.dt("inputDataType").bitwidth()
         lut = 300 + (int((k + stride) * (simd * bits * math.ceil(iw * ch / simd / 64))) if style == "distributed" else 0)

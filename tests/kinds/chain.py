@@ -82,13 +82,20 @@ def check_hls4ml_csim(chain: Chain, tmp: Path, samples: int, layers: list[str], 
     return result
 
 
-def check_finn_handoff(chain: Chain, tmp: Path) -> dict:
-    """`hil build --backend finn`, then its folding read back by `hil lower --folding` gives the same
-    compute nodes and network estimate as the handoff's dataflow.onnx (the round trip). The handoff's
-    hil_folding.json holds the folding under our node names; folding_config.json uses finn-plus's
-    (RTL SWGs, a max-pool as SWG + Pool), which our lowering does not read back."""
+def check_finn_handoff(chain: Chain, tmp: Path, folding: Optional[dict] = None) -> dict:
+    """`hil build --backend finn` (with `--folding`, a FINN-format config in our node names, if given),
+    then its folding read back by `hil lower --folding` gives the same compute nodes and network estimate
+    as the handoff's dataflow.onnx (the round trip). The handoff's hil_folding.json holds the folding under
+    our node names; folding_config.json uses finn-plus's (RTL SWGs, 1-D ones included, a max-pool as SWG +
+    Pool), which our lowering does not read back: FINN's flow does (tests/oracle/test_finn_handoff*.py)."""
+    import json
+
     out = tmp / "finn"
-    result = build(chain.dataflow, "finn", out)
+    fold = None
+    if folding is not None:
+        fold = tmp / "fold.json"
+        fold.write_text(json.dumps(folding))
+    result = build(chain.dataflow, "finn", out, folding=fold)
     assert result["fifo_sizing"]["full_throughput"]
     handed = estimate(load_model(out / "dataflow.onnx"))
     again = estimate(lower_model(load_model(chain.source), folding=str(out / "hil_folding.json")))

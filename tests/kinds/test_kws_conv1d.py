@@ -14,6 +14,7 @@ from hw.ops.graph import NodeSpec, linear_model
 from tests.kinds.chain import check_chain, check_finn_handoff, check_hls4ml_csim, run_chain
 from toolchain.backends.plan import plan_hls4ml
 from toolchain.datasets_synth import keywords_synthetic
+from toolchain.estimate import estimate
 from toolchain.onnxio import load_model
 
 RECIPE = "kws-conv1d"
@@ -57,9 +58,30 @@ def test_kws_hls4ml_csim_is_exact(chain, tmp_path):
 
 
 def test_kws_finn_handoff_round_trips(chain, tmp_path):
-    result = check_finn_handoff(chain, tmp_path)
-    assert result["finn_names"]["SWG1D_0"] == "ConvolutionInputGenerator1D_hls_0"
+    """The windows, folded below IFMChannels, go to FINN as finn-plus names and builds them (its 1-D RTL
+    window, ConvolutionInputGenerator_rtl_N: finn-plus has no ConvolutionInputGenerator1D, and ApplyConfig
+    ignores an entry naming no node) and come back from hil_folding.json with the same folding; the
+    handed-off windows are estimated by FINN's RTL 1-D formula. FINN applying folding_config.json and
+    its estimates: tests/oracle/test_finn_handoff_kws.py."""
+    import json
+
+    folding = {"SWG1D_0": {"SIMD": 2, "ram_style": "block"}, "SWG1D_1": {"SIMD": 4}}
+    result = check_finn_handoff(chain, tmp_path, folding)
+    windows = {"SWG1D_0": "ConvolutionInputGenerator_rtl_0", "SWG1D_1": "ConvolutionInputGenerator_rtl_1"}
+    assert {name: result["finn_layers"][name] for name in windows} == {k: [v] for k, v in windows.items()}
     assert Counter(v.rsplit("_", 1)[0] for v in result["finn_names"].values())["MVAU_hls"] == 3
+    out = tmp_path / "finn"
+    config, ours = (json.loads((out / f).read_text()) for f in ("folding_config.json", "hil_folding.json"))
+    special = json.loads((out / "specialize_layers_config.json").read_text())
+    for name, finn in windows.items():
+        expected = {"ram_style": "distributed", **folding[name]}
+        assert {a: config[finn][a] for a in ("SIMD", "ram_style")} == expected
+        assert {a: ours[name][a] for a in ("SIMD", "ram_style", "preferred_impl_style")} == {
+            **expected, "preferred_impl_style": "rtl"}
+        assert special[finn.replace("_rtl", "")] == {"preferred_impl_style": "rtl"}
+    # rtl/convolutioninputgenerator_rtl.py:get_exp_cycles, 1D case: OFMDim_w · k · IFMChannels / SIMD + 2
+    rows = {r["name"]: r["cycles"] for r in estimate(load_model(out / "dataflow.onnx"))["layers"]}
+    assert rows["SWG1D_0"] == 28 * 5 * 4 + 2 and rows["SWG1D_1"] == 24 * 5 * 4 + 2
 
 
 def test_swg1d_schedule_reads_every_pixel_before_its_windows():

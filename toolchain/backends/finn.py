@@ -12,7 +12,8 @@ Writes, atomically, into the folder:
   the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
   max(producer outFIFODepths, consumer inFIFODepths) when auto_fifo_depths=False);
 * specialize_layers_config.json -- every layer pinned to the variant finn-plus 1.6.1 has and our cost
-  model follows (preferred_impl_style: HLS, but RTL for the SWG, which finn-plus has only as RTL), which
+  model follows (preferred_impl_style: HLS, but RTL for the SWGs, 1-D ones included, which finn-plus has
+  only as RTL), which
   also makes FINN's post-specialization names predictable;
 * hil_folding.json -- the same folding in our node names (with preferred_impl_style), what
   `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx;
@@ -20,9 +21,12 @@ Writes, atomically, into the folder:
 
 Both we and FINN number nodes per op type in graph order. finn-plus has no StreamingMaxPool: it builds
 a max-pool as a depthwise ConvolutionInputGenerator + Pool (convert_to_hw/pool.py:InferPool), so the
-handoff sets preferred_impl_style="rtl" on the ops that have it (SWG, StreamingMaxPool: their `finn`
-cost then follows finn-plus's RTL SWG and Pool) and names each FINN layer an op becomes
-(op.finn_layers()), the pooling SWGs counted among FINN's ConvolutionInputGenerators. DWC and FIFO nodes
+handoff sets preferred_impl_style="rtl" on the ops that have it (SWG, SWG1D, StreamingMaxPool: their
+`finn` cost then follows finn-plus's RTL SWG and Pool) and names each FINN layer an op becomes
+(op.finn_layers()), the pooling SWGs counted among FINN's ConvolutionInputGenerators. Likewise
+finn-plus has no ConvolutionInputGenerator1D: InferConvInpGen makes a 1-D window a
+ConvolutionInputGenerator with is1D=1 (RTL), so an SWG1D is handed off as ConvolutionInputGenerator_rtl_N,
+also counted among them (a ConvolutionInputGenerator1D_hls_N entry would be ignored by FINN's ApplyConfig). DWC and FIFO nodes
 are not configured: FINN inserts its own at step_set_fifo_depths.
 """
 
@@ -43,7 +47,7 @@ from toolchain.schemas import versioned
 
 IMPL = "hls"  # finn-plus's variant of every op without a preferred_impl_style attribute of ours
 STYLE = "preferred_impl_style"
-FINN_STYLE = "rtl"  # ops with a preferred_impl_style exist in finn-plus only as RTL (SWG; a max-pool's SWG)
+FINN_STYLE = "rtl"  # ops with a preferred_impl_style exist in finn-plus only as RTL (SWG, 1-D SWG; a max-pool's SWG)
 
 
 def _infra(node) -> bool:
@@ -283,7 +287,7 @@ max-pool as a sliding window + Pool), with Vivado/Vitis HLS; checked against fin
 |---|---|
 | model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype} (scale {in_scale}): feed it `host.pre(x)` for raw inputs x of the source) |
 | host_steps.json, host.py | the host steps: the source's preprocessing and input quantizer, which model.onnx no longer has, as data and a numpy driver (see below) |
-| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (HLS; RTL for sliding windows) |
+| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (HLS; RTL for sliding windows, 1-D ones included) |
 | folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
 | hil_folding.json | not FINN's: the same folding in our node names, for `hil lower <source QONNX> --folding hil_folding.json` |
 | build.py | the `DataflowBuildConfig` with both files; run it with `./run-docker.sh build_custom <this folder>` |
@@ -295,7 +299,8 @@ Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `st
 `step_out_of_context_synthesis`. Add `board=...` and `shell_flow_type=...` to build.py for a bitfile.
 
 Node names: FINN numbers its nodes per op type, as we do; a max-pool (our MaxPool_k) is two FINN layers, a
-ConvolutionInputGenerator_rtl (counted among the sliding windows) and a Pool_hls. `hil lower <source QONNX> --folding
+ConvolutionInputGenerator_rtl (counted among the sliding windows) and a Pool_hls; a 1-D window (our SWG1D_k) is
+FINN's ConvolutionInputGenerator_rtl with is1D=1, counted among them too. `hil lower <source QONNX> --folding
 hil_folding.json` rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO
 depth is carried by the compute node next to it.
 
