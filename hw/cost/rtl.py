@@ -176,6 +176,23 @@ def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], w
     return ff, parts
 
 
+def weight_address_dsp(nf: int, sf: int) -> int:
+    """DSPs of hil_mvau's nf*SF (unsigned nf of clog2(NF) bits times the constant SF). The constant's
+    trailing zeros are a shift, so the multiplier is nf x odd(SF), its product cut to the address
+    bits above the shift: a DSP from 9 bits on (digits-cnn's MVAU_1: nf 5 bits x 9 (144 = 9 << 4),
+    9 bits: 1 DSP; at SIMD 12, nf x 3 (12 = 3 << 2), 7 bits: none)."""
+    if nf <= 1:
+        return 0
+    zeros = (sf & -sf).bit_length() - 1
+    odd = sf >> zeros
+    if odd == 1:
+        return 0
+    a, b = clog2(nf), odd.bit_length()
+    if min(a, b) < DSP_AB_MINWIDTH or min(a + b, clog2(nf * sf) - zeros) < DSP_Y_MINWIDTH:
+        return 0
+    return math.ceil(a / (DSP_A_MAX - 1)) * math.ceil(b / (DSP_B_MAX - 1))  # unsigned: one bit less each
+
+
 def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     """hil_mvau.sv of these parameters and memory words."""
     pe, simd, mw, mh = params["PE"], params["SIMD"], params["MW"], params["MH"]
@@ -218,7 +235,10 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     ff += qff
     for k, v in qparts.items():
         parts[k] = parts.get(k, 0.0) + v
-    return Structure(ff, dsp, parts)
+    # the weight ROM's address nf*SF + sf: a multiplier by the constant SF (a shift when SF is a power
+    # of two) whose product wreduce cuts to the address bits; mul2dsp makes it a DSP from 9 bits on
+    # (digits-cnn's MVAU_1: nf 5 bits x 144, a 13-bit address)
+    return Structure(ff, dsp + weight_address_dsp(nf, sf), parts)
 
 
 def thresholding(params: dict, tmem: list[int]) -> Structure:
@@ -304,7 +324,8 @@ def const_mul_dsp(c: int, bits: int = INT_BITS) -> int:
     """DSPs of a `bits`-wide int times the constant c: a power of two is a shift (opt_expr); else
     mul2dsp on a bits x (bits of c, signed) product, split at 25 bits (SWG's 32-bit address x IFM 3:
     2 DSPs). `bits` < 32: the product's unobserved upper bits cut by wreduce (not measured)."""
-    return 0 if _pow2(c) else dsp_per_multiplier(bits, c.bit_length() + 1)
+    odd = c >> ((c & -c).bit_length() - 1)  # trailing zeros: a shift (as weight_address_dsp)
+    return 0 if odd == 1 else dsp_per_multiplier(bits, odd.bit_length() + 1)
 
 
 def _add(parts: dict, more: dict) -> None:
