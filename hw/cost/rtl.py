@@ -42,7 +42,7 @@ The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding; their `int`
 n_read's width measured at BUF 16, 32 and 64 only; a SWG whose multiplier product wreduce cuts below
 32 bits, a LabelSelect with OBITS >= 9 and PE no power of two (j*PE), and constant value-register bits
 of LabelSelect are not measured. Their LUT is counted with the MVAU/Thresholding coefficients, none
-refitted: -32 % .. +19 % per instance on the 10 probed (tests/cost_rtl/test_rtl_stream_ops.py).
+refitted: -36 % .. +15 % per instance on the 10 probed (tests/cost_rtl/test_rtl_stream_ops.py).
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ LUT_INPUTS = 6
 
 # ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
 # the fit set of scripts/bench_synth.py only (its even rows, 14 layers; `--fit` re-derives them).
-# Measured there, Yosys 0.23 xc7: held-out LUT error mean 11 %, max 32 % (14 layers); fit set mean 13 %
-LUT_COEF = {"rom": 0.647, "compare": 0.88, "count": 0.0, "add": 0.953, "mult": 4.667, "dsp": 4.435, "mux": 1.856,
-            "control": 2.595}
+# Measured there, Yosys 0.23 xc7: held-out LUT error mean 12 %, max 23 % (14 layers); fit set mean 12 %,
+# max 29 % (the DSP part per PE chain; per DSP it was held-out mean 11 %, max 32 %)
+LUT_COEF = {"rom": 0.663, "compare": 0.694, "count": 1.325, "add": 0.963, "mult": 4.688, "dsp": 24.144, "mux": 2.115,
+            "control": 2.095}
 LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
 
 
@@ -223,7 +224,10 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer)
     acc_bits = acc_w if has_thr or dsp else min(acc_w, obits)
     if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
-        parts["dsp"] += dsp  # the operands' sign extension and routing into each DSP
+        # per PE chain, not per DSP: xilinx_dsp cascades a PE's SIMD products through PCIN/PCOUT
+        # (mvau 64x8 p2s8: 14 of its 16 DSP48E1s take PCIN), so only a chain's end meets the fabric;
+        # counted per DSP, the LUTs of SIMD 8 layers were 25-32 % high
+        parts["dsp"] += pe
         parts["add"] += pe * acc_add * acc_bits
     else:
         parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
