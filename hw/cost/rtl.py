@@ -38,6 +38,11 @@ products are by constants, which Yosys may shift or drop instead of mapping to D
 noActivation layers with OBITS < ACC_W, and the families other than xc7. FIFO nodes of 3, 4, 33,
 64 and 256 words measured: FF and LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word
 LUTRAM cell (read mux, address decode) are underestimated (256 x 4 bits: 84 LUT modelled, 144 by Yosys).
+The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding; their `int` counters below):
+n_read's width measured at BUF 16, 32 and 64 only; a SWG whose multiplier product wreduce cuts below
+32 bits, a LabelSelect with OBITS >= 9 and PE no power of two (j*PE), and constant value-register bits
+of LabelSelect are not measured. Their LUT is counted with the MVAU/Thresholding coefficients, none
+refitted: -36 % .. +15 % per instance on the 10 probed (tests/cost_rtl/test_rtl_stream_ops.py).
 """
 
 from __future__ import annotations
@@ -67,9 +72,10 @@ LUT_INPUTS = 6
 
 # ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
 # the fit set of scripts/bench_synth.py only (its even rows, 14 layers; `--fit` re-derives them).
-# Measured there, Yosys 0.23 xc7: held-out LUT error mean 11 %, max 32 % (14 layers); fit set mean 13 %
-LUT_COEF = {"rom": 0.647, "compare": 0.88, "count": 0.0, "add": 0.953, "mult": 4.667, "dsp": 4.435, "mux": 1.856,
-            "control": 2.595}
+# Measured there, Yosys 0.23 xc7: held-out LUT error mean 12 %, max 23 % (14 layers); fit set mean 12 %,
+# max 29 % (the DSP part per PE chain; per DSP it was held-out mean 11 %, max 32 %)
+LUT_COEF = {"rom": 0.663, "compare": 0.694, "count": 1.325, "add": 0.963, "mult": 4.688, "dsp": 24.144, "mux": 2.115,
+            "control": 2.095}
 LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
 
 
@@ -115,22 +121,22 @@ class Storage:
         return self.lutram_cells * LUTRAM_CELL_LUTS
 
 
-def storage(depth: int, width: int) -> Storage:
-    """memory_libmap's choice for a DEPTH x WIDTH memory with an async read port addressed by a
-    register (rd_ptr, sf): memory_dff merges that register into the read port, and mapping it back
-    (LUTRAM's async read, or memory_map's flip-flops) extracts a copy of it, clog2(DEPTH) FFs."""
+def storage(depth: int, width: int, read_ports: int = 1, registered: bool = True) -> Storage:
+    """memory_libmap's choice for a DEPTH x WIDTH memory with async read ports. `registered`: the
+    read address is a register (rd_ptr, sf): memory_dff merges it into the read port, and mapping it
+    back (LUTRAM's async read, or memory_map's flip-flops) extracts a copy of it, clog2(DEPTH) FFs.
+    Flip-flops cost one unit per bit per read port (each port its own read mux): hil_maxpool's 2 x 8
+    bit row (two read ports) is a RAM32M pair where a one-port 2 x 8 queue stays flip-flops."""
     if depth <= 0 or width <= 0:
         return Storage(0, 0, 0.0)
-    cells = None
-    for d, w in LUTRAM_SHAPES:
-        if depth <= d:
-            cells = math.ceil(width / w)
-            break
-    if cells is None:  # deeper than one cell: 128-deep cells side by side and a read mux
-        cells = math.ceil(depth / 128) * width
-    if depth > 1 and LUTRAM_COST_PER_BIT * width * math.ceil(depth / 32) + LUTRAM_COST_BASE < depth * width:
-        return Storage(cells, clog2(depth), 0.0)
-    return Storage(0, depth * width + clog2(depth), width * (depth - 1) / (LUT_INPUTS - 2) if depth > 1 else 0.0)
+    copy = clog2(depth) if registered else 0
+    if depth <= LUTRAM_SHAPES[-1][0]:
+        cells = next(math.ceil(width / w) for d, w in LUTRAM_SHAPES if depth <= d)
+    else:  # deeper than one cell: cells stacked (the cheapest shape; SWG 192 x 4: six RAM64M) and a read mux
+        cells = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in LUTRAM_SHAPES)
+    if depth > 1 and LUTRAM_COST_PER_BIT * width * math.ceil(depth / 32) + LUTRAM_COST_BASE < depth * width * read_ports:
+        return Storage(cells, copy, 0.0)
+    return Storage(0, depth * width + copy, read_ports * width * (depth - 1) / (LUT_INPUTS - 2) if depth > 1 else 0.0)
 
 
 def queue(width: int, depth: int = 2) -> tuple[int, Storage, dict]:
@@ -176,6 +182,23 @@ def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], w
     return ff, parts
 
 
+def weight_address_dsp(nf: int, sf: int) -> int:
+    """DSPs of hil_mvau's nf*SF (unsigned nf of clog2(NF) bits times the constant SF). The constant's
+    trailing zeros are a shift, so the multiplier is nf x odd(SF), its product cut to the address
+    bits above the shift: a DSP from 9 bits on (digits-cnn's MVAU_1: nf 5 bits x 9 (144 = 9 << 4),
+    9 bits: 1 DSP; at SIMD 12, nf x 3 (12 = 3 << 2), 7 bits: none)."""
+    if nf <= 1:
+        return 0
+    zeros = (sf & -sf).bit_length() - 1
+    odd = sf >> zeros
+    if odd == 1:
+        return 0
+    a, b = clog2(nf), odd.bit_length()
+    if min(a, b) < DSP_AB_MINWIDTH or min(a + b, clog2(nf * sf) - zeros) < DSP_Y_MINWIDTH:
+        return 0
+    return math.ceil(a / (DSP_A_MAX - 1)) * math.ceil(b / (DSP_B_MAX - 1))  # unsigned: one bit less each
+
+
 def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     """hil_mvau.sv of these parameters and memory words."""
     pe, simd, mw, mh = params["PE"], params["SIMD"], params["MW"], params["MH"]
@@ -201,7 +224,10 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer)
     acc_bits = acc_w if has_thr or dsp else min(acc_w, obits)
     if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
-        parts["dsp"] += dsp  # the operands' sign extension and routing into each DSP
+        # per PE chain, not per DSP: xilinx_dsp cascades a PE's SIMD products through PCIN/PCOUT
+        # (mvau 64x8 p2s8: 14 of its 16 DSP48E1s take PCIN), so only a chain's end meets the fabric;
+        # counted per DSP, the LUTs of SIMD 8 layers were 25-32 % high
+        parts["dsp"] += pe
         parts["add"] += pe * acc_add * acc_bits
     else:
         parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
@@ -218,7 +244,10 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     ff += qff
     for k, v in qparts.items():
         parts[k] = parts.get(k, 0.0) + v
-    return Structure(ff, dsp, parts)
+    # the weight ROM's address nf*SF + sf: a multiplier by the constant SF (a shift when SF is a power
+    # of two) whose product wreduce cuts to the address bits; mul2dsp makes it a DSP from 9 bits on
+    # (digits-cnn's MVAU_1: nf 5 bits x 144, a 13-bit address)
+    return Structure(ff, dsp + weight_address_dsp(nf, sf), parts)
 
 
 def thresholding(params: dict, tmem: list[int]) -> Structure:
@@ -276,3 +305,119 @@ def dwc(in_w: int, out_w: int) -> Structure:
     parts["mux"] = float(bw * max(1, clog2(bw + 1)) / (LUT_INPUTS - 2))
     parts["control"] = float(count_bits)
     return _with_queue(bw + count_bits, parts, out_w)
+
+
+# ---- the stream templates' `int` loop counters (hil_swg, hil_maxpool, hil_labelselect, hil_fmpadding) ----
+# A SystemVerilog `int` is 32 signed bits, and Yosys keeps all of them: its passes prove no register's
+# range (no reachability analysis), and a signed compare (`c + 1 < CF`) observes every bit, even where
+# the counter never leaves 0 (CF = 1: measured, still 32 FFs). Only a counter whose uses read its low
+# bits alone loses the rest (opt_clean: hil_swg's n_read % BUF with BUF a power of two).
+INT_BITS = 32
+# an int compared with a constant is logic, not a carry chain (the measured CARRY4s are the adders'):
+# each LUT6 folds 5 more bits into the running result
+CONST_CMP = INT_BITS / (LUT_INPUTS - 1)
+
+
+def _pow2(n: int) -> bool:
+    return n >= 1 and n & (n - 1) == 0
+
+
+def divider_parts(width: int = INT_BITS) -> dict:
+    """A $div / $mod by a constant that is no power of two, as Yosys 0.23's techmap.v builds it
+    (\\$__div_mod_u): WIDTH stages, each a compare of the remainder with the divisor shifted (2*WIDTH
+    bits), a WIDTH-bit subtract and a WIDTH-bit 2:1 select."""
+    return {"compare": 2.0 * width * width, "add": float(width * width), "mux": width * width / (LUT_INPUTS - 2)}
+
+
+def const_mul_dsp(c: int, bits: int = INT_BITS) -> int:
+    """DSPs of a `bits`-wide int times the constant c: a power of two is a shift (opt_expr); else
+    mul2dsp on a bits x (bits of c, signed) product, split at 25 bits (SWG's 32-bit address x IFM 3:
+    2 DSPs). `bits` < 32: the product's unobserved upper bits cut by wreduce (not measured)."""
+    odd = c >> ((c & -c).bit_length() - 1)  # trailing zeros: a shift (as weight_address_dsp)
+    return 0 if odd == 1 else dsp_per_multiplier(bits, odd.bit_length() + 1)
+
+
+def _add(parts: dict, more: dict) -> None:
+    for k, v in more.items():
+        parts[k] = parts.get(k, 0.0) + v
+
+
+def fmpadding(p: dict) -> Structure:
+    """hil_fmpadding.sv: int counters y, x, c (increments; compares: c+1 < CF, x+1 < OW, y+1 < OH and
+    the four border tests of `reads`), the zero mux and the queue."""
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["add"] = 3.0 * INT_BITS
+    parts["compare"] = 7.0 * CONST_CMP
+    parts["mux"] = p["WIDTH"] / (LUT_INPUTS - 2)
+    return _with_queue(3 * INT_BITS, parts, p["WIDTH"])
+
+
+def labelselect(p: dict) -> Structure:
+    """hil_labelselect.sv: the int firing counter j, K (value, label) registers of IBITS+1 and OBITS
+    bits (no reset: their constant bits would go, none measured), per input lane and slot two
+    compares and the insertion muxes, the label read mux and the queue."""
+    pe, k, vb, ob = p["PE"], p["K"], p["IBITS"] + 1, p["OBITS"]
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["add"] = 2.0 * INT_BITS + pe * ob  # j + 1, j - NIN; the label j*PE + p at OBITS bits
+    parts["compare"] = 4.0 * CONST_CMP + pe * k * 2 * vb  # j < NIN, j == NIN+K-1, j == 0, j >= NIN; v > nvals
+    parts["mux"] = (pe * k * 2 * (vb + ob) + ob * (k - 1)) / (LUT_INPUTS - 2)
+    parts["control"] = float(k)
+    return _with_queue(INT_BITS + k * (vb + ob), parts, ob)
+
+
+def maxpool(p: dict) -> Structure:
+    """hil_maxpool.sv: the int counter j, the pooled column (j % IFM) / K and j % K (dividers unless
+    powers of two), the row of OFM maxima (a memory with two async read ports: the fold and the
+    queue), C compares and 2:1 selects of BITS+1 bits, and the queue."""
+    ifm, k, c, bits = p["IFM"], p["K"], p["C"], p["BITS"]
+    ofm, width = ifm // k, c * bits
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    parts["add"] = 2.0 * INT_BITS  # j + 1, j - NREAD
+    parts["compare"] = 4.0 * CONST_CMP + c * (bits + 1)  # j < NREAD, j == last, j < IFM, col < OFM; the maxima
+    parts["mux"] = width / (LUT_INPUTS - 2)
+    for d in (ifm, k, k):  # j % IFM, / K, j % K
+        if not _pow2(d):
+            _add(parts, divider_parts())
+    ff = INT_BITS
+    row = storage(ofm, width, read_ports=2, registered=False) if ofm > 1 else Storage(0, width, 0.0)
+    ff += row.ff
+    parts[LUTRAM] = row.luts
+    parts["mux"] += row.mux_luts
+    qff, _, qparts = queue(width)
+    _add(parts, qparts)
+    return Structure(ff + qff, 0, parts)
+
+
+def swg_n_read_bits(buf: int) -> int:
+    """FFs Yosys keeps of hil_swg's n_read (used only as n_read % BUF, the write address): all 32 unless
+    BUF is a power of two; then log2(BUF) rounded up to a multiple of 4 (measured: BUF 16 -> 4,
+    32 -> 8, 64 -> 8; the signed $mod's remainder is built in 4-bit groups)."""
+    return 4 * math.ceil(int(math.log2(buf)) / 4) if _pow2(buf) and buf > 1 else INT_BITS
+
+
+def swg(p: dict) -> Structure:
+    """hil_swg.sv: ten int loop counters (t, inp, counter, cur_line, read_block_n, count_simd, k_x,
+    k_y, ofm_x, ofm_y) and n_read, their increments and compares, the read address
+    (((oy*S + ky)*IFM + ox*S + kx)*CF + c) % BUF (constant multipliers: shifts or DSPs; % BUF a
+    divider unless BUF is a power of two, as is n_read % BUF), the BUF x WIDTH line buffer (LUTRAM,
+    async read at that address) and the queue."""
+    k, s, ifm, ofm, cf, width, ks = (p[n] for n in ("K", "S", "IFM", "OFM", "CF", "WIDTH", "KS"))
+    nb = k + s if ks else k // s + 1
+    buf = nb * (ifm * cf if ks else s * ifm * cf)
+    n_read = swg_n_read_bits(buf)
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    # increments; the address's four sums, cut to the bits % BUF reads when BUF is a power of two
+    # (wreduce drops the unobserved upper bits, as opt_clean drops n_read's)
+    parts["add"] = 10.0 * INT_BITS + n_read + 4 * n_read
+    parts["compare"] = (12 + ks) * CONST_CMP
+    abits = n_read if _pow2(buf) else INT_BITS
+    dsp = 2 * const_mul_dsp(s, abits) + const_mul_dsp(ifm, abits) + const_mul_dsp(cf, abits)
+    if not _pow2(buf):
+        for _ in range(2):  # read address % BUF, write address n_read % BUF
+            _add(parts, divider_parts())
+    mem = storage(buf, width, registered=False)
+    parts[LUTRAM] = mem.luts
+    parts["mux"] = mem.mux_luts
+    qff, _, qparts = queue(width)
+    _add(parts, qparts)
+    return Structure(10 * INT_BITS + n_read + mem.ff + qff, dsp, parts)

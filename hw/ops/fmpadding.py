@@ -100,6 +100,12 @@ class FMPadding(HWOp):
         (h, w), (top, left, bottom, right) = self.a("ImgDim"), self.a("Padding")
         walk.pad(node, (top, left, bottom, right), (h + top + bottom, w + left + right, self.a("NumChannels")))
 
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_fmpadding.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        return rtl_cost.fmpadding(self.rtl_module(ctx.node, ctx.model).params)
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_fmpadding.sv."""
         from hw.ops import rtl

@@ -113,6 +113,12 @@ class LabelSelect(HWOp):
         """hls4ml has no top-k layer: runs on the host on the hls4ml outputs (last node only)."""
         walk.on_host(node)
 
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_labelselect.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        return rtl_cost.labelselect(self.rtl_module(ctx.node, ctx.model).params)
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_labelselect.sv."""
         from hw.ops import rtl

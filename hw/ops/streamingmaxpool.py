@@ -155,6 +155,12 @@ class StreamingMaxPool(SameTypeOp):
         (h, w), (k, _), c = self.a("ImgDim"), self.a("PoolDim"), self.a("NumChannels")
         walk.pool(node, k, (h // k, w // k, c))
 
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_maxpool.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        return rtl_cost.maxpool(self.rtl_module(ctx.node, ctx.model).params)
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_maxpool.sv."""
         from hw.ops import rtl

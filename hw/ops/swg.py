@@ -192,6 +192,12 @@ class SWG(HWOp):
         walk.sliding_window(node, walk.conv_geometry(ih, iw, self.a("IFMChannels"), k, s, oh, ow,
                                                      depthwise=bool(self.a("depthwise"))))
 
+    def rtl_structure(self, ctx):
+        """The calibrated model's `rtl` profile of hil_swg.sv (hw/cost/rtl.py)."""
+        from hw.cost import rtl as rtl_cost
+
+        return rtl_cost.swg(self.rtl_module(ctx.node, ctx.model).params)
+
     def rtl_module(self, node, model):
         """hw/ops/rtl/hil_swg.sv (the HLS loop of token_schedule, square kernel/image/stride)."""
         from hw.ops import rtl

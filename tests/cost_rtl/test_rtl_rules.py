@@ -40,7 +40,7 @@ def test_impl_rtl_refusals():
     assert estimate(fifo, cost="calibrated", impl="rtl")["layers"][0]["FF"] > 0
     with pytest.raises(UserError, match="--cost calibrated"):
         estimate(fifo, cost="finn", impl="rtl")
-    pad = linear_model([NodeSpec("FMPadding", {"ImgDim": [6, 6], "Padding": [1, 1, 1, 1], "NumChannels": 2,
-                                               "SIMD": 1, "inputDataType": "UINT4"})], name="p")
-    with pytest.raises(UserError, match="no rtl resource profile for FMPadding"):  # not modelled yet: refused
-        estimate(pad, cost="calibrated", impl="rtl")
+    pool = linear_model([NodeSpec("GlobalAccPool", {"NumChannels": 2, "PE": 1, "inputDataType": "UINT4",
+                                                    "numInputVectors": [1, 4, 4]})], name="g")
+    with pytest.raises(UserError, match="no rtl resource profile for GlobalAccPool"):  # not modelled yet: refused
+        estimate(pool, cost="calibrated", impl="rtl")
