@@ -5,6 +5,7 @@ pruned before training, whether both runs give the same trials, and the acceptan
 
     python scripts/bench_sweep.py                     # the 40-trial examples/sweep-digits.yaml
     python scripts/bench_sweep.py --trials 8 --workers 2
+    python scripts/bench_sweep.py --workers 2 --executor dask://127.0.0.1:8786 --against KEPT/workers2
 
 Prints one JSON object. Numbers depend on the machine and its load: report them with the machine.
 """
@@ -21,18 +22,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(sweep, run_dir: Path, workers: int) -> dict:
+def run(sweep, run_dir: Path, workers: int, where: str | None = None) -> dict:
     from toolchain.sweep.executors import make_executor
     from toolchain.sweep.study import run_sweep
 
-    executor = make_executor(None, workers)
+    executor = make_executor(where, workers)
     t0 = time.perf_counter()
     try:
         summary = run_sweep(sweep, run_dir, executor, progress=print)
     finally:
         executor.close()
     minutes = (time.perf_counter() - t0) / 60
-    return {"workers": workers, "minutes": round(minutes, 2), "trials": summary["trials"],
+    return {"executor": executor.name, "workers": workers, "minutes": round(minutes, 2), "trials": summary["trials"],
             "trials_per_minute": round(summary["trials"] / minutes, 3),
             "pruned_before_training": summary["pruned"], "pruned_share": round(summary["pruned"] / summary["trials"], 3),
             "pruned_early": summary["pruned_early"], "epochs_saved": summary["epochs_saved"],
@@ -73,6 +74,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=None, help="override the file's trial count")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--keep", type=Path, default=None, help="keep the run folders here")
+    parser.add_argument("--executor", default=None, help="dask://HOST:PORT: run on that cluster (its workers "
+                        "count; --workers only names the run folder)")
+    parser.add_argument("--against", type=Path, default=None, help="a kept run folder of the same sweep: "
+                        "report whether this run gave the same trials")
     args = parser.parse_args()
     sweep = load_sweep(args.sweep)
     if args.trials:
@@ -82,10 +87,12 @@ def main() -> None:
     for workers in args.workers:
         runs[workers] = base / f"workers{workers}"
         shutil.rmtree(runs[workers], ignore_errors=True)
-        out["runs"].append(run(sweep, runs[workers], workers))
+        out["runs"].append(run(sweep, runs[workers], workers, args.executor))
     if len(runs) > 1:
         first, *rest = runs.values()
         out["same_trials"] = all(same_trials(r) == same_trials(first) for r in rest)
+    if args.against:
+        out["same_trials_as"] = {str(args.against): all(same_trials(r) == same_trials(args.against) for r in runs.values())}
     if sweep.baseline:
         out["acceptance"] = acceptance(next(iter(runs.values())))
     print(json.dumps(out, indent=1, default=float))
