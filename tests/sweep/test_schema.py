@@ -69,3 +69,19 @@ def test_a_budget_choice_is_a_train_option_not_a_recipe_prune():
                       "part": "Pynq-Z2", "clock_ns": 10.0})
     assert point.budget == "LUT=1300" and recipe_of(sweep, point).prune is None
     assert point_of({**point.model_dump(exclude={"layers"}), "prune": "channels:0.5"}).budget is None
+
+
+def test_the_shipped_example_sweeps_load():
+    """Every examples/sweep*.yaml the README points to is a valid sweep file, and its space is what it
+    says it is: the README's 40-trial example is a search over more points than it has trials."""
+    from pathlib import Path
+
+    from toolchain.sweep.schema import load_sweep
+
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("sweep*.yaml"))
+    assert examples, "no example sweep file"
+    for path in examples:
+        sweep = load_sweep(path)
+        assert sweep.trials >= 1
+    digits = load_sweep(examples[0].parent / "sweep-digits.yaml")
+    assert digits.trials == 40 and digits.space.grid_size() > digits.trials
