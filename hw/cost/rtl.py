@@ -170,6 +170,12 @@ class Structure:
         return Resources(LUT=float(round(lut)), FF=float(self.ff), DSP=float(self.dsp), BRAM_18K=0.0)
 
 
+def _add(parts: dict, more: dict) -> None:
+    """Add the LUT parts `more` into `parts`."""
+    for k, v in more.items():
+        parts[k] = parts.get(k, 0.0) + v
+
+
 def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], word_bits: int,
                     depth: int) -> tuple[int, dict]:
     """The comparators (one carry chain of cmp_bits per threshold), the thermometer count, and the
@@ -238,12 +244,10 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     if has_thr:
         tff, tparts = threshold_parts(pe, steps, acc_w, tmem, pe * steps * acc_w, nf)
         ff += tff
-        for k, v in tparts.items():
-            parts[k] = parts.get(k, 0.0) + v
+        _add(parts, tparts)
     qff, _, qparts = queue(pe * obits)
     ff += qff
-    for k, v in qparts.items():
-        parts[k] = parts.get(k, 0.0) + v
+    _add(parts, qparts)
     # the weight ROM's address nf*SF + sf: a multiplier by the constant SF (a shift when SF is a power
     # of two) whose product wreduce cuts to the address bits; mul2dsp makes it a DSP from 9 bits on
     # (digits-cnn's MVAU_1: nf 5 bits x 144, a 13-bit address)
@@ -259,20 +263,13 @@ def thresholding(params: dict, tmem: list[int]) -> Structure:
     parts = dict.fromkeys(LUT_COEF, 0.0)
     parts["control"] = float(clog2(depth))
     tff, tparts = threshold_parts(pe, steps, max(ibits + 1, tbits), tmem, pe * steps * tbits, depth)
-    ff += tff
-    for k, v in tparts.items():
-        parts[k] = parts.get(k, 0.0) + v
-    qff, _, qparts = queue(pe * obits)
-    ff += qff
-    for k, v in qparts.items():
-        parts[k] = parts.get(k, 0.0) + v
-    return Structure(ff, 0, parts)
+    _add(parts, tparts)
+    return _with_queue(ff + tff, parts, pe * obits)
 
 
 def _with_queue(ff: int, parts: dict, width: int, depth: int = 2) -> Structure:
     qff, _, qparts = queue(width, depth)
-    for k, v in qparts.items():
-        parts[k] = parts.get(k, 0.0) + v
+    _add(parts, qparts)
     return Structure(ff + qff, 0, parts)
 
 
@@ -335,11 +332,6 @@ def const_mul_dsp(c: int, bits: int = INT_BITS) -> int:
     2 DSPs). `bits` < 32: the product's unobserved upper bits cut by wreduce (not measured)."""
     odd = c >> ((c & -c).bit_length() - 1)  # trailing zeros: a shift (as weight_address_dsp)
     return 0 if odd == 1 else dsp_per_multiplier(bits, odd.bit_length() + 1)
-
-
-def _add(parts: dict, more: dict) -> None:
-    for k, v in more.items():
-        parts[k] = parts.get(k, 0.0) + v
 
 
 def fmpadding(p: dict) -> Structure:
