@@ -2,18 +2,20 @@
 brevitas_defaults.py) and the QONNX zoo's TFC_1W1A lowered and compared with their source on >= 1,000
 raw inputs (toolchain/equality.py: equal, verified float32 ties, mismatches, label agreement).
 
-    PYTHONPATH=. python scripts/real_models_table.py [--samples 1000] [--models cybsec,tfc,cnn,cnv,zoo-tfc]
+    .venv/bin/python scripts/real_models_table.py [--samples 1000] [--models cybsec,tfc,cnn,cnv,zoo-tfc]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.equiv and toolchain from this checkout, as the other scripts do
 
 
 def _inputs(name: str, n: int) -> np.ndarray:
@@ -26,13 +28,14 @@ def _inputs(name: str, n: int) -> np.ndarray:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--models", default="cybsec,tfc,cnn,cnv,zoo-tfc")
+    args = ap.parse_args()  # before the heavy imports: --help answers at once
+
     from tests.equiv.brevitas_defaults import export
     from toolchain.lower import lower_file
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--models", default="cybsec,tfc,cnn,cnv,zoo-tfc")
-    args = ap.parse_args()
     print(f"{'model':10} {'samples':>7} {'equal':>7} {'ties':>5} {'mism.':>5} {'equal %':>8} {'labels %':>8} "
           f"{'max |diff|':>10} {'tolerance':>10}")
     with tempfile.TemporaryDirectory() as tmp:

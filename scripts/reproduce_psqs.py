@@ -199,7 +199,7 @@ def plot(summary, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="digits-mlp, 1 seed, 32/4 bits to 50 %, 2+1 epochs (tests)")
+    ap.add_argument("--quick", action="store_true", help="digits-mlp, 1 seed, 32/4 bits to 50 %%, 2+1 epochs (tests)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce_psqs")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--jet", help="the OpenML hls4ml_lhc_jets_hlf CSV: also run jet-mlp")
