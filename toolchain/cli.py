@@ -281,8 +281,9 @@ def lower(
     model: Path = typer.Argument(..., help="QONNX model from `hil export`.", parser=T.InputFile("an .onnx model")),
     output: Path = typer.Option(..., "-o", "--output", help="dataflow.onnx to write (only if bit-exact).",
                                 parser=T.OutputFile(".onnx")),
-    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
-                                                                   "accepted).", parser=T.InputFile("a JSON file")),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON: our node names "
+                                           "or FINN's (a FINN handoff's folding_config.json, finn-plus's "
+                                           "auto_folding_config.json).", parser=T.InputFile("a JSON file")),
     target_fps: Optional[float] = typer.Option(None, "--target-fps", help="Fold for this frame rate (FINN "
                                                                           "SetFolding); refused when no folding "
                                                                           "reaches it.", parser=POSITIVE),

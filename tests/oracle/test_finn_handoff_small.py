@@ -102,3 +102,53 @@ def test_every_finn_layer_equals_ours(handoff):
     for (name, expected), layer in zip(mine, flow.layers):
         got = {m: getattr(layer, m) for m in expected}
         assert got == expected, f"{name}: FINN {got}, ours {expected}"
+
+
+# finn-plus 1.6.1 build_dataflow_steps.py:step_apply_folding_config, the attributes it writes back to
+# report/applied_folding_config.json (finn/util/config.py:extract_model_config; a local list in the step)
+APPLIED_ATTRS = ["PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_style", "ram_style_thresholds",
+                 "ram_style_mask", "depth", "impl_style", "resType", "mac_resource", "mem_mode",
+                 "runtime_writeable_weights", "depth_trigger_uram", "depth_trigger_bram"]
+
+
+def _relowered_estimate(h, folding) -> dict:
+    """`hil lower <source> --folding F` then `hil estimate` of it, in process (what the verbs call)."""
+    from toolchain.estimate import estimate
+    from toolchain.lower import lower_model
+    from toolchain.onnxio import load_model
+
+    relowered = lower_model(load_model(h.parent / "model.onnx"), folding=folding)  # the source
+    return estimate(relowered, part=PART)
+
+
+def test_the_handoffs_folding_config_lowers_to_the_handed_off_design(handoff):
+    """FINN's node names in folding_config.json (a max-pool's ConvolutionInputGenerator_rtl_1 + Pool_hls_0,
+    the window after it counted as ConvolutionInputGenerator_rtl_2) read back by FINN's naming rule."""
+    from toolchain.estimate import estimate
+
+    _, _, h = handoff
+    want = estimate(ModelWrapper(str(h / "dataflow.onnx")), part=PART)
+    assert _relowered_estimate(h, h / "folding_config.json") == want
+
+
+def test_the_folding_finn_plus_writes_lowers_to_the_same_design(handoff, tmp_path):
+    """applied_folding_config.json as finn-plus's step_apply_folding_config writes it after applying the
+    handoff's config (every HW attribute of every FINN layer, FINN's names), read back: the same design."""
+    from finn.util.config import extract_model_config
+    from toolchain.estimate import estimate
+
+    _, flow, h = handoff
+    written = extract_model_config(flow.model, None, APPLIED_ATTRS)
+    assert "Pool_hls_0" in written and written["ConvolutionInputGenerator_rtl_2"]["SIMD"] == 2
+    path = tmp_path / "applied_folding_config.json"
+    path.write_text(json.dumps(written))
+    want = estimate(ModelWrapper(str(h / "dataflow.onnx")), part=PART)
+    got = _relowered_estimate(h, path)
+    # FINN writes FIFO depths only at step_set_fifo_depths: the FIFOs keep hil's default depth, every
+    # other layer (compute and DWC) and the cycles are the handed-off design's
+    def no_fifo(result):
+        return {layer["name"]: layer for layer in result["layers"] if layer["op"] != "FIFO"}
+
+    assert no_fifo(got) == no_fifo(want)
+    fifo_free = set(want) - {"layers", "total", "utilization", "utilization_percent", "total_energy_pj"}
+    assert {k: got[k] for k in fifo_free} == {k: want[k] for k in fifo_free}

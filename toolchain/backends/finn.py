@@ -16,7 +16,8 @@ Writes, atomically, into the folder:
   only as RTL), which
   also makes FINN's post-specialization names predictable;
 * hil_folding.json -- the same folding in our node names (with preferred_impl_style), what
-  `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx;
+  `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx (as does
+  folding_config.json: toolchain/passes/finn_names.py reads FINN's names back by FINN's rule);
 * build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps.
 
 Both we and FINN number nodes per op type in graph order. finn-plus has no StreamingMaxPool: it builds
@@ -43,61 +44,13 @@ from hw.ops import op_class
 from hw.ops.fifo import FIFO
 from toolchain.backends import UNITS
 from toolchain.errors import UserError
+from toolchain.passes.finn_names import (FINN_STYLE, IMPL, STYLE, finn_names, finn_styled, is_infra,  # noqa: F401
+                                         layers)
 from toolchain.schemas import versioned
 
-IMPL = "hls"  # finn-plus's variant of every op without a preferred_impl_style attribute of ours
-STYLE = "preferred_impl_style"
-FINN_STYLE = "rtl"  # ops with a preferred_impl_style exist in finn-plus only as RTL (SWG, 1-D SWG; a max-pool's SWG)
-
-
-def _infra(node) -> bool:
-    """Stream infrastructure (the op class's INFRASTRUCTURE fact: DWC, FIFO): FINN inserts its own."""
-    cls = op_class(node.op_type)
-    return cls is not None and cls.INFRASTRUCTURE
-
-
-def finn_styled(model: ModelWrapper) -> ModelWrapper:
-    """A copy of `model` with preferred_impl_style = "rtl" on every op that has the attribute: the
-    hardware finn-plus builds for it (our `finn` cost then follows it)."""
-    import copy
-
-    out = copy.deepcopy(model)
-    for node in out.graph.node:
-        types = getCustomOp(node).get_nodeattr_types() if op_class(node.op_type) is not None else {}
-        if STYLE in types and FINN_STYLE in (types[STYLE][3] if len(types[STYLE]) > 3 else ()):
-            getCustomOp(node).set_nodeattr(STYLE, FINN_STYLE)
-    return out
-
-
-def _layers(node) -> list[tuple[str, str, Optional[dict]]]:
-    """(FINN op type before specialization, impl style, config or None = the op's own) of each FINN layer
-    `node` becomes."""
-    cls = op_class(node.op_type)
-    op_type = getattr(cls, "FINN_NAME", None)  # FINN's op type before specialization
-    if op_type is None:
-        raise UserError(f"{node.name}: the FINN handoff does not know op type {node.op_type}")
-    op = getCustomOp(node)
-    parts = getattr(op, "finn_layers", lambda: None)()
-    if parts:
-        return [(p.op_type, p.impl, p.config) for p in parts]
-    style = op.get_nodeattr(STYLE) if STYLE in op.get_nodeattr_types() else IMPL
-    return [(op_type, style, None)]
-
-
-def finn_names(model: ModelWrapper) -> dict[str, list[tuple[str, str]]]:
-    """our node name -> [(FINN name before specialization, after), ...] per FINN layer it becomes, e.g.
-    SWG_0 -> [(ConvolutionInputGenerator_0, ConvolutionInputGenerator_rtl_0)], an rtl-style MaxPool_0 ->
-    [(ConvolutionInputGenerator_2, ConvolutionInputGenerator_rtl_2), (Pool_0, Pool_hls_0)]."""
-    out, counts = {}, {}
-    for node in model.graph.node:
-        if _infra(node):
-            continue
-        out[node.name] = []
-        for op_type, style, _ in _layers(node):
-            idx = counts.get(op_type, 0)
-            counts[op_type] = idx + 1
-            out[node.name].append((f"{op_type}_{idx}", f"{op_type}_{style}_{idx}"))
-    return out
+# FINN's naming rule and the graph finn-plus builds live with the folding reader (toolchain/passes/finn_names.py),
+# which reads this handoff's folding_config.json back
+_infra, _layers = is_infra, layers
 
 
 def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
@@ -142,12 +95,12 @@ def folding_config(model: ModelWrapper) -> dict[str, Any]:
     for node in model.graph.node:
         if _infra(node):
             continue
-        op, layers = getCustomOp(node), _layers(node)
-        for i, ((_, post), (_, _, own)) in enumerate(zip(names[node.name], layers)):
-            entry = dict(_own_config(op) if own is None else own)
+        op, parts = getCustomOp(node), _layers(node)
+        for i, ((_, post), layer) in enumerate(zip(names[node.name], parts)):
+            entry = dict(_own_config(op) if layer.config is None else layer.config)
             depths = fifos.get(node.name, {})
             entry.update({a: v for a, v in depths.items() if (a == "inFIFODepths" and i == 0)
-                          or (a == "outFIFODepths" and i == len(layers) - 1)})
+                          or (a == "outFIFODepths" and i == len(parts) - 1)})
             config[post] = entry
     return config
 
@@ -169,8 +122,8 @@ def hil_folding(model: ModelWrapper) -> dict[str, Any]:
 
 def specialize_config(model: ModelWrapper) -> dict[str, Any]:
     names = finn_names(model)
-    styles = {pre: style for node in model.graph.node if not _infra(node)
-              for (pre, _), (_, style, _) in zip(names[node.name], _layers(node))}
+    styles = {pre: layer.impl for node in model.graph.node if not _infra(node)
+              for (pre, _), layer in zip(names[node.name], _layers(node))}
     return {"Defaults": {}, **{pre: {"preferred_impl_style": style} for pre, style in styles.items()}}
 
 
@@ -301,7 +254,7 @@ Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `st
 Node names: FINN numbers its nodes per op type, as we do; a max-pool (our MaxPool_k) is two FINN layers, a
 ConvolutionInputGenerator_rtl (counted among the sliding windows) and a Pool_hls; a 1-D window (our SWG1D_k) is
 FINN's ConvolutionInputGenerator_rtl with is1D=1, counted among them too. `hil lower <source QONNX> --folding
-hil_folding.json` rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO
+folding_config.json` (or hil_folding.json) rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO
 depth is carried by the compute node next to it.
 
 FIFO sizing by the emulator: {fifo_line}
