@@ -117,7 +117,7 @@ def _relowered_estimate(h, folding) -> dict:
     from toolchain.lower import lower_model
     from toolchain.onnxio import load_model
 
-    relowered = lower_model(load_model(h.parent / "model.onnx"), folding=folding)  # the source
+    relowered = lower_model(load_model(h / "source.onnx"), folding=folding)  # the source the folder carries
     return estimate(relowered, part=PART)
 
 
@@ -152,3 +152,22 @@ def test_the_folding_finn_plus_writes_lowers_to_the_same_design(handoff, tmp_pat
     assert no_fifo(got) == no_fifo(want)
     fifo_free = set(want) - {"layers", "total", "utilization", "utilization_percent", "total_energy_pj"}
     assert {k: got[k] for k in fifo_free} == {k: want[k] for k in fifo_free}
+
+
+def test_the_handoff_folder_emulates_on_its_own(handoff, tmp_path):
+    """`hil emulate DIR/dataflow.onnx --inputs x.npy` of a handoff moved elsewhere: no --source, values
+    compared bit-exact against the source QONNX the folder carries (source.onnx, its hil_source)."""
+    import shutil
+
+    from tests.conftest import run_cli
+
+    _, _, h = handoff
+    moved = tmp_path / "moved"
+    shutil.copytree(h, moved)
+    x = np.random.default_rng(1).normal(0, 2, (16, 2, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = run_cli("emulate", str(moved / "dataflow.onnx"), "--inputs", str(tmp_path / "x.npy"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["samples"], out["mismatches"]) == (16, 0)
+    assert json.loads((h / "hil_build.json").read_text())["source_file"] == "source.onnx"

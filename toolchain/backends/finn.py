@@ -18,7 +18,10 @@ Writes, atomically, into the folder:
 * hil_folding.json -- the same folding in our node names (with preferred_impl_style), what
   `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx (as does
   folding_config.json: toolchain/passes/finn_names.py reads FINN's names back by FINN's rule);
-* build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps.
+* build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps;
+* source.onnx -- the source QONNX as given, and dataflow.onnx -- the checked dataflow graph, whose
+  hil_source metadata names source.onnx: the folder emulates (`hil emulate dataflow.onnx --inputs x.npy`,
+  bit-exact against source.onnx) with nothing outside it.
 
 Both we and FINN number nodes per op type in graph order. finn-plus has no StreamingMaxPool: it builds
 a max-pool as a depthwise ConvolutionInputGenerator + Pool (convert_to_hw/pool.py:InferPool), so the
@@ -33,7 +36,6 @@ are not configured: FINN inserts its own at step_set_fifo_depths.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -242,7 +244,8 @@ max-pool as a sliding window + Pool), with Vivado/Vitis HLS; checked against fin
 | host_steps.json, host.py | the host steps: the source's preprocessing and input quantizer, which model.onnx no longer has, as data and a numpy driver (see below) |
 | specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (HLS; RTL for sliding windows, 1-D ones included) |
 | folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
-| hil_folding.json | not FINN's: the same folding in our node names, for `hil lower <source QONNX> --folding hil_folding.json` |
+| hil_folding.json | not FINN's: the same folding in our node names, for `hil lower source.onnx --folding hil_folding.json` (folding_config.json works too) |
+| source.onnx, dataflow.onnx | not FINN's: the source QONNX as given to hil and the dataflow graph hil emulates and estimates; dataflow.onnx names source.onnx as its source, so `hil emulate dataflow.onnx --inputs x.npy` needs no `--source` |
 | build.py | the `DataflowBuildConfig` with both files; run it with `./run-docker.sh build_custom <this folder>` |
 
 Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `step_streamline`, `step_convert_to_hw`,
@@ -262,6 +265,8 @@ FIFO sizing by the emulator: {fifo_line}
 {host_section}
 """
 
+
+SOURCE_FILE = "source.onnx"  # the source QONNX, copied: what dataflow.onnx was lowered from (hil_source)
 
 # (folding config in our node names, clock_ns, label_select) -> the dataflow graph that config gives
 Relower = Callable[[dict, float, bool], ModelWrapper]
@@ -294,12 +299,14 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     config, ours = folding_config(model), hil_folding(model)
     label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
     handoff = check_handoff(model, relower(ours, clock, label_select), sizing, _dma_bits(fpga_part))
-    handoff.set_metadata_prop("hil_source", os.path.relpath(Path(source_qonnx).resolve(), Path(out_dir).resolve()))
+    # the source QONNX travels with the handoff: dataflow.onnx's hil_source names the copy inside the folder,
+    # which `hil emulate --inputs` follows (never a path out of the folder: toolchain/contract.py:source_path)
+    handoff.set_metadata_prop("hil_source", SOURCE_FILE)
     io = read_io(model)
     result = versioned({"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
               "hil_folding_file": "hil_folding.json",
-              "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
+              "dataflow_file": "dataflow.onnx", "source_file": SOURCE_FILE, "part": fpga_part, "clock_ns": clock, "nodes": len(names),
               "finn_names": {name: layers[-1][1] for name, layers in names.items()},
               "finn_layers": {name: [post for _, post in layers] for name, layers in names.items()}, "fifo_sizing": sizing,
               "host_driver": {"steps": "host_steps.json", "driver": "host.py"}}, UNITS)
@@ -308,6 +315,7 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     with staged_dir(Path(out_dir)) as tmp:
         qonnx.save(str(tmp / "model.onnx"))
         handoff.save(str(tmp / "dataflow.onnx"))
+        source_model.save(str(tmp / SOURCE_FILE))
         write_json(tmp / "folding_config.json", config)
         write_json(tmp / "hil_folding.json", ours)
         write_json(tmp / "specialize_layers_config.json", specialize_config(model))
