@@ -43,6 +43,14 @@ def test_finn_names_count_the_pool_window_among_the_windows(unfolded):
     assert targets["MatrixVectorActivation_1"].node == "MVAU_1"  # FINN v0.10: one FINN node per op of ours
 
 
+def test_finn_plus_own_variant_choice_names_the_mvaus(unfolded):
+    """finn-plus 1.6.1 specializes tiny_cnn's last MVAU (no thresholds, 4-bit narrow-range weights and
+    inputs) to MVAU_rtl on the Pynq-Z2's xc7z020 (seen in its auto_folding_config.json; tests/oracle checks
+    the rule against SpecializeLayers): its names MVAU_hls_0, MVAU_hls_1, MVAU_rtl_0 are our MVAU_0..2."""
+    targets = resolve(["MVAU_hls_0", "MVAU_hls_1", "MVAU_rtl_0"], unfolded, part="Pynq-Z2")
+    assert [targets[k].node for k in ("MVAU_hls_0", "MVAU_hls_1", "MVAU_rtl_0")] == ["MVAU_0", "MVAU_1", "MVAU_2"]
+
+
 def test_a_finn_config_folds_the_nodes_its_names_mean(unfolded):
     cfg = {"Defaults": {}, "ConvolutionInputGenerator_rtl_2": {"SIMD": 2, "ram_style": "block"},
            "ConvolutionInputGenerator_rtl_1": {"SIMD": 4, "ram_style": "distributed", "parallel_window": 0,
@@ -62,8 +70,8 @@ def test_a_finn_config_folds_the_nodes_its_names_mean(unfolded):
     # a name FINN does not give any layer of this graph
     ({"ConvolutionInputGenerator_rtl_3": {"SIMD": 1}},
      r"unknown node\(s\) ConvolutionInputGenerator_rtl_3; the graph has: SWG_0, .*\(FINN names: .*Pool_hls_0"),
-    # both styles for one op type: matched to the names FINN gives with the styles our MVAU models (HLS)
-    ({"MVAU_hls_0": {"PE": 1}, "MVAU_rtl_0": {"PE": 1}}, r"unknown node\(s\) MVAU_rtl_0"),
+    # both styles for one op type: matched to the names FINN gives when it chooses (MVAU_2 alone is RTL)
+    ({"MVAU_hls_0": {"PE": 1}, "MVAU_rtl_1": {"PE": 1}}, r"unknown node\(s\) MVAU_rtl_1"),
     # an illegal folding, by the op's own legal_folding
     ({"MVAU_hls_0": {"PE": 3}}, r"MVAU_0: PE=3 is not a legal folding; legal values: \[1, 2, 4\]"),
     # an attribute of another kind of node

@@ -12,9 +12,10 @@ Writes, atomically, into the folder:
   the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
   max(producer outFIFODepths, consumer inFIFODepths) when auto_fifo_depths=False);
 * specialize_layers_config.json -- every layer pinned to the variant finn-plus 1.6.1 has and our cost
-  model follows (preferred_impl_style: HLS, but RTL for the SWGs, 1-D ones included, which finn-plus has
-  only as RTL), which
-  also makes FINN's post-specialization names predictable;
+  model follows (the op's finn_impl: preferred_impl_style where the op has one -- RTL for the SWGs, 1-D
+  ones included, which finn-plus has only as RTL, and for Thresholding, FINN's own choice --, else
+  FINN's choice for the op type, HLS for MVAU/VVAU), which also makes FINN's post-specialization names
+  predictable;
 * hil_folding.json -- the same folding in our node names (with preferred_impl_style), what
   `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx (as does
   folding_config.json: toolchain/passes/finn_names.py reads FINN's names back by FINN's rule);
@@ -86,7 +87,8 @@ def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
 
 
 def _own_config(op) -> dict[str, Any]:
-    return {a: op.get_nodeattr(a) for a in op.FINN_CONFIG_ATTRS if a in op.get_nodeattr_types()}
+    """The attributes FINN's variant of the op has (ApplyConfig fails on any other)."""
+    return {a: op.get_nodeattr(a) for a in op.finn_config_attrs() if a in op.get_nodeattr_types()}
 
 
 def folding_config(model: ModelWrapper) -> dict[str, Any]:
@@ -242,7 +244,7 @@ max-pool as a sliding window + Pool), with Vivado/Vitis HLS; checked against fin
 |---|---|
 | model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype} (scale {in_scale}): feed it `host.pre(x)` for raw inputs x of the source) |
 | host_steps.json, host.py | the host steps: the source's preprocessing and input quantizer, which model.onnx no longer has, as data and a numpy driver (see below) |
-| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (HLS; RTL for sliding windows, 1-D ones included) |
+| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (RTL for sliding windows, 1-D ones included, thresholds and padding; HLS for MVAUs and the rest) |
 | folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
 | hil_folding.json | not FINN's: the same folding in our node names, for `hil lower source.onnx --folding hil_folding.json` (folding_config.json works too) |
 | source.onnx, dataflow.onnx | not FINN's: the source QONNX as given to hil and the dataflow graph hil emulates and estimates; dataflow.onnx names source.onnx as its source, so `hil emulate dataflow.onnx --inputs x.npy` needs no `--source` |

@@ -34,9 +34,9 @@ from hw.ops import custom_op, from_finn_op_type, from_name_prefix, name_prefix, 
 from hw.ops.base import DOMAIN
 from toolchain.errors import UserError
 
-IMPL = "hls"  # finn-plus's variant of every op without a preferred_impl_style attribute of ours
+IMPL = "hls"  # the variant of an op FINN has no other of
 STYLE = "preferred_impl_style"
-FINN_STYLE = "rtl"  # ops with a preferred_impl_style exist in finn-plus only as RTL (SWG, 1-D SWG; a max-pool's SWG)
+FINN_STYLE = "rtl"  # what finn-plus builds of the ops it has no HLS variant of (SWG, 1-D SWG; a max-pool's SWG)
 DEPTHS = ("inFIFODepths", "outFIFODepths")
 
 _SUFFIX = re.compile(r"(_hls|_rtl|_Batch)$")
@@ -67,12 +67,15 @@ def is_infra(node) -> bool:
 
 
 def finn_styled(model: ModelWrapper) -> ModelWrapper:
-    """A copy of `model` with preferred_impl_style = "rtl" on every op that has the attribute: the
-    hardware finn-plus builds for it (our `finn` cost then follows it)."""
+    """A copy of `model` with preferred_impl_style = "rtl" on every op that has the attribute and no HLS
+    variant in finn-plus (FINN_VARIANTS: the SWGs, a max-pool): the hardware finn-plus builds for it (our
+    `finn` cost then follows it). An op finn-plus has both variants of (Thresholding) keeps its style."""
     out = copy.deepcopy(model)
     for node in out.graph.node:
-        types = getCustomOp(node).get_nodeattr_types() if op_class(node.op_type) is not None else {}
-        if STYLE in types and FINN_STYLE in (types[STYLE][3] if len(types[STYLE]) > 3 else ()):
+        cls = op_class(node.op_type)
+        types = getCustomOp(node).get_nodeattr_types() if cls is not None else {}
+        if STYLE in types and FINN_STYLE in (types[STYLE][3] if len(types[STYLE]) > 3 else ()) \
+                and IMPL not in cls.FINN_VARIANTS:
             getCustomOp(node).set_nodeattr(STYLE, FINN_STYLE)
     return out
 
@@ -97,8 +100,7 @@ def layers(node) -> list[Layer]:
     parts = getattr(op, "finn_layers", lambda: None)()
     if parts:
         return [Layer(p.op_type, p.impl, p.config) for p in parts]
-    style = op.get_nodeattr(STYLE) if STYLE in op.get_nodeattr_types() else IMPL
-    return [Layer(op_type, style, None)]
+    return [Layer(op_type, op.finn_impl(), None)]
 
 
 def finn_names(model: ModelWrapper) -> dict[str, list[tuple[str, str]]]:
@@ -147,15 +149,16 @@ def _v010_only() -> set[str]:
     return out
 
 
-def resolve(keys, model: ModelWrapper) -> dict[str, Target]:
+def resolve(keys, model: ModelWrapper, part: Optional[str] = None) -> dict[str, Target]:
     """Each folding-config key -> the node (and FINN layer) it names in `model`; UserError listing the
     keys that name nothing. Our own names first; a specialized FINN name (X_hls_3 / X_rtl_0) by
     finn-plus's rule on the graph finn-plus builds (finn_styled); anything else by our_node_name.
 
     Per FINN op type, keys of one style index the layers of that type in graph order (FINN's count
     when every such layer has that style, as when the specialize config pins them, which our handoff
-    does). Keys of both styles for one op type are matched to the names FINN gives our layers with
-    the styles our op classes model; a key that is not one of them names nothing."""
+    does). Keys of both styles for one op type are matched to the names FINN gives our layers when
+    SpecializeLayers(part) chooses their variants itself (each op's finn_impl_choice, FINN's rule);
+    a key that is not one of them names nothing."""
     ours = {n.name: n for n in model.graph.node if n.domain == DOMAIN}
     keys = list(keys)
     special = {k: _SPECIALIZED.match(k) for k in keys if k not in ours and _SPECIALIZED.match(k)}
@@ -199,9 +202,10 @@ def resolve(keys, model: ModelWrapper) -> dict[str, Target]:
         counts: dict[str, int] = {}
         named = {}
         for node, i, layer, count in layer_list:
-            n = counts.get(layer.impl, 0)
-            counts[layer.impl] = n + 1
-            named[f"{op_type}_{layer.impl}_{n}"] = Target(node.name, i, count, layer.impl, layer.config)
+            impl = layer.impl if count > 1 else _choice(node, styled, part)
+            n = counts.get(impl, 0)
+            counts[impl] = n + 1
+            named[f"{op_type}_{impl}_{n}"] = Target(node.name, i, count, impl, layer.config)
         for key in entries:
             if key in named:
                 out[key] = named[key]
@@ -215,11 +219,20 @@ def resolve(keys, model: ModelWrapper) -> dict[str, Target]:
     return out
 
 
-def node_entries(config: dict[str, dict], model: ModelWrapper) -> dict[str, dict[str, Any]]:
+def _choice(node, model: ModelWrapper, part: Optional[str]) -> str:
+    """FINN's own variant for `node` (SpecializeLayers without a preference), from its weights if any."""
+    from toolchain.defaults import resolve_part
+
+    weights = model.get_initializer(node.input[1]) if len(node.input) > 1 else None
+    return getCustomOp(node).finn_impl_choice(resolve_part(part, model), weights)
+
+
+def node_entries(config: dict[str, dict], model: ModelWrapper, part: Optional[str] = None,
+                 notes: bool = True) -> dict[str, dict[str, Any]]:
     """A folding config's node entries as attributes of our nodes: keys resolved (`resolve`), the
     style a specialized FINN name implies set on ops that have the attribute, and the entries of a
     node FINN builds as several layers merged (see _merge_layer). Two keys naming one layer: UserError."""
-    targets = resolve(config, model)
+    targets = resolve(config, model, part)
     seen: dict[tuple[str, int], str] = {}
     out: dict[str, dict[str, Any]] = {}
     for key, target in targets.items():
@@ -238,10 +251,10 @@ def node_entries(config: dict[str, dict], model: ModelWrapper) -> dict[str, dict
             continue
         if STYLE in op.get_nodeattr_types():
             entry.setdefault(STYLE, target.style)
-        elif target.style != IMPL:  # the folding applies to either variant; the finn cost is the HLS one's
+        elif notes and target.style != op.finn_impl():  # the folding applies to either variant; the cost is one's
             logging.getLogger("hil").warning(
                 f"note: {key} is FINN's {target.style.upper()} variant; hil's `finn` cost model of "
-                f"{target.node} follows the {IMPL.upper()} one")
+                f"{target.node} follows the {op.finn_impl().upper()} one")
     return out
 
 

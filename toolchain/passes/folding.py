@@ -139,8 +139,10 @@ def _check_node(node, op) -> None:
 class ApplyFolding(Transformation):
     """Apply a FoldingConfig (or a FINN folding JSON dict / path), validating every entry."""
 
-    def __init__(self, config: FoldingConfig | dict | str | Path):
+    def __init__(self, config: FoldingConfig | dict | str | Path, part: Optional[str] = None, notes: bool = True):
         super().__init__()
+        self.part = part  # FINN's variant choices (MVAU_rtl or _hls) depend on it: FINN names of both resolve
+        self.notes = notes  # say where a FINN name's variant is not the one the `finn` cost follows
         if isinstance(config, (str, Path)):
             config = FoldingConfig.load(config)
         elif isinstance(config, dict):
@@ -149,7 +151,7 @@ class ApplyFolding(Transformation):
 
     def apply(self, model: ModelWrapper):
         nodes = {n.name: n for n in hw_nodes(model)}
-        entries = node_entries(self.config.nodes, model)  # FINN names resolved, FINN layers merged
+        entries = node_entries(self.config.nodes, model, self.part, self.notes)  # FINN names resolved, FINN layers merged
         for name, node in nodes.items():
             op = getCustomOp(node)
             for attr, value, ops in self.config.defaults:
