@@ -19,9 +19,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
-from tests.oracle.finn_flow import handoff_steps, run_flow
-from tests.oracle.test_finn_handoff import PART, our_layers
-from toolchain.pipeline import build
+from tests.oracle.conftest import PART
+from tests.oracle.test_finn_handoff import our_layers
 
 FOLDING = {"SWG_0": {"SIMD": 1}, "MVAU_0": {"PE": 2, "SIMD": 3}, "SWG_1": {"SIMD": 2, "ram_style": "block"},
            "MVAU_1": {"PE": 4, "SIMD": 4}, "MVAU_2": {"PE": 1, "SIMD": 2}}
@@ -62,18 +61,9 @@ def tiny_cnn(seed: int = 0, ch: int = 2, img: int = 8, f1: int = 4, f2: int = 8,
 
 
 @pytest.fixture(scope="module")
-def handoff(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tiny_cnn")
-    tiny_cnn().save(str(tmp / "model.onnx"))
-    (tmp / "fold.json").write_text(json.dumps(FOLDING))
-    h = tmp / "h"
-    build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
-          hls_backend="Vitis", seed=0)
-    flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
-                    folding=json.loads((h / "folding_config.json").read_text()),
-                    specialize=json.loads((h / "specialize_layers_config.json").read_text()),
-                    first_steps=handoff_steps((h / "build.py").read_text()))
-    return ModelWrapper(str(h / "dataflow.onnx")), flow, h
+def handoff(finn_handoff):
+    h = finn_handoff("tiny_cnn", lambda path: tiny_cnn().save(str(path)), FOLDING)  # conftest.py
+    return h.dataflow, h.flow, h.dir
 
 
 def test_the_handoff_names_what_finn_builds(handoff):

@@ -11,7 +11,6 @@ formulas have both kernels (Thresholding: RTL); see docs/finn.md for the ops whe
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 from onnx import helper
@@ -21,8 +20,8 @@ from qonnx.custom_op.registry import getCustomOp
 from hw.ops import custom_op
 from tests.oracle.configs import all_configs
 from tests.oracle.differential import valid
-from tests.oracle.finn_flow import finn_node_from_hw, handoff_steps, has_counterpart, run_flow
-from tests.oracle.test_finn_handoff import PART
+from tests.oracle.conftest import PART
+from tests.oracle.finn_flow import finn_node_from_hw, has_counterpart
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 
@@ -105,22 +104,17 @@ def test_a_default_thresholding_costs_what_finn_builds_of_it(part):
         assert ours(getCustomOp(model.graph.node[0]), part) == finn, spec.attrs
 
 
-def test_finn_names_a_whole_design_as_predicted(tmp_path):
+def test_finn_names_a_whole_design_as_predicted(finn_handoff):
     """The small CNN handoff's model.onnx through FINN's flow with no specialize config (FINN chooses every
     variant: RTL windows, HLS MVAUs with thresholds, the last MVAU RTL on this 7-series part): every
     FINN layer's name, in order, is the one hil predicts, and a folding config in those names (what
     step_target_fps_parallelization's auto_folding_config.json holds) folds the node it means."""
+    from tests.oracle.conftest import own_flow
     from tests.oracle.test_finn_handoff_small import FOLDING, tiny_cnn
     from toolchain.lower import lower_model
     from toolchain.passes.finn_names import finn_styled, layers
-    from toolchain.pipeline import build
 
-    tiny_cnn().save(str(tmp_path / "model.onnx"))
-    (tmp_path / "fold.json").write_text(json.dumps(FOLDING))
-    h = tmp_path / "h"
-    build(tmp_path / "model.onnx", "finn", h, folding=tmp_path / "fold.json", part=PART, clock_ns=None, csim=0,
-          hls_backend="Vitis", seed=0)
-    flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART, first_steps=handoff_steps((h / "build.py").read_text()))
+    flow = own_flow(finn_handoff("tiny_cnn", lambda path: tiny_cnn().save(str(path)), FOLDING))
     finn = [n.name for n in flow.model.graph.node if n.domain.startswith(FINN_DOMAIN)]
 
     ours = finn_styled(lower_model(tiny_cnn()))
