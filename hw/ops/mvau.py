@@ -25,6 +25,22 @@ from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, activ
 from hw.schedule import TokenSchedule
 
 
+# the attributes MVAU and VVAU share, with FINN's names and defaults (matrixvectoractivation.py,
+# vectorvectoractivation.py get_nodeattr_types), written once as swg.WINDOW_ATTRS is for the windows
+MAC_ATTRS = {
+    "PE": ("i", True, 0),
+    "resType": ("s", False, "auto", {"auto", "lut", "dsp"}),
+    "ActVal": ("i", False, 0),
+    "inputDataType": ("s", True, ""),
+    "weightDataType": ("s", True, ""),
+    "outputDataType": ("s", True, ""),
+    "accDataType": ("s", False, "INT32"),
+    "noActivation": ("i", False, 0, {0, 1}),
+    "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled", "external"}),
+    "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
+}
+
+
 class MVAU(HWOp):
     FINN_NAME = "MVAU"
     FINN_OP_TYPES = ("MVAU", "MatrixVectorActivation")
@@ -33,21 +49,12 @@ class MVAU(HWOp):
     INIT_DTYPE_ATTRS = {1: "weightDataType", 2: "accDataType"}
     FINN_VARIANTS = ("hls", "rtl")  # FINN picks per node (finn_impl_choice); the `finn` cost is the HLS kernel's
     ATTRS = {
-        "PE": ("i", True, 0),
+        **MAC_ATTRS,
         "SIMD": ("i", True, 0),
         "MW": ("i", True, 0),
         "MH": ("i", True, 0),
-        "resType": ("s", False, "auto", {"auto", "lut", "dsp"}),
-        "ActVal": ("i", False, 0),
-        "inputDataType": ("s", True, ""),
-        "weightDataType": ("s", True, ""),
-        "outputDataType": ("s", True, ""),
-        "accDataType": ("s", False, "INT32"),
         "binaryXnorMode": ("i", False, 0, {0, 1}),
-        "noActivation": ("i", False, 0, {0, 1}),
         "numInputVectors": ("ints", False, [1]),
-        "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled", "external"}),
-        "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
         "ram_style_thresholds": ("s", False, "auto", {"auto", "block", "distributed"}),
         "runtime_writeable_weights": ("i", False, 0, {0, 1}),
     }

@@ -23,6 +23,7 @@ from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
 from hw.ops.base import (AP_INT_MAX_W, HWOp, accumulator_range, activate, broadcast_thresholds, divisors,
                          int_bound, set_accumulator_types, walk_folding)
+from hw.ops.mvau import MAC_ATTRS
 from hw.schedule import TokenSchedule
 
 
@@ -33,20 +34,11 @@ class VVAU(HWOp):
     FINN_VARIANTS = ("hls", "rtl")  # FINN picks per node (finn_impl_choice); the `finn` cost is the HLS kernel's
     INIT_DTYPE_ATTRS = {1: "weightDataType", 2: "accDataType"}
     ATTRS = {
-        "PE": ("i", True, 0),
+        **MAC_ATTRS,  # shared with the MVAU (hw/ops/mvau.py)
         "SIMD": ("i", False, 1),
         "Dim": ("ints", True, []),  # output image [H, W]
         "Channels": ("i", True, 0),
         "Kernel": ("ints", True, []),  # [k_h, k_w]
-        "resType": ("s", False, "auto", {"auto", "lut", "dsp"}),
-        "ActVal": ("i", False, 0),
-        "inputDataType": ("s", True, ""),
-        "weightDataType": ("s", True, ""),
-        "outputDataType": ("s", True, ""),
-        "accDataType": ("s", False, "INT32"),
-        "noActivation": ("i", False, 0, {0, 1}),
-        "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled", "external"}),
-        "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
     }
 
     # ---- shapes -------------------------------------------------------------------------------
