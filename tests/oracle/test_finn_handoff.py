@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from tests.golden.test_finn_canonical_foldings import FOLDINGS

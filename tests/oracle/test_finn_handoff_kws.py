@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from tests.oracle.test_finn_handoff import our_layers

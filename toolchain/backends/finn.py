@@ -47,8 +47,7 @@ from hw.ops import op_class
 from hw.ops.fifo import FIFO
 from toolchain.backends import UNITS
 from toolchain.errors import UserError
-from toolchain.passes.finn_names import (FINN_STYLE, IMPL, STYLE, finn_names, finn_styled, is_infra,  # noqa: F401
-                                         layers)
+from toolchain.passes.finn_names import STYLE, finn_names, finn_styled, is_infra, layers  # noqa: F401 (re-exported)
 from toolchain.schemas import versioned
 
 # FINN's naming rule and the graph finn-plus builds live with the folding reader (toolchain/passes/finn_names.py),
