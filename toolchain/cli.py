@@ -281,8 +281,9 @@ def lower(
     model: Path = typer.Argument(..., help="QONNX model from `hil export`.", parser=T.InputFile("an .onnx model")),
     output: Path = typer.Option(..., "-o", "--output", help="dataflow.onnx to write (only if bit-exact).",
                                 parser=T.OutputFile(".onnx")),
-    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
-                                                                   "accepted).", parser=T.InputFile("a JSON file")),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON: our node names "
+                                           "or FINN's (a FINN handoff's folding_config.json, finn-plus's "
+                                           "auto_folding_config.json).", parser=T.InputFile("a JSON file")),
     target_fps: Optional[float] = typer.Option(None, "--target-fps", help="Fold for this frame rate (FINN "
                                                                           "SetFolding); refused when no folding "
                                                                           "reaches it.", parser=POSITIVE),
@@ -348,8 +349,13 @@ def lower(
 def estimate(
     model: Path = typer.Argument(..., help="dataflow.onnx from `hil lower`, or a QONNX model (lowered first).",
                                  parser=T.InputFile("an .onnx model")),
-    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (FINN node names "
-                                                                   "accepted).", parser=T.InputFile("a JSON file")),
+    folding: Optional[Path] = typer.Option(None, "--folding", help="FINN-format folding JSON (our or FINN's node "
+                                           "names): estimate that folding instead. A what-if: in a `hil train` run "
+                                           "folder it is saved beside the run's estimate.json as "
+                                           "estimate_<folding file name>.json, never over it (estimate.json, which "
+                                           "`hil report` reads, stays the estimate of the design the run built, as "
+                                           "a FINN build or hls4ml project keeps its own reports); --run-dir DIR "
+                                           "still writes DIR/estimate.json.", parser=T.InputFile("a JSON file")),
     part: Optional[str] = typer.Option(None, "--part", help="FPGA part or board (default xc7z020clg400-1, Pynq-Z2)."),
     clock_ns: Optional[float] = typer.Option(None, "--clock-ns", help="Clock period in ns (default: the part's).",
                                              parser=POSITIVE),
@@ -377,10 +383,18 @@ def estimate(
 
     result = estimate_model(load_model(model), part=part, clock_ns=clock_ns, cost=cost.value, folding=folding,
                             rtl_dir=rtl, impl=impl.value)
-    save(run_dir, "estimate", result, model)  # complete even when the design does not fit
+    # complete even when the design does not fit; a what-if folding found its own file (--folding's help)
+    save(run_dir, "estimate" if folding is None or run_dir is not None else what_if_name(folding), result, model)
     emit(result, as_json, summary(result))
     if not result["fits"]:
         raise UserError(f"design does not fit {result['part']}: {summary_line(result)}")
+
+
+def what_if_name(folding: Path) -> str:
+    """estimate_<folding file stem>, in file-name-safe characters: the what-if estimate's verb file."""
+    import re
+
+    return "estimate_" + (re.sub(r"[^A-Za-z0-9._-]", "_", folding.stem) or "folding")
 
 
 @app.command()

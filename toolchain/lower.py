@@ -134,11 +134,10 @@ def _folding_config(folding: FoldingArg):
 def _fold(model, config, target_fps: Optional[float], clock_ns: float, part: Optional[str]):
     """Folding of the compute ops: a config (without its FIFO/DWC entries, which exist only after
     insertion) or FINN's SetFolding for a target frame rate; PE = SIMD = 1 otherwise."""
-    from toolchain.passes.folding import ApplyFolding, FoldingConfig, SetFolding, target_cycles
+    from toolchain.passes.folding import ApplyFolding, SetFolding, target_cycles
 
     if config is not None:
-        pre = {k: v for k, v in config.nodes.items() if not k.startswith(("FIFO_", "DWC_"))}
-        return model.transform(ApplyFolding(FoldingConfig(nodes=pre, defaults=config.defaults)))
+        return model.transform(ApplyFolding(config.compute_only(), part=part))
     if target_fps is not None:
         device = _device(part) if part else None
         return model.transform(SetFolding(target_cycles(target_fps, clock_ns), device=device))
@@ -190,7 +189,7 @@ def fold_dataflow(model, *, folding: FoldingArg = None, target_fps: Optional[flo
     model = model.transform(InsertDWC()).transform(InsertFIFO()).transform(NameNodes())
     model = model.transform(SizeBypassFIFOs())  # a residual bypass deep enough to run (passes/residual.py)
     if config is not None:  # again, now that FIFO_i / DWC_i exist (idempotent for the others)
-        model = model.transform(ApplyFolding(config))
+        model = model.transform(ApplyFolding(config, part=part, notes=False))  # noted in the first pass
     model.transform(ValidateDataflow())
     _set_opsets(model)
     write_io(model, read_io(model))  # every field explicit, defaults included

@@ -120,6 +120,44 @@ def thresholding_lut_hls(pe: int, abits: int, mem_width: int, tmem: int, ram_sty
     return abits * pe + lutram
 
 
+# finn-plus util/memutil.py:mem_primitives_versal, (width, depth) of each memory primitive, in its order
+# (the order breaks ties between equally wasteful primitives: get_memutil_alternatives sorts stably)
+MEM_PRIMITIVES = {"URAM_72x4096": (72, 4096), "URAM_36x8192": (36, 8192), "URAM_18x16384": (18, 16384),
+                  "URAM_9x32768": (9, 32768), "BRAM18_36x512": (36, 512), "BRAM18_18x1024": (18, 1024),
+                  "BRAM18_9x2048": (9, 2048), "LUTRAM": (1, 64)}
+
+
+def least_waste_primitive(width: int, depth: float) -> tuple[str, int]:
+    """util/memutil.py:get_memutil_alternatives(...)[0]: the primitive (and its count) wasting the fewest
+    bits when `width` x `depth` is built from it (roundup of width and depth to the primitive's)."""
+    def count(prim: tuple[int, int]) -> int:
+        return math.ceil(width / prim[0]) * math.ceil(depth / prim[1])
+
+    name = min(MEM_PRIMITIVES, key=lambda n: count(MEM_PRIMITIVES[n]) * math.prod(MEM_PRIMITIVES[n]) - width * depth)
+    return name, count(MEM_PRIMITIVES[name])
+
+
+def thresholding_rtl(pe: int, channels: int, tbits: int, obits: int) -> tuple[int, int, int]:
+    """(LUT, BRAM18, URAM) of finn-plus rtl/thresholding_rtl.py (_get_memory_estimate_details with the
+    default depth triggers 0 and non-uniform thresholds): per PE one memory per output bit x,
+    tbits wide and C/PE·2^x deep, each built from its least-waste primitive; LUT is that LUTRAM only."""
+    out = {"LUTRAM": 0, "BRAM": 0, "URAM": 0}
+    for x in range(obits):
+        name, n = least_waste_primitive(tbits, channels / pe * 2**x)
+        out["BRAM" if name.startswith("BRAM") else name.split("_")[0]] += pe * n
+    return out["LUTRAM"], out["BRAM"], out["URAM"]
+
+
+def dsp_block(part: str) -> str:
+    """finn-plus util/basic.py:get_dsp_block (is_versal: DSP58; a 7-series part: DSP48E1; else DSP48E2)."""
+    versal = part[0:4] in ("xcvc", "xcve", "xcvp", "xcvm", "xqvc", "xqvm") or part[0:5] in ("xqrvc", "xcv80")
+    return "DSP58" if versal else ("DSP48E1" if part[2:3] == "7" else "DSP48E2")
+
+
+# util/basic.py:get_dsp_datapath_limits: (activation, weight, accumulator) widths of the DSP's B, A, P ports
+DSP_DATAPATH = {"DSP58": (24, 27, 58), "DSP48E2": (18, 27, 48), "DSP48E1": (18, 25, 48)}
+
+
 # ---- SWG (hls/convolutioninputgenerator_hls.py, 2D) -------------------------------------------
 
 

@@ -18,6 +18,7 @@ from hw.schedule import TokenSchedule
 class AddStreams(ChannelStreamOp):
     FINN_NAME = "AddStreams"
     FINN_OP_TYPES = ("AddStreams",)
+    FINN_VARIANTS = ()  # finn-plus 1.6.1 has no AddStreams (FINN v0.10's AddStreams_hls)
     FINN_CONFIG_ATTRS = ("PE",)
     ATTRS = {
         "NumChannels": ("i", True, 0),

@@ -56,10 +56,31 @@ class HWOp(CustomOp):
     NAME_PREFIX: ClassVar[str] = ""
     # attributes the FINN handoff writes into folding_config.json (FINN v0.10 HLS variants)
     FINN_CONFIG_ATTRS: ClassVar[tuple[str, ...]] = ()
+    # the variants finn-plus 1.6.1 has of FINN_NAME (finn/custom_op/fpgadataflow/{hls,rtl}/__init__.py
+    # custom_op; tests/oracle checks them): ("rtl",) also for the ops finn-plus builds as other RTL layers
+    FINN_VARIANTS: ClassVar[tuple[str, ...]] = ("hls",)
     # stream infrastructure (DWC, FIFO): inserted after folding, never configured or mapped
     INFRASTRUCTURE: ClassVar[bool] = False
     # initializer input position -> the attribute naming its datatype (hw.ops.graph.linear_model)
     INIT_DTYPE_ATTRS: ClassVar[dict[int, str]] = {}
+
+    def finn_impl_choice(self, part: str, weights=None) -> str:
+        """The variant finn-plus 1.6.1's SpecializeLayers(part) gives this node when no preferred_impl_style
+        is set: specialize_layers.py:_determine_impl_style, the RTL one wherever finn-plus has it (MVAU
+        and VVAU override this with FINN's per-node rule, which reads the weights)."""
+        return "rtl" if "rtl" in self.FINN_VARIANTS else "hls"
+
+    def finn_impl(self) -> str:
+        """The variant the `finn` cost model follows and the FINN handoff pins: preferred_impl_style
+        where the op has the attribute (its default: FINN's choice, or FINN v0.10's HLS kernel where the
+        emulator models that one), else FINN's choice (finn_impl_choice; MVAU, VVAU: HLS)."""
+        if "preferred_impl_style" in self.get_nodeattr_types():
+            return self.get_nodeattr("preferred_impl_style")
+        return "rtl" if "rtl" in self.FINN_VARIANTS else "hls"
+
+    def finn_config_attrs(self) -> tuple[str, ...]:
+        """The attributes a FINN folding config sets on this node's FINN variant (FINN_CONFIG_ATTRS)."""
+        return self.FINN_CONFIG_ATTRS
 
     @classmethod
     def op_type(cls) -> str:

@@ -15,6 +15,7 @@ from hw.ops.base import PassThroughOp
 class DWC(PassThroughOp):
     FINN_NAME = "StreamingDataWidthConverter"
     FINN_OP_TYPES = ("StreamingDataWidthConverter",)
+    FINN_VARIANTS = ("hls", "rtl")  # both share the base op's estimates
     ATTRS = {
         "shape": ("ints", True, []),  # normal tensor shape, e.g. [1, 64] or [1, H, W, C]
         "inWidth": ("i", True, 0),

@@ -19,6 +19,7 @@ MAX_DEPTH = 2**24
 class FIFO(PassThroughOp):
     FINN_NAME = "StreamingFIFO"
     FINN_OP_TYPES = ("StreamingFIFO",)
+    FINN_VARIANTS = ("hls", "rtl")  # finn-plus builds StreamingFIFO_rtl (fifo.sv), the one costed here
     ATTRS = {
         "depth": ("i", True, 2),
         "shape": ("ints", True, []),  # folded shape, e.g. [1, 32, 2]: 32 words of 2 elements

@@ -18,6 +18,7 @@ class FMPadding(HWOp):
     FINN_NAME = "FMPadding"
     FINN_OP_TYPES = ("FMPadding",)
     FINN_CONFIG_ATTRS = ("SIMD",)
+    FINN_VARIANTS = ("rtl",)  # FMPadding_rtl only; its estimates are the base op's (the same cost)
     ATTRS = {
         "ImgDim": ("ints", True, []),
         "Padding": ("ints", True, []),

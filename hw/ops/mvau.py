@@ -25,28 +25,36 @@ from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, activ
 from hw.schedule import TokenSchedule
 
 
+# the attributes MVAU and VVAU share, with FINN's names and defaults (matrixvectoractivation.py,
+# vectorvectoractivation.py get_nodeattr_types), written once as swg.WINDOW_ATTRS is for the windows
+MAC_ATTRS = {
+    "PE": ("i", True, 0),
+    "resType": ("s", False, "auto", {"auto", "lut", "dsp"}),
+    "ActVal": ("i", False, 0),
+    "inputDataType": ("s", True, ""),
+    "weightDataType": ("s", True, ""),
+    "outputDataType": ("s", True, ""),
+    "accDataType": ("s", False, "INT32"),
+    "noActivation": ("i", False, 0, {0, 1}),
+    "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled", "external"}),
+    "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
+}
+
+
 class MVAU(HWOp):
     FINN_NAME = "MVAU"
     FINN_OP_TYPES = ("MVAU", "MatrixVectorActivation")
     FINN_CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
                          "runtime_writeable_weights")
     INIT_DTYPE_ATTRS = {1: "weightDataType", 2: "accDataType"}
+    FINN_VARIANTS = ("hls", "rtl")  # FINN picks per node (finn_impl_choice); the `finn` cost is the HLS kernel's
     ATTRS = {
-        "PE": ("i", True, 0),
+        **MAC_ATTRS,
         "SIMD": ("i", True, 0),
         "MW": ("i", True, 0),
         "MH": ("i", True, 0),
-        "resType": ("s", False, "auto", {"auto", "lut", "dsp"}),
-        "ActVal": ("i", False, 0),
-        "inputDataType": ("s", True, ""),
-        "weightDataType": ("s", True, ""),
-        "outputDataType": ("s", True, ""),
-        "accDataType": ("s", False, "INT32"),
         "binaryXnorMode": ("i", False, 0, {0, 1}),
-        "noActivation": ("i", False, 0, {0, 1}),
         "numInputVectors": ("ints", False, [1]),
-        "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled", "external"}),
-        "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
         "ram_style_thresholds": ("s", False, "auto", {"auto", "block", "distributed"}),
         "runtime_writeable_weights": ("i", False, 0, {0, 1}),
     }
@@ -316,6 +324,29 @@ class MVAU(HWOp):
     def bram_efficiency(self) -> float:
         payload = self._cost_wdt().bitwidth() * self.a("MW") * self.a("MH")
         return fc.bram_efficiency(payload, fc.mvau_bram18(*self._mem_args()))
+
+    def finn_impl(self) -> str:
+        return "hls"  # the kernel whose formulas finn_resources implements (the handoff pins it)
+
+    def finn_impl_choice(self, part: str, weights=None) -> str:
+        """finn-plus specialize_layers.py:_determine_impl_style without a preference: MVAU_rtl when the
+        input and the weights have >= 4 bits and _mvu_rtl_possible holds (no thresholds, not xnor, signed
+        weights, on a DSP48E1 part narrow-range ones -- the smallest weight above the type's minimum --,
+        input, weights and accumulator within the DSP datapath), else MVAU_hls. Our `finn` cost is the
+        HLS kernel's (finn_impl): the handoff pins every MVAU to it."""
+        idt, wdt = self.dt("inputDataType"), self._cost_wdt()
+        if idt.bitwidth() < 4 or wdt.bitwidth() < 4 or not self.a("noActivation") or self.a("binaryXnorMode"):
+            return "hls"
+        if not wdt.signed():
+            return "hls"
+        block = fc.dsp_block(part)
+        low = wdt.min() if weights is None else float(np.min(weights))
+        if low == wdt.min() and block == "DSP48E1":
+            return "hls"
+        act, wbits, acc = fc.DSP_DATAPATH[block]
+        fits = (idt.bitwidth() - (1 if idt.signed() else 0)) < act and wdt.bitwidth() <= wbits and \
+            self.dt("outputDataType").bitwidth() <= acc
+        return "rtl" if fits else "hls"
 
     def finn_resources(self, device=None) -> Resources:
         idt, wdt = self._cost_idt(), self._cost_wdt()

@@ -29,6 +29,7 @@ class StreamingMaxPool(SameTypeOp):
     FINN_OP_TYPES = ("StreamingMaxPool",)
     NAME_PREFIX = "MaxPool"
     FINN_CONFIG_ATTRS = ()  # the 2D HLS kernel has no folding attribute
+    FINN_VARIANTS = ("rtl",)  # finn-plus has no StreamingMaxPool: an RTL window + Pool_hls (finn_layers)
     ATTRS = {
         "ImgDim": ("ints", True, []),
         "PoolDim": ("ints", True, []),

@@ -45,6 +45,7 @@ class SWG(HWOp):
     FINN_NAME = "ConvolutionInputGenerator"
     FINN_OP_TYPES = ("ConvolutionInputGenerator",)  # ConvolutionInputGenerator1D: hw/ops/swg1d.py
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
+    FINN_VARIANTS = ("rtl",)  # finn-plus has only the RTL window; the `finn` cost follows preferred_impl_style
     ATTRS = {**WINDOW_ATTRS, "Stride": ("ints", True, [1, 1]),
              "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"})}
 

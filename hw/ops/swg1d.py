@@ -36,6 +36,7 @@ class SWG1D(HWOp):
     # the op type of the hls style's FINN file (Xilinx/finn); finn-plus's node is finn_layers' (rtl style)
     FINN_NAME = "ConvolutionInputGenerator1D"
     FINN_OP_TYPES = ("ConvolutionInputGenerator1D",)
+    FINN_VARIANTS = ("rtl",)  # finn-plus: ConvolutionInputGenerator_rtl (is1D); the cost follows preferred_impl_style
     FINN_CONFIG_ATTRS = ("SIMD", "ram_style")
     # ConvKernelDim [1, k], IFMDim [1, W], OFMDim [1, OW]
     ATTRS = {**WINDOW_ATTRS, "preferred_impl_style": ("s", False, "hls", {"hls", "rtl"})}

@@ -24,7 +24,8 @@ from hw.schedule import TokenSchedule, streaming
 class Thresholding(ChannelStreamOp):
     FINN_NAME = "Thresholding"
     FINN_OP_TYPES = ("Thresholding",)
-    FINN_CONFIG_ATTRS = ("PE", "ram_style", "mem_mode")
+    FINN_CONFIG_ATTRS = ("PE", "ram_style", "mem_mode")  # Thresholding_hls's; Thresholding_rtl has only PE
+    FINN_VARIANTS = ("hls", "rtl")  # SpecializeLayers picks Thresholding_rtl without a preference
     INIT_DTYPE_ATTRS = {1: "inputDataType"}  # before InferBitWidths sets weightDataType
     ATTRS = {
         "NumChannels": ("i", True, 0),
@@ -38,7 +39,15 @@ class Thresholding(ChannelStreamOp):
         "ram_style": ("s", False, "distributed", {"distributed", "block"}),
         "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled"}),
         "runtime_writeable_weights": ("i", False, 0, {0, 1}),
+        # the FINN kernel the `finn` cost follows: FINN's own default, the RTL one (rtl/thresholding_rtl.py;
+        # "hls": hls/thresholding_hls.py, ram_style and mem_mode apply to it only)
+        "preferred_impl_style": ("s", False, "rtl", {"hls", "rtl"}),
     }
+
+    def finn_config_attrs(self) -> tuple[str, ...]:
+        """What a FINN folding config sets on the variant of this node (Thresholding_rtl has no
+        ram_style or mem_mode: ApplyConfig would fail on them)."""
+        return ("PE",) if self.a("preferred_impl_style") == "rtl" else self.FINN_CONFIG_ATTRS
 
     def weightstream_width(self) -> int:
         """hls/thresholding_hls.py: PE·threshold bits·numSteps in internal_decoupled mode."""
@@ -137,10 +146,15 @@ class Thresholding(ChannelStreamOp):
         return replace(streaming(words, words), repeats=math.prod(self._vec()))
 
     def finn_resources(self, device=None) -> Resources:
-        """finn-plus hls/thresholding_hls.py: the threshold memory word is PE · threshold bits ·
-        numSteps; the comparators cost A·P, A = input bits (as FINN computes it)."""
+        """rtl (FINN's default): finn-plus rtl/thresholding_rtl.py, threshold memories only
+        (hw/cost/finn.py:thresholding_rtl); hls: hls/thresholding_hls.py, the threshold memory word is
+        PE · threshold bits · numSteps, the comparators cost A·P, A = input bits (as FINN computes it)."""
         pe, abits, style = self.a("PE"), self.dt("inputDataType").bitwidth(), self.a("ram_style")
         tdt = self.dt("weightDataType") if self.a("weightDataType") else self.dt("inputDataType")
+        if self.a("preferred_impl_style") == "rtl":
+            lut, bram, uram = fc.thresholding_rtl(pe, self.a("NumChannels"), tdt.bitwidth(),
+                                                  self.dt("outputDataType").bitwidth())
+            return Resources(LUT=lut, BRAM_18K=bram, URAM=uram)
         width = fc.threshold_mem_width(pe, tdt.bitwidth(), self.a("numSteps"))
         return Resources(LUT=fc.thresholding_lut_hls(pe, abits, width, self.tmem(), style),
                          BRAM_18K=fc.thresholding_bram18_hls(width, self.tmem(), style))

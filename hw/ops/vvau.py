@@ -23,6 +23,7 @@ from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
 from hw.ops.base import (AP_INT_MAX_W, HWOp, accumulator_range, activate, broadcast_thresholds, divisors,
                          int_bound, set_accumulator_types, walk_folding)
+from hw.ops.mvau import MAC_ATTRS
 from hw.schedule import TokenSchedule
 
 
@@ -30,22 +31,14 @@ class VVAU(HWOp):
     FINN_NAME = "VVAU"
     FINN_OP_TYPES = ("VVAU", "VectorVectorActivation")
     FINN_CONFIG_ATTRS = ("PE", "SIMD", "ram_style", "resType", "mem_mode")
+    FINN_VARIANTS = ("hls", "rtl")  # FINN picks per node (finn_impl_choice); the `finn` cost is the HLS kernel's
     INIT_DTYPE_ATTRS = {1: "weightDataType", 2: "accDataType"}
     ATTRS = {
-        "PE": ("i", True, 0),
+        **MAC_ATTRS,  # shared with the MVAU (hw/ops/mvau.py)
         "SIMD": ("i", False, 1),
         "Dim": ("ints", True, []),  # output image [H, W]
         "Channels": ("i", True, 0),
         "Kernel": ("ints", True, []),  # [k_h, k_w]
-        "resType": ("s", False, "auto", {"auto", "lut", "dsp"}),
-        "ActVal": ("i", False, 0),
-        "inputDataType": ("s", True, ""),
-        "weightDataType": ("s", True, ""),
-        "outputDataType": ("s", True, ""),
-        "accDataType": ("s", False, "INT32"),
-        "noActivation": ("i", False, 0, {0, 1}),
-        "mem_mode": ("s", False, "internal_decoupled", {"internal_embedded", "internal_decoupled", "external"}),
-        "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
     }
 
     # ---- shapes -------------------------------------------------------------------------------
@@ -159,6 +152,21 @@ class VVAU(HWOp):
     # ---- resources ----------------------------------------------------------------------------
     def _wbits(self) -> int:
         return self.dt("weightDataType").bitwidth()
+
+    def finn_impl(self) -> str:
+        return "hls"  # the kernel whose formulas finn_resources implements (the handoff pins it)
+
+    def finn_impl_choice(self, part: str, weights=None) -> str:
+        """finn-plus specialize_layers.py:_determine_impl_style without a preference: VVAU_rtl only on
+        Versal (_vvu_rtl_possible: no thresholds, input <= 8 bits or a signed 9-bit one, signed weights of
+        <= 8 bits) with input and weights of >= 4 bits; else VVAU_hls, the kernel our `finn` cost follows."""
+        from hw.cost import finn as fc
+
+        idt, wdt = self.dt("inputDataType"), self.dt("weightDataType")
+        rtl = (idt.bitwidth() >= 4 and wdt.bitwidth() >= 4 and self.a("noActivation") == 1
+               and fc.dsp_block(part) == "DSP58" and (idt.bitwidth() <= 8 or (idt.bitwidth() == 9 and idt.min() < 0))
+               and wdt.bitwidth() <= 8 and wdt.min() < 0)
+        return "rtl" if rtl else "hls"
 
     def finn_resources(self, device=None) -> Resources:
         return Resources(LUT=self._finn_lut(), DSP=self._finn_dsp(), BRAM_18K=self._finn_bram(),

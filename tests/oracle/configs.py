@@ -80,7 +80,11 @@ def thresholding(rng, ch: int, idt: str, vec=(1,)) -> NodeSpec:
                  weightDataType=_pick(rng, (idt, "INT16", "INT9")), outputDataType=odt,
                  numInputVectors=list(vec), ram_style=_pick(rng, ("distributed", "block")),
                  mem_mode=_pick(rng, ("internal_embedded", "internal_decoupled")), ActVal=0)
-    return NodeSpec("Thresholding", attrs, [np.sort(rng.integers(-8, 8, size=(ch, steps)), axis=1)])
+    thresholds = np.sort(rng.integers(-8, 8, size=(ch, steps)), axis=1)
+    # both FINN kernels: the RTL one (FINN's default) and the HLS one, picked from the drawn values so that
+    # the seeded stream of every later configuration stays what it was
+    attrs["preferred_impl_style"] = ("hls", "rtl")[int(np.abs(thresholds).sum()) % 2]
+    return NodeSpec("Thresholding", attrs, [thresholds])
 
 
 def labelselect(rng, labels: int, idt: str) -> NodeSpec:

@@ -271,7 +271,8 @@ def has_counterpart(op) -> bool:
     """finn-plus 1.6.1 has this op as one node (FINN_NODE): not an hls-style SWG (finn-plus has only the RTL
     SWG), not a max-pool (two FINN layers: finn_maxpool_layers)."""
     types = op.get_nodeattr_types()
-    return op.onnx_node.op_type in FINN_NODE and (STYLE not in types or op.get_nodeattr(STYLE) == "rtl")
+    return op.onnx_node.op_type in FINN_NODE and (STYLE not in types or op.get_nodeattr(STYLE) == "rtl"
+                                                   or "hls" in type(op).FINN_VARIANTS)  # Thresholding: both
 
 
 def finn_node_from_hw(op):
@@ -283,6 +284,7 @@ def finn_node_from_hw(op):
     * MVAU with ±1 weights and a non-bipolar input: FINN's flow (step_minimize_bit_width,
       MinimizeWeightBitWidth) stores the weights as INT2, the node FINN then estimates;
     * Thresholding: FINN's weightDataType (the threshold type) is required; ours defaults to the input type;
+      the node is Thresholding_rtl or _hls by our preferred_impl_style (RTL, FINN's own choice, by default);
     * DWC: FINN carries inShape/outShape (the folded shapes) instead of our normal `shape`;
     * SWG: FINN requires Dilation, ours defaults to [1, 1];
     * FIFO: FINN carries folded_shape and normal_shape; impl_style "vivado" does not exist in finn-plus.
@@ -293,6 +295,8 @@ def finn_node_from_hw(op):
     if not has_counterpart(op):
         raise KeyError(f"{op.onnx_node.op_type} ({STYLE}={op.get_nodeattr(STYLE)!r}) has no finn-plus 1.6.1 node")
     op_type, domain = FINN_NODE[op.onnx_node.op_type]
+    if op.onnx_node.op_type == "Thresholding" and op.finn_impl() == "rtl":  # FINN's default variant
+        op_type, domain = "Thresholding_rtl", RTL_DOMAIN
     attrs = {a.name: helper.get_attribute_value(a) for a in op.onnx_node.attribute}
     attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
     kind = op.onnx_node.op_type
@@ -302,6 +306,9 @@ def finn_node_from_hw(op):
         attrs["weightDataType"] = "INT2"  # FINN's MinimizeWeightBitWidth on ±1 weights (non-xnor)
     if kind == "Thresholding" and not attrs.get("weightDataType"):
         attrs["weightDataType"] = attrs["inputDataType"]
+    if op_type == "Thresholding_rtl":  # the HLS kernel's memory attributes do not exist on the RTL one
+        attrs.pop("ram_style", None)
+        attrs.pop("mem_mode", None)
     if kind == "DWC":
         del attrs["shape"]
         attrs["inShape"], attrs["outShape"] = list(op.folded_input_shape()), list(op.folded_output_shape())

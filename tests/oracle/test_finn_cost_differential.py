@@ -45,6 +45,9 @@ def test_enough_configurations_of_every_kind():
     assert values("binaryXnorMode") == {0, 1} and values("noActivation") == {0, 1}
     assert {c.part for c in CONFIGS} == {"xc7z020clg400-1", "xczu7ev-ffvc1156-2-e", "xcu250-figd2104-2L-e"}
     assert sum(c.name.startswith(("mlp", "cnn")) for c in CONFIGS) >= 40
+    styles = Counter(a.s.decode() for n in nodes if n.op_type == "Thresholding" for a in n.attribute
+                     if a.name == "preferred_impl_style")
+    assert min(styles["hls"], styles["rtl"]) >= 15, styles  # both of FINN's thresholding kernels
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])

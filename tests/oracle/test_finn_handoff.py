@@ -16,39 +16,26 @@ from __future__ import annotations
 import json
 
 import pytest
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from tests.golden.test_finn_canonical_foldings import FOLDINGS
+from tests.oracle.conftest import PART
 from tests.oracle.differential import ours
-from tests.oracle.finn_flow import handoff_steps, run_flow
-from toolchain.pipeline import build
 from toolchain.export import export_run
 
-PART = "xc7z020clg400-1"
 CYBSEC = {"Defaults": {}, "MVAU_hls_0": {"PE": 16, "SIMD": 40}, "MVAU_hls_1": {"PE": 1, "SIMD": 64},
           "MVAU_hls_2": {"PE": 1, "SIMD": 64}, "MVAU_hls_3": {"PE": 1, "SIMD": 1}}  # FINN's 3_folding.ipynb
 CANONICAL = {"cybsec-mlp": CYBSEC, **FOLDINGS}
 
 
 @pytest.fixture(scope="module", params=sorted(CANONICAL))
-def handoff(request, tmp_path_factory):
+def handoff(request, finn_handoff):
+    # what `hil export NAME --untrained` and `hil build model.onnx --backend finn --folding ...` run, in
+    # process, then build.py's own custom steps (TopK for the LabelSelect, the forced QONNX -> FINN
+    # conversion) and FINN's default steps with the two config files, as build.py configures them (conftest.py)
     name = request.param
-    tmp = tmp_path_factory.mktemp(name)
-    (tmp / "fold.json").write_text(json.dumps(CANONICAL[name]))
-    # what `hil export NAME --untrained` and `hil build model.onnx --backend finn --folding ...` run,
-    # in process (the CLI commands call exactly these)
-    export_run(name, tmp / "model.onnx", untrained=True, samples=20)
-    h = tmp / "h"
-    build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
-          hls_backend="Vitis", seed=0)
-    # build.py's own custom steps first (TopK for the LabelSelect, the forced QONNX -> FINN conversion),
-    # then FINN's default steps with the two config files, as build.py configures them
-    flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
-                    folding=json.loads((h / "folding_config.json").read_text()),
-                    specialize=json.loads((h / "specialize_layers_config.json").read_text()),
-                    first_steps=handoff_steps((h / "build.py").read_text()))
-    return name, ModelWrapper(str(h / "dataflow.onnx")), flow, h
+    h = finn_handoff(name, lambda path: export_run(name, path, untrained=True, samples=20), CANONICAL[name])
+    return name, h.dataflow, h.flow, h.dir
 
 
 @pytest.mark.slow

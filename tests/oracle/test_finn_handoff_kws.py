@@ -15,13 +15,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from tests.oracle.finn_flow import handoff_steps, run_flow
-from tests.oracle.test_finn_handoff import PART, our_layers
+from tests.oracle.test_finn_handoff import our_layers
 from toolchain.export import export_run
-from toolchain.pipeline import build
 
 # IFMChannels 8 and 16: both windows folded below their channel count, each a different ram style
 FOLDING = {"SWG1D_0": {"SIMD": 4, "ram_style": "block"}, "MVAU_0": {"PE": 4, "SIMD": 8},
@@ -31,19 +28,11 @@ WINDOWS = {"SWG1D_0": "ConvolutionInputGenerator_rtl_0", "SWG1D_1": "Convolution
 
 
 @pytest.fixture(scope="module")
-def handoff(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kws")
-    (tmp / "fold.json").write_text(json.dumps(FOLDING))
-    # `hil export kws-conv1d --untrained` and `hil build model.onnx --backend finn --folding fold.json`, in process
-    export_run("kws-conv1d", tmp / "model.onnx", untrained=True, samples=20)
-    h = tmp / "h"
-    build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
-          hls_backend="Vitis", seed=0)
-    flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
-                    folding=json.loads((h / "folding_config.json").read_text()),
-                    specialize=json.loads((h / "specialize_layers_config.json").read_text()),
-                    first_steps=handoff_steps((h / "build.py").read_text()))
-    return ModelWrapper(str(h / "dataflow.onnx")), flow, h
+def handoff(finn_handoff):
+    # `hil export kws-conv1d --untrained` and `hil build model.onnx --backend finn --folding fold.json`, in
+    # process, then FINN's flow on the handoff (conftest.py)
+    h = finn_handoff("kws-conv1d", lambda path: export_run("kws-conv1d", path, untrained=True, samples=20), FOLDING)
+    return h.dataflow, h.flow, h.dir
 
 
 def test_finn_applies_the_windows_folding(handoff):

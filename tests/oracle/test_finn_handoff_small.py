@@ -19,9 +19,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
-from tests.oracle.finn_flow import handoff_steps, run_flow
-from tests.oracle.test_finn_handoff import PART, our_layers
-from toolchain.pipeline import build
+from tests.oracle.conftest import PART
+from tests.oracle.test_finn_handoff import our_layers
 
 FOLDING = {"SWG_0": {"SIMD": 1}, "MVAU_0": {"PE": 2, "SIMD": 3}, "SWG_1": {"SIMD": 2, "ram_style": "block"},
            "MVAU_1": {"PE": 4, "SIMD": 4}, "MVAU_2": {"PE": 1, "SIMD": 2}}
@@ -62,18 +61,9 @@ def tiny_cnn(seed: int = 0, ch: int = 2, img: int = 8, f1: int = 4, f2: int = 8,
 
 
 @pytest.fixture(scope="module")
-def handoff(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tiny_cnn")
-    tiny_cnn().save(str(tmp / "model.onnx"))
-    (tmp / "fold.json").write_text(json.dumps(FOLDING))
-    h = tmp / "h"
-    build(tmp / "model.onnx", "finn", h, folding=tmp / "fold.json", part=PART, clock_ns=None, csim=0,
-          hls_backend="Vitis", seed=0)
-    flow = run_flow(ModelWrapper(str(h / "model.onnx")), PART,
-                    folding=json.loads((h / "folding_config.json").read_text()),
-                    specialize=json.loads((h / "specialize_layers_config.json").read_text()),
-                    first_steps=handoff_steps((h / "build.py").read_text()))
-    return ModelWrapper(str(h / "dataflow.onnx")), flow, h
+def handoff(finn_handoff):
+    h = finn_handoff("tiny_cnn", lambda path: tiny_cnn().save(str(path)), FOLDING)  # conftest.py
+    return h.dataflow, h.flow, h.dir
 
 
 def test_the_handoff_names_what_finn_builds(handoff):
@@ -102,3 +92,72 @@ def test_every_finn_layer_equals_ours(handoff):
     for (name, expected), layer in zip(mine, flow.layers):
         got = {m: getattr(layer, m) for m in expected}
         assert got == expected, f"{name}: FINN {got}, ours {expected}"
+
+
+# finn-plus 1.6.1 build_dataflow_steps.py:step_apply_folding_config, the attributes it writes back to
+# report/applied_folding_config.json (finn/util/config.py:extract_model_config; a local list in the step)
+APPLIED_ATTRS = ["PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_style", "ram_style_thresholds",
+                 "ram_style_mask", "depth", "impl_style", "resType", "mac_resource", "mem_mode",
+                 "runtime_writeable_weights", "depth_trigger_uram", "depth_trigger_bram"]
+
+
+def _relowered_estimate(h, folding) -> dict:
+    """`hil lower <source> --folding F` then `hil estimate` of it, in process (what the verbs call)."""
+    from toolchain.estimate import estimate
+    from toolchain.lower import lower_model
+    from toolchain.onnxio import load_model
+
+    relowered = lower_model(load_model(h / "source.onnx"), folding=folding)  # the source the folder carries
+    return estimate(relowered, part=PART)
+
+
+def test_the_handoffs_folding_config_lowers_to_the_handed_off_design(handoff):
+    """FINN's node names in folding_config.json (a max-pool's ConvolutionInputGenerator_rtl_1 + Pool_hls_0,
+    the window after it counted as ConvolutionInputGenerator_rtl_2) read back by FINN's naming rule."""
+    from toolchain.estimate import estimate
+
+    _, _, h = handoff
+    want = estimate(ModelWrapper(str(h / "dataflow.onnx")), part=PART)
+    assert _relowered_estimate(h, h / "folding_config.json") == want
+
+
+def test_the_folding_finn_plus_writes_lowers_to_the_same_design(handoff, tmp_path):
+    """applied_folding_config.json as finn-plus's step_apply_folding_config writes it after applying the
+    handoff's config (every HW attribute of every FINN layer, FINN's names), read back: the same design."""
+    from finn.util.config import extract_model_config
+    from toolchain.estimate import estimate
+
+    _, flow, h = handoff
+    written = extract_model_config(flow.model, None, APPLIED_ATTRS)
+    assert "Pool_hls_0" in written and written["ConvolutionInputGenerator_rtl_2"]["SIMD"] == 2
+    path = tmp_path / "applied_folding_config.json"
+    path.write_text(json.dumps(written))
+    want = estimate(ModelWrapper(str(h / "dataflow.onnx")), part=PART)
+    got = _relowered_estimate(h, path)
+    # FINN writes FIFO depths only at step_set_fifo_depths: the FIFOs keep hil's default depth, every
+    # other layer (compute and DWC) and the cycles are the handed-off design's
+    def no_fifo(result):
+        return {layer["name"]: layer for layer in result["layers"] if layer["op"] != "FIFO"}
+
+    assert no_fifo(got) == no_fifo(want)
+    fifo_free = set(want) - {"layers", "total", "utilization", "utilization_percent", "total_energy_pj"}
+    assert {k: got[k] for k in fifo_free} == {k: want[k] for k in fifo_free}
+
+
+def test_the_handoff_folder_emulates_on_its_own(handoff, tmp_path):
+    """`hil emulate DIR/dataflow.onnx --inputs x.npy` of a handoff moved elsewhere: no --source, values
+    compared bit-exact against the source QONNX the folder carries (source.onnx, its hil_source)."""
+    import shutil
+
+    from tests.conftest import run_cli
+
+    _, _, h = handoff
+    moved = tmp_path / "moved"
+    shutil.copytree(h, moved)
+    x = np.random.default_rng(1).normal(0, 2, (16, 2, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = run_cli("emulate", str(moved / "dataflow.onnx"), "--inputs", str(tmp_path / "x.npy"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["samples"], out["mismatches"]) == (16, 0)
+    assert json.loads((h / "hil_build.json").read_text())["source_file"] == "source.onnx"

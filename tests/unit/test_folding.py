@@ -58,7 +58,7 @@ def test_apply_finn_config_with_defaults():
 
 
 @pytest.mark.parametrize("cfg,message", [
-    ({"MVAU_hls_9": {"PE": 2}}, r"unknown node\(s\) MVAU_9; the graph has: MVAU_0, MVAU_1, MVAU_2, MVAU_3"),
+    ({"MVAU_hls_9": {"PE": 2}}, r"unknown node\(s\) MVAU_hls_9; the graph has: MVAU_0, MVAU_1, MVAU_2, MVAU_3"),
     ({"MVA_hls_3": {"PE": 2}}, r"unknown node\(s\) MVA_hls_3"),  # the typo key shipped in FINN's own config
     ({"MVAU_0": {"PE": 3}}, r"MVAU_0: PE=3 is not a legal folding; legal values: \[1, 2, 4, 8, 16, 32, 64\]"),
     ({"MVAU_0": {"SIMD": 7}}, r"MVAU_0: SIMD=7 .*legal values: \[1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20"),

@@ -50,7 +50,7 @@ def test_cycles_equal_firings(pe, vec):
 def test_finn_hls_resources():
     # finn-plus hls/thresholding_hls.py: memory word M = PE·threshold bits·numSteps = 2·8·3;
     # LUT = A·P + M·ceil(TMEM/64) (distributed, TMEM > 1); BRAM = ceil(M/16)·ceil(TMEM/1024) on block
-    op = thresholding(NumChannels=128, PE=2)
+    op = thresholding(NumChannels=128, PE=2, preferred_impl_style="hls")  # FINN's default is the RTL one
     r = op.resources(CostModel.FINN)
     assert (r.LUT, r.BRAM_18K) == (8 * 2 + 48 * 1, 0)
     op.set_nodeattr("ram_style", "block")

@@ -12,12 +12,17 @@ Writes, atomically, into the folder:
   the FIFO depths the emulator chose as inFIFODepths/outFIFODepths (FINN's InsertFIFO takes
   max(producer outFIFODepths, consumer inFIFODepths) when auto_fifo_depths=False);
 * specialize_layers_config.json -- every layer pinned to the variant finn-plus 1.6.1 has and our cost
-  model follows (preferred_impl_style: HLS, but RTL for the SWGs, 1-D ones included, which finn-plus has
-  only as RTL), which
-  also makes FINN's post-specialization names predictable;
+  model follows (the op's finn_impl: preferred_impl_style where the op has one -- RTL for the SWGs, 1-D
+  ones included, which finn-plus has only as RTL, and for Thresholding, FINN's own choice --, else
+  FINN's choice for the op type, HLS for MVAU/VVAU), which also makes FINN's post-specialization names
+  predictable;
 * hil_folding.json -- the same folding in our node names (with preferred_impl_style), what
-  `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx;
-* build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps.
+  `hil lower <source> --folding hil_folding.json` turns into the handed-off dataflow.onnx (as does
+  folding_config.json: toolchain/passes/finn_names.py reads FINN's names back by FINN's rule);
+* build.py -- the FINN build (DataflowBuildConfig) using both files; README.md -- the steps;
+* source.onnx -- the source QONNX as given, and dataflow.onnx -- the checked dataflow graph, whose
+  hil_source metadata names source.onnx: the folder emulates (`hil emulate dataflow.onnx --inputs x.npy`,
+  bit-exact against source.onnx) with nothing outside it.
 
 Both we and FINN number nodes per op type in graph order. finn-plus has no StreamingMaxPool: it builds
 a max-pool as a depthwise ConvolutionInputGenerator + Pool (convert_to_hw/pool.py:InferPool), so the
@@ -32,7 +37,6 @@ are not configured: FINN inserts its own at step_set_fifo_depths.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -43,61 +47,12 @@ from hw.ops import op_class
 from hw.ops.fifo import FIFO
 from toolchain.backends import UNITS
 from toolchain.errors import UserError
+from toolchain.passes.finn_names import STYLE, finn_names, finn_styled, is_infra, layers  # noqa: F401 (re-exported)
 from toolchain.schemas import versioned
 
-IMPL = "hls"  # finn-plus's variant of every op without a preferred_impl_style attribute of ours
-STYLE = "preferred_impl_style"
-FINN_STYLE = "rtl"  # ops with a preferred_impl_style exist in finn-plus only as RTL (SWG, 1-D SWG; a max-pool's SWG)
-
-
-def _infra(node) -> bool:
-    """Stream infrastructure (the op class's INFRASTRUCTURE fact: DWC, FIFO): FINN inserts its own."""
-    cls = op_class(node.op_type)
-    return cls is not None and cls.INFRASTRUCTURE
-
-
-def finn_styled(model: ModelWrapper) -> ModelWrapper:
-    """A copy of `model` with preferred_impl_style = "rtl" on every op that has the attribute: the
-    hardware finn-plus builds for it (our `finn` cost then follows it)."""
-    import copy
-
-    out = copy.deepcopy(model)
-    for node in out.graph.node:
-        types = getCustomOp(node).get_nodeattr_types() if op_class(node.op_type) is not None else {}
-        if STYLE in types and FINN_STYLE in (types[STYLE][3] if len(types[STYLE]) > 3 else ()):
-            getCustomOp(node).set_nodeattr(STYLE, FINN_STYLE)
-    return out
-
-
-def _layers(node) -> list[tuple[str, str, Optional[dict]]]:
-    """(FINN op type before specialization, impl style, config or None = the op's own) of each FINN layer
-    `node` becomes."""
-    cls = op_class(node.op_type)
-    op_type = getattr(cls, "FINN_NAME", None)  # FINN's op type before specialization
-    if op_type is None:
-        raise UserError(f"{node.name}: the FINN handoff does not know op type {node.op_type}")
-    op = getCustomOp(node)
-    parts = getattr(op, "finn_layers", lambda: None)()
-    if parts:
-        return [(p.op_type, p.impl, p.config) for p in parts]
-    style = op.get_nodeattr(STYLE) if STYLE in op.get_nodeattr_types() else IMPL
-    return [(op_type, style, None)]
-
-
-def finn_names(model: ModelWrapper) -> dict[str, list[tuple[str, str]]]:
-    """our node name -> [(FINN name before specialization, after), ...] per FINN layer it becomes, e.g.
-    SWG_0 -> [(ConvolutionInputGenerator_0, ConvolutionInputGenerator_rtl_0)], an rtl-style MaxPool_0 ->
-    [(ConvolutionInputGenerator_2, ConvolutionInputGenerator_rtl_2), (Pool_0, Pool_hls_0)]."""
-    out, counts = {}, {}
-    for node in model.graph.node:
-        if _infra(node):
-            continue
-        out[node.name] = []
-        for op_type, style, _ in _layers(node):
-            idx = counts.get(op_type, 0)
-            counts[op_type] = idx + 1
-            out[node.name].append((f"{op_type}_{idx}", f"{op_type}_{style}_{idx}"))
-    return out
+# FINN's naming rule and the graph finn-plus builds live with the folding reader (toolchain/passes/finn_names.py),
+# which reads this handoff's folding_config.json back
+_infra, _layers = is_infra, layers
 
 
 def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
@@ -131,7 +86,8 @@ def fifo_attrs(model: ModelWrapper) -> dict[str, dict[str, list[int]]]:
 
 
 def _own_config(op) -> dict[str, Any]:
-    return {a: op.get_nodeattr(a) for a in op.FINN_CONFIG_ATTRS if a in op.get_nodeattr_types()}
+    """The attributes FINN's variant of the op has (ApplyConfig fails on any other)."""
+    return {a: op.get_nodeattr(a) for a in op.finn_config_attrs() if a in op.get_nodeattr_types()}
 
 
 def folding_config(model: ModelWrapper) -> dict[str, Any]:
@@ -142,12 +98,12 @@ def folding_config(model: ModelWrapper) -> dict[str, Any]:
     for node in model.graph.node:
         if _infra(node):
             continue
-        op, layers = getCustomOp(node), _layers(node)
-        for i, ((_, post), (_, _, own)) in enumerate(zip(names[node.name], layers)):
-            entry = dict(_own_config(op) if own is None else own)
+        op, parts = getCustomOp(node), _layers(node)
+        for i, ((_, post), layer) in enumerate(zip(names[node.name], parts)):
+            entry = dict(_own_config(op) if layer.config is None else layer.config)
             depths = fifos.get(node.name, {})
             entry.update({a: v for a, v in depths.items() if (a == "inFIFODepths" and i == 0)
-                          or (a == "outFIFODepths" and i == len(layers) - 1)})
+                          or (a == "outFIFODepths" and i == len(parts) - 1)})
             config[post] = entry
     return config
 
@@ -169,8 +125,8 @@ def hil_folding(model: ModelWrapper) -> dict[str, Any]:
 
 def specialize_config(model: ModelWrapper) -> dict[str, Any]:
     names = finn_names(model)
-    styles = {pre: style for node in model.graph.node if not _infra(node)
-              for (pre, _), (_, style, _) in zip(names[node.name], _layers(node))}
+    styles = {pre: layer.impl for node in model.graph.node if not _infra(node)
+              for (pre, _), layer in zip(names[node.name], _layers(node))}
     return {"Defaults": {}, **{pre: {"preferred_impl_style": style} for pre, style in styles.items()}}
 
 
@@ -287,9 +243,10 @@ max-pool as a sliding window + Pool), with Vivado/Vitis HLS; checked against fin
 |---|---|
 | model.onnx | the QONNX input of `build_dataflow_cfg` (source model cleaned up; integer input {in_dtype} (scale {in_scale}): feed it `host.pre(x)` for raw inputs x of the source) |
 | host_steps.json, host.py | the host steps: the source's preprocessing and input quantizer, which model.onnx no longer has, as data and a numpy driver (see below) |
-| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (HLS; RTL for sliding windows, 1-D ones included) |
+| specialize_layers_config.json | `step_specialize_layers`: every layer pinned to the variant our estimates model (RTL for sliding windows, 1-D ones included, thresholds and padding; HLS for MVAUs and the rest) |
 | folding_config.json | `step_apply_folding_config` (PE, SIMD, memory styles, FINN names after specialization) and `step_set_fifo_depths` with `auto_fifo_depths=False` (inFIFODepths / outFIFODepths: the FIFO depths the emulator chose) |
-| hil_folding.json | not FINN's: the same folding in our node names, for `hil lower <source QONNX> --folding hil_folding.json` |
+| hil_folding.json | not FINN's: the same folding in our node names, for `hil lower source.onnx --folding hil_folding.json` (folding_config.json works too) |
+| source.onnx, dataflow.onnx | not FINN's: the source QONNX as given to hil and the dataflow graph hil emulates and estimates; dataflow.onnx names source.onnx as its source, so `hil emulate dataflow.onnx --inputs x.npy` needs no `--source` |
 | build.py | the `DataflowBuildConfig` with both files; run it with `./run-docker.sh build_custom <this folder>` |
 
 Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `step_streamline`, `step_convert_to_hw`,
@@ -301,7 +258,7 @@ Steps that run: `step_qonnx_to_finn` (forced, see build.py), `step_tidy_up`, `st
 Node names: FINN numbers its nodes per op type, as we do; a max-pool (our MaxPool_k) is two FINN layers, a
 ConvolutionInputGenerator_rtl (counted among the sliding windows) and a Pool_hls; a 1-D window (our SWG1D_k) is
 FINN's ConvolutionInputGenerator_rtl with is1D=1, counted among them too. `hil lower <source QONNX> --folding
-hil_folding.json` rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO
+folding_config.json` (or hil_folding.json) rebuilds the same dataflow graph (same estimate). FINN inserts its own DWCs and FIFOs; each FIFO
 depth is carried by the compute node next to it.
 
 FIFO sizing by the emulator: {fifo_line}
@@ -309,6 +266,8 @@ FIFO sizing by the emulator: {fifo_line}
 {host_section}
 """
 
+
+SOURCE_FILE = "source.onnx"  # the source QONNX, copied: what dataflow.onnx was lowered from (hil_source)
 
 # (folding config in our node names, clock_ns, label_select) -> the dataflow graph that config gives
 Relower = Callable[[dict, float, bool], ModelWrapper]
@@ -341,12 +300,14 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     config, ours = folding_config(model), hil_folding(model)
     label_select = any(n.op_type == "LabelSelect" for n in model.graph.node)
     handoff = check_handoff(model, relower(ours, clock, label_select), sizing, _dma_bits(fpga_part))
-    handoff.set_metadata_prop("hil_source", os.path.relpath(Path(source_qonnx).resolve(), Path(out_dir).resolve()))
+    # the source QONNX travels with the handoff: dataflow.onnx's hil_source names the copy inside the folder,
+    # which `hil emulate --inputs` follows (never a path out of the folder: toolchain/contract.py:source_path)
+    handoff.set_metadata_prop("hil_source", SOURCE_FILE)
     io = read_io(model)
     result = versioned({"model": source, "backend": "finn", "dir": str(out_dir), "model_file": "model.onnx",
               "folding_file": "folding_config.json", "specialize_file": "specialize_layers_config.json",
               "hil_folding_file": "hil_folding.json",
-              "dataflow_file": "dataflow.onnx", "part": fpga_part, "clock_ns": clock, "nodes": len(names),
+              "dataflow_file": "dataflow.onnx", "source_file": SOURCE_FILE, "part": fpga_part, "clock_ns": clock, "nodes": len(names),
               "finn_names": {name: layers[-1][1] for name, layers in names.items()},
               "finn_layers": {name: [post for _, post in layers] for name, layers in names.items()}, "fifo_sizing": sizing,
               "host_driver": {"steps": "host_steps.json", "driver": "host.py"}}, UNITS)
@@ -355,6 +316,7 @@ def build_finn(model: ModelWrapper, out_dir, *, source_qonnx, relower: Relower, 
     with staged_dir(Path(out_dir)) as tmp:
         qonnx.save(str(tmp / "model.onnx"))
         handoff.save(str(tmp / "dataflow.onnx"))
+        source_model.save(str(tmp / SOURCE_FILE))
         write_json(tmp / "folding_config.json", config)
         write_json(tmp / "hil_folding.json", ours)
         write_json(tmp / "specialize_layers_config.json", specialize_config(model))

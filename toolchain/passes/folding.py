@@ -5,8 +5,11 @@ Config format (FINN ApplyConfig / extract_model_config_to_json, docs/finn.md §1
     {"Defaults": {"ram_style": ["distributed", ["MVAU_hls"]]},
      "MVAU_hls_0": {"PE": 16, "SIMD": 49, "ram_style": "block", "mem_mode": "internal_decoupled"}}
 
-FINN's node names (MVAU_hls_3, ConvolutionInputGenerator_rtl_0, StreamingFIFO_rtl_2, ...) are
-accepted as aliases of ours (MVAU_3, SWG_0, FIFO_2, ...). Unlike FINN, every entry must be used:
+Keys are our node names (MVAU_3, SWG_0, MaxPool_0, FIFO_2) or FINN's: finn-plus's names after
+specialization (MVAU_hls_3, ConvolutionInputGenerator_rtl_1, Pool_hls_0: what our FINN handoff's
+folding_config.json and finn-plus's own auto_folding_config.json hold), resolved on the graph by
+FINN's naming rule (toolchain/passes/finn_names.py), or FINN v0.10's (MatrixVectorActivation_0,
+StreamingMaxPool_Batch_0), one FINN node per op of ours. Unlike FINN, every entry must be used:
 an unknown node or attribute, an illegal value or a folding FINN's constraints forbid is a
 UserError naming node, attribute, value and the legal values.
 """
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -25,37 +27,20 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from hw.cost.resources import CostModel, Resources
-from hw.ops import custom_op, from_finn_op_type, from_name_prefix, name_prefix
+from hw.ops import custom_op
 from hw.ops.base import DOMAIN
 from toolchain.errors import UserError
-
-# FINN op types and node-name prefixes are facts of each op class (FINN_OP_TYPES, NAME_PREFIX)
-_SUFFIX = re.compile(r"(_hls|_rtl|_Batch)$")
-_NODE = re.compile(r"^(?P<op>[A-Za-z][A-Za-z0-9]*?)(?:_hls|_rtl|_Batch)?_(?P<idx>\d+)$")
+from toolchain.passes.finn_names import node_entries, our_node_name, our_op_type  # noqa: F401  (re-exported)
 
 # attributes FINN writes to auto_folding_config.json / final_hw_config.json (build_dataflow_steps.py)
 HW_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode", "runtime_writeable_weights",
             "depth", "impl_style", "inFIFODepths", "outFIFODepths")
 
 
-def our_op_type(finn_op_type: str) -> Optional[str]:
-    """MVAU_hls / MatrixVectorActivation / ConvolutionInputGenerator_rtl ... -> our op type."""
-    return from_finn_op_type(_SUFFIX.sub("", finn_op_type))
-
-
-def our_node_name(name: str) -> str:
-    """FINN node name -> ours (MVAU_hls_3 -> MVAU_3, StreamingMaxPool_Batch_0 -> MaxPool_0); names that
-    are already ours, or unknown, come back unchanged."""
-    m = _NODE.match(name)
-    if not m:
-        return name
-    op = our_op_type(m["op"]) or from_name_prefix(m["op"])
-    return f"{name_prefix(op)}_{m['idx']}" if op else name
-
-
 @dataclass
 class FoldingConfig:
-    """node name (ours) -> {attr: value}; defaults as (attr, value, op classes or None for all)."""
+    """node key (ours or FINN's, resolved on the graph by ApplyFolding) -> {attr: value}; defaults as
+    (attr, value, op classes or None for all)."""
 
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     defaults: list[tuple[str, Any, Optional[frozenset[type]]]] = field(default_factory=list)
@@ -65,19 +50,19 @@ class FoldingConfig:
         if not isinstance(raw, dict):
             raise UserError(f"{source}: expected a JSON object of node name -> attributes")
         cfg = cls()
-        seen: dict[str, str] = {}
         for key, attrs in raw.items():
             if key == "Defaults":
                 cfg.defaults = _parse_defaults(attrs, source)
                 continue
             if not isinstance(attrs, dict):
                 raise UserError(f"{source}: entry '{key}' must be an object of attribute -> value")
-            ours = our_node_name(key)
-            if ours in seen:
-                raise UserError(f"{source}: '{key}' and '{seen[ours]}' both name node {ours}")
-            seen[ours] = key
-            cfg.nodes[ours] = dict(attrs)
+            cfg.nodes[str(key)] = dict(attrs)
         return cfg
+
+    def compute_only(self) -> "FoldingConfig":
+        """Without the FIFO_i / DWC_i entries (ours or FINN's), which exist only after their insertion."""
+        keep = {k: v for k, v in self.nodes.items() if not our_node_name(k).startswith(("FIFO_", "DWC_"))}
+        return FoldingConfig(nodes=keep, defaults=self.defaults)
 
     @classmethod
     def load(cls, path: str | Path) -> "FoldingConfig":
@@ -154,8 +139,10 @@ def _check_node(node, op) -> None:
 class ApplyFolding(Transformation):
     """Apply a FoldingConfig (or a FINN folding JSON dict / path), validating every entry."""
 
-    def __init__(self, config: FoldingConfig | dict | str | Path):
+    def __init__(self, config: FoldingConfig | dict | str | Path, part: Optional[str] = None, notes: bool = True):
         super().__init__()
+        self.part = part  # FINN's variant choices (MVAU_rtl or _hls) depend on it: FINN names of both resolve
+        self.notes = notes  # say where a FINN name's variant is not the one the `finn` cost follows
         if isinstance(config, (str, Path)):
             config = FoldingConfig.load(config)
         elif isinstance(config, dict):
@@ -164,10 +151,7 @@ class ApplyFolding(Transformation):
 
     def apply(self, model: ModelWrapper):
         nodes = {n.name: n for n in hw_nodes(model)}
-        unknown = [name for name in self.config.nodes if name not in nodes]
-        if unknown:
-            raise UserError(f"folding config names unknown node(s) {', '.join(unknown)}; "
-                            f"the graph has: {', '.join(nodes) or 'no dataflow nodes'}")
+        entries = node_entries(self.config.nodes, model, self.part, self.notes)  # FINN names resolved, FINN layers merged
         for name, node in nodes.items():
             op = getCustomOp(node)
             for attr, value, ops in self.config.defaults:
@@ -176,7 +160,7 @@ class ApplyFolding(Transformation):
                 if ops is None or type(op) in ops:
                     _check_value(node, op, attr, value)
                     op.set_nodeattr(attr, value)
-            for attr, value in self.config.nodes.get(name, {}).items():
+            for attr, value in entries.get(name, {}).items():
                 _check_value(node, op, attr, value)
                 op.set_nodeattr(attr, value)
             _check_node(node, op)
