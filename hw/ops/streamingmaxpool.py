@@ -96,6 +96,19 @@ class StreamingMaxPool(SameTypeOp):
 
         return run
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: one
+        MaxPool (kernel = stride = PoolDim) on the channels-first view (a maximum of exact values)."""
+        from hw.ops._onnx_values import OnnxUnsupported, Val
+
+        (h, w), (k, _) = self.a("ImgDim"), self.a("PoolDim")
+        c = self.a("NumChannels")
+        x = ctx.input(0, nchw=True)
+        if h % k or w % k or x.shape != (h, w, c):
+            raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {(h, w, c)} in whole windows")
+        out = ctx.emit("MaxPool", [x.name], kernel_shape=[k, k], strides=[k, k])
+        ctx.output(0, Val(out, x.dtype, x.bound, (h // k, w // k, c), True))
+
     def cycles(self) -> int:
         """streamingmaxpool.py:get_exp_cycles (2D): int(ifm_dim² · (1 + 1/k²)), as FINN computes it;
         rtl style: the slower of finn-plus's two layers (finn_layers)."""

@@ -1,0 +1,150 @@
+"""Helpers of the ops' `onnx_values(ctx)` methods (the generated-ONNX values path, issue 17; the builder
+and the session are hw/emulator/onnx_graph.py): the value type, the exact-dtype rule and the shared
+threshold subgraph. numpy and onnx only (hw/emulator imports hw/ops, never the reverse).
+
+Exact by construction: every tensor of the generated graph holds integers, stored as float32 when its
+proven bound is below 2^24, else float64 below 2^53 (else the op refuses: OnnxUnsupported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+from onnx import TensorProto
+
+from hw.ops.base import F32_EXACT, F64_EXACT, OnnxUnsupported
+
+__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "exact_dtype", "emit_thresholds", "add_const", "OPSET"]
+
+OPSET = 17  # the generated graph's ONNX opset
+
+# entries of a threshold lookup table in the generated graph: a table beyond this (float32: 16 MiB)
+# stops fitting any cache and the op uses compare-and-sum instead
+MAX_ORT_TABLE = 1 << 22
+MAX_COMPARE_STEPS = 2  # up to this many thresholds: one GreaterOrEqual each, no table
+
+
+def exact_dtype(bound: float):
+    """float32 when every integer of magnitude <= bound is exact in it (and in every sum of such values
+    the op proves below the same bound), else float64; OnnxUnsupported beyond 2^53."""
+    if bound < F32_EXACT:
+        return np.float32
+    if bound < F64_EXACT:
+        return np.float64
+    raise OnnxUnsupported(f"integers up to {bound:.3g} are not exact in float64")
+
+
+@dataclass(frozen=True)
+class Val:
+    """A tensor of the generated graph: integers, each exact in `dtype`, |value| <= `bound`."""
+
+    name: str
+    dtype: type  # np.float32 or np.float64
+    bound: float
+    shape: tuple[int, ...]  # per frame, the dataflow's layout (channels last)
+    nchw: bool = False  # stored channels-first (N, C, *spatial): `shape` still names the channels-last view
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A value its producer has not emitted yet (the SWG's windows): a consumer that can use the
+    description (`info`, e.g. an MVAU making one Conv) reads it through NodeContext.lazy; any other
+    consumer gets `materialize(ctx)`, the producer's own subgraph."""
+
+    info: object
+    materialize: Callable[[object], Val]  # NodeContext -> Val
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Window:
+    """An SWG's windows, not materialized: the im2col of `source` (N, H, W, C) with a square `kernel`
+    and `stride` (dilation 1), out (N, out, out, kernel² · C) in the order (kh, kw, C)."""
+
+    source: Val
+    kernel: int
+    stride: int
+    out: int
+    channels: int
+
+
+def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.ndarray,
+                    hi: np.ndarray) -> Val:
+    """out[..., c] = values[#{k : acc[..., c] >= thr[c, k]}] for integer accumulators proven inside
+    [lo_c, hi_c] (per channel), as the cheapest exact subgraph, chosen here at compile time:
+    * compare: up to MAX_COMPARE_STEPS thresholds with evenly spaced values, one GreaterOrEqual each
+      against ceil(thr) (for an integer a, a >= t <=> a >= ceil(t)); one threshold is a Where;
+    * table: each channel's window [w_c, w_c + width) = [min ceil thr - 1, max ceil thr] (within the
+      proven range) tabulated as table[j, c] = values[count_c(w_c + j)] (width × C entries, at most
+      MAX_ORT_TABLE); the accumulator shifted by -w_c (an Add of a per-channel constant, which
+      onnxruntime fuses into the MatMul's or Conv's bias), clipped to [0, width - 1] (one scalar Clip:
+      below the window nothing passes, above it every threshold does, so clipping keeps every
+      count), cast to int64 and looked up with GatherElements along the window axis. (Gather on a flat
+      table with per-channel offsets was 4-5x slower in onnxruntime 1.32, and per-channel Max/Min
+      broadcasts ~9x slower than one scalar Clip, on (10,000, 64) float32.)
+    * beyond MAX_ORT_TABLE entries: compare-and-sum over all thresholds (Unsqueeze, GreaterOrEqual,
+      Cast, ReduceSum; S values per accumulator).
+    `thr` is (C, S). The output is float32 (small integers), channels-last for the table."""
+    values = np.asarray(values)
+    t = np.sort(np.ceil(np.asarray(thr, dtype=np.float64)), axis=1)
+    channels, steps = t.shape
+    lo, hi = np.floor(np.asarray(lo, dtype=np.float64)), np.ceil(np.asarray(hi, dtype=np.float64))
+    out_bound = float(np.abs(values).max())
+    axis_shape = (channels,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (channels,)
+    diffs = np.diff(values)
+    if steps <= MAX_COMPARE_STEPS and (diffs == diffs[0]).all():
+        return _compare(ctx, acc, t, values, axis_shape, out_bound)
+    wlo = np.minimum(np.maximum(t[:, 0] - 1, lo), hi)  # a window starting beyond the range: one entry
+    whi = np.maximum(np.minimum(t[:, -1], hi), wlo)
+    width = int((whi - wlo).max()) + 1
+    if width * channels > MAX_ORT_TABLE or acc.bound + np.abs(wlo).max() + width >= F64_EXACT:
+        return _compare(ctx, acc, t, values, axis_shape, out_bound)
+    x = wlo[None, :] + np.arange(width)[:, None]  # (width, C): the integer each entry stands for
+    count = np.stack([np.searchsorted(t[c], x[:, c], side="right") for c in range(channels)], axis=1)
+    table = values[count].astype(np.float32)
+    v = add_const(ctx, acc, -wlo.reshape(axis_shape))
+    v = ctx.layout(v, False)
+    rows = ctx.emit("Reshape", [v.name, ctx.const([-1, channels], np.int64)]) if len(v.shape) > 1 else v.name
+    clipped = ctx.emit("Clip", [rows, ctx.const(0, v.dtype), ctx.const(width - 1, v.dtype)])
+    idx = ctx.emit("Cast", [clipped], to=TensorProto.INT64)
+    out = ctx.emit("GatherElements", [ctx.const(table, np.float32), idx], axis=0)
+    if len(v.shape) > 1:
+        out = ctx.emit("Reshape", [out, ctx.const((-1,) + tuple(v.shape), np.int64)])
+    return Val(out, np.float32, out_bound, v.shape, False)
+
+
+def add_const(ctx, v: Val, c: np.ndarray) -> Val:
+    """v + c (a constant broadcast to v), in the dtype exact for the sum's bound."""
+    bound = v.bound + float(np.abs(c).max(initial=0))
+    dtype = exact_dtype(bound)
+    v = ctx.cast(v, dtype)
+    return replace(v, name=ctx.emit("Add", [v.name, ctx.const(c, dtype)]), bound=bound)
+
+
+def _compare(ctx, acc: Val, t: np.ndarray, values: np.ndarray, axis_shape, out_bound: float) -> Val:
+    """Compare-and-sum; thresholds clipped to +-(the dtype's exact limit): every integer accumulator
+    lies strictly inside, so a clipped threshold still passes or fails each one."""
+    limit = F32_EXACT if acc.dtype is np.float32 else F64_EXACT
+    t = np.clip(t, -limit, limit)
+    steps = t.shape[1]
+    if steps == 1:
+        cond = ctx.emit("GreaterOrEqual", [acc.name, ctx.const(t[:, 0].reshape(axis_shape), acc.dtype)])
+        out = ctx.emit("Where", [cond, ctx.const(values[1], np.float32), ctx.const(values[0], np.float32)])
+        return Val(out, np.float32, out_bound, acc.shape, acc.nchw)
+    if not (np.diff(values) == values[1] - values[0]).all():
+        # uneven values (never made by the lowering: ActVal + count, or BIPOLAR): count, then a table
+        raise OnnxUnsupported(f"{ctx.name}: thresholds whose outputs are not evenly spaced")
+    axes = ctx.const([-1], np.int64)
+    a = ctx.emit("Unsqueeze", [acc.name, axes])
+    ge = ctx.emit("GreaterOrEqual", [a, ctx.const(t.reshape(axis_shape + (steps,)), acc.dtype)])
+    count = ctx.emit("ReduceSum", [ctx.emit("Cast", [ge], to=TensorProto.FLOAT), axes], keepdims=0)
+    step, v0 = float(values[1] - values[0]), float(values[0])
+    if step != 1:
+        count = ctx.emit("Mul", [count, ctx.const(step, np.float32)])
+    if v0 != 0:
+        count = ctx.emit("Add", [count, ctx.const(v0, np.float32)])
+    return Val(count, np.float32, out_bound, acc.shape, acc.nchw)
+
+
