@@ -99,6 +99,13 @@ def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.n
     wlo = np.minimum(np.maximum(t[:, 0] - 1, lo), hi)  # a window starting beyond the range: one entry
     whi = np.maximum(np.minimum(t[:, -1], hi), wlo)
     width = int((whi - wlo).max()) + 1
+    form = rounding_form(t, wlo, whi)
+    if form is not None and acc.bound + np.abs(form[1]).max() < F32_EXACT / 2:
+        op, b, g = form
+        v = add_const(ctx, acc, b.reshape(axis_shape))
+        scaled = ctx.emit("Mul", [v.name, ctx.const(1.0 / g, v.dtype)])  # a power of two: exact
+        count = ctx.emit("Clip", [ctx.emit(op, [scaled]), ctx.const(0, v.dtype), ctx.const(steps, v.dtype)])
+        return _affine_values(ctx, Val(count, v.dtype, steps, v.shape, v.nchw), values, out_bound)
     if width * channels > MAX_ORT_TABLE or acc.bound + np.abs(wlo).max() + width >= F64_EXACT:
         return _compare(ctx, acc, t, values, axis_shape, out_bound)
     x = wlo[None, :] + np.arange(width)[:, None]  # (width, C): the integer each entry stands for
@@ -108,11 +115,50 @@ def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.n
     v = ctx.layout(v, False)
     rows = ctx.emit("Reshape", [v.name, ctx.const([-1, channels], np.int64)]) if len(v.shape) > 1 else v.name
     clipped = ctx.emit("Clip", [rows, ctx.const(0, v.dtype), ctx.const(width - 1, v.dtype)])
-    idx = ctx.emit("Cast", [clipped], to=TensorProto.INT64)
+    idx = ctx.emit("Cast", [clipped], to=TensorProto.INT32)
     out = ctx.emit("GatherElements", [ctx.const(table, np.float32), idx], axis=0)
     if len(v.shape) > 1:
         out = ctx.emit("Reshape", [out, ctx.const((-1,) + tuple(v.shape), np.int64)])
     return Val(out, np.float32, out_bound, v.shape, False)
+
+
+def rounding_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray):
+    """(op, b, g) with count_c(x) = #{k : t[c, k] <= x} == clip(op((x + b_c) / g), 0, S) for every
+    integer x in [wlo_c, whi_c] and every channel, op "Round" (half to even, ONNX Round) or "Floor",
+    g a power of two; None when no such form exists. Thresholds of a uniform quantizer are (k + 1/2)·g
+    + beta_c: with round-half-even ties they alternate one above and below that grid (gaps g - 1, g + 1
+    after ceil), which Round((x + b_c) / g) reproduces exactly; Floor covers an arithmetic grid.
+    Every value here is a dyadic rational well below 2^24 (checked by the caller), so the float32
+    graph computes exactly what this check computes in float64.
+
+    The proof is an exhaustive comparison on the points where either side can change: both are
+    non-decreasing integer step functions of x, so they are equal on [wlo, whi] when they are equal
+    at wlo and at every point where one of them steps: t_k for the count, ceil((j - q)·g - b_c) and
+    the integer after it for the estimate (q = 1/2 for Round, 0 for Floor; j = 1..S); every such
+    point inside the window is checked, per channel and per candidate offset b_c."""
+    channels, steps = t.shape
+    gaps = np.diff(t, axis=1)
+    if steps < 2 or not (gaps > 0).any():
+        return None
+    g = float(2.0 ** np.round(np.log2(np.median(gaps[gaps > 0]))))
+    j = np.arange(1, steps + 1)
+    for op, q, fn in (("Round", 0.5, np.round), ("Floor", 0.0, np.floor)):
+        base = np.round(q * g - t[:, 0] + (g if q == 0 else 0))  # the grid through the first threshold
+        chosen = np.full(channels, np.nan)
+        for c in range(channels):
+            for b in base[c] + np.array([0.0, 1.0, -1.0, 2.0, -2.0]):
+                cross = np.ceil((j - q) * g - b)
+                pts = np.concatenate([[wlo[c]], t[c], cross, cross + 1])
+                pts = pts[(pts >= wlo[c]) & (pts <= whi[c])]
+                count = np.searchsorted(t[c], pts, side="right")
+                if np.array_equal(np.clip(fn((pts + b) / g), 0, steps), count):
+                    chosen[c] = b
+                    break
+            else:
+                break
+        else:
+            return op, chosen, g
+    return None
 
 
 def add_const(ctx, v: Val, c: np.ndarray) -> Val:
@@ -133,18 +179,23 @@ def _compare(ctx, acc: Val, t: np.ndarray, values: np.ndarray, axis_shape, out_b
         cond = ctx.emit("GreaterOrEqual", [acc.name, ctx.const(t[:, 0].reshape(axis_shape), acc.dtype)])
         out = ctx.emit("Where", [cond, ctx.const(values[1], np.float32), ctx.const(values[0], np.float32)])
         return Val(out, np.float32, out_bound, acc.shape, acc.nchw)
-    if not (np.diff(values) == values[1] - values[0]).all():
-        # uneven values (never made by the lowering: ActVal + count, or BIPOLAR): count, then a table
-        raise OnnxUnsupported(f"{ctx.name}: thresholds whose outputs are not evenly spaced")
     axes = ctx.const([-1], np.int64)
     a = ctx.emit("Unsqueeze", [acc.name, axes])
     ge = ctx.emit("GreaterOrEqual", [a, ctx.const(t.reshape(axis_shape + (steps,)), acc.dtype)])
-    count = ctx.emit("ReduceSum", [ctx.emit("Cast", [ge], to=TensorProto.FLOAT), axes], keepdims=0)
+    count = ctx.emit("ReduceSum", [ctx.emit("Cast", [ge], to=TensorProto.FLOAT), axes], keepdims=0)  # exact: <= S
+    return _affine_values(ctx, Val(count, np.float32, steps, acc.shape, acc.nchw), values, out_bound)
+
+
+def _affine_values(ctx, count: Val, values: np.ndarray, out_bound: float) -> Val:
+    """values[count] for evenly spaced values: v0 + step · count (exact small integers), as float32."""
     step, v0 = float(values[1] - values[0]), float(values[0])
+    if not (np.diff(values) == step).all():
+        raise OnnxUnsupported(f"{ctx.name}: thresholds whose outputs are not evenly spaced")
+    name = count.name
     if step != 1:
-        count = ctx.emit("Mul", [count, ctx.const(step, np.float32)])
+        name = ctx.emit("Mul", [name, ctx.const(step, count.dtype)])
     if v0 != 0:
-        count = ctx.emit("Add", [count, ctx.const(v0, np.float32)])
-    return Val(count, np.float32, out_bound, acc.shape, acc.nchw)
+        name = ctx.emit("Add", [name, ctx.const(v0, count.dtype)])
+    return ctx.cast(Val(name, count.dtype, out_bound, count.shape, count.nchw), np.float32)
 
 
