@@ -140,7 +140,6 @@ class OnnxValues:
     input_names: list[str]
     output_names: list[str]
     in_dtypes: list
-    out_layout: list  # per output: the transpose back to channels-last, or None
     frame_values: int
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -210,4 +209,4 @@ def compile_onnx(model: ModelWrapper) -> OnnxValues:
     """The design's values as one onnxruntime session; OnnxUnsupported with the reason otherwise."""
     proto, in_dtypes, out_names = build_onnx(model)
     in_names = [i.name for i in proto.graph.input]
-    return OnnxValues(proto, _session(proto), in_names, out_names, in_dtypes, [], frame_values(model))
+    return OnnxValues(proto, _session(proto), in_names, out_names, in_dtypes, frame_values(model))

@@ -16,7 +16,8 @@ from onnx import TensorProto
 
 from hw.ops.base import F32_EXACT, F64_EXACT, OnnxUnsupported
 
-__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "exact_dtype", "emit_thresholds", "add_const", "OPSET"]
+__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "ThresholdForm", "exact_dtype", "threshold_form", "emit_thresholds",
+           "rounding_form", "add_const", "OPSET"]
 
 OPSET = 17  # the generated graph's ONNX opset
 
@@ -70,20 +71,54 @@ class Window:
     channels: int
 
 
-def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.ndarray,
-                    hi: np.ndarray) -> Val:
-    """out[..., c] = values[#{k : acc[..., c] >= thr[c, k]}] for integer accumulators proven inside
-    [lo_c, hi_c] (per channel), as the cheapest exact subgraph, chosen here at compile time:
+@dataclass(frozen=True)
+class ThresholdForm:
+    """out[..., c] = values[#{k : acc[..., c] >= thr[c, k]}] as an exact subgraph in two parts: the
+    affine pre-transform z = (acc + shift_c) · scale, which a producer with a GEMM folds into its
+    weights and bias (scale is a power of two: W·scale and every partial sum times scale stay exact,
+    the integer sums being below 2^23), and `finish(ctx, z)`, the rest. Made by threshold_form."""
+
+    kind: str  # "sign", "compare", "rounding" or "table" (for debug and the tests)
+    shift: np.ndarray | None  # (C,) or None
+    scale: float
+    finish: Callable  # (ctx, z: Val) -> Val
+    bound: float  # max |acc + shift| over the proven range (sets the GEMM's dtype)
+
+    def pre(self, ctx, acc: Val) -> Val:
+        """z for a producer that cannot fold (Thresholding, a wide accumulator): an Add and a Mul."""
+        v = acc
+        if self.shift is not None:
+            c = len(self.shift)
+            v = add_const(ctx, acc, self.shift.reshape((c,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (c,)))
+        if self.scale != 1:
+            v = replace(v, name=ctx.emit("Mul", [v.name, ctx.const(self.scale, v.dtype)]))
+        return v
+
+
+def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Val:
+    """threshold_form's subgraph on acc, with its pre-transform emitted (not folded)."""
+    form = threshold_form(thr, values, lo, hi, acc.bound)
+    return form.finish(ctx, form.pre(ctx, acc))
+
+
+def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   bound: float) -> ThresholdForm:
+    """The cheapest exact form of out[..., c] = values[#{k : acc[..., c] >= thr[c, k]}] for integer
+    accumulators proven inside [lo_c, hi_c] (|acc| <= bound), chosen here at compile time:
+    * sign: one threshold with outputs -1/+1 (BIPOLAR): Sign(acc + 1/2 - ceil t), the shift folded;
     * compare: up to MAX_COMPARE_STEPS thresholds with evenly spaced values, one GreaterOrEqual each
-      against ceil(thr) (for an integer a, a >= t <=> a >= ceil(t)); one threshold is a Where;
+      against ceil(thr) (for an integer a, a >= t <=> a >= ceil(t)), cast and scaled;
+    * rounding: the thresholds of a uniform quantizer, count = clip(Round or Floor((acc + b_c) / g),
+      0, S) with g a power of two, proven equal to the count on every integer of each channel's window
+      (rounding_form): three elementwise passes, no lookup;
     * table: each channel's window [w_c, w_c + width) = [min ceil thr - 1, max ceil thr] (within the
       proven range) tabulated as table[j, c] = values[count_c(w_c + j)] (width × C entries, at most
-      MAX_ORT_TABLE); the accumulator shifted by -w_c (an Add of a per-channel constant, which
-      onnxruntime fuses into the MatMul's or Conv's bias), clipped to [0, width - 1] (one scalar Clip:
-      below the window nothing passes, above it every threshold does, so clipping keeps every
-      count), cast to int64 and looked up with GatherElements along the window axis. (Gather on a flat
-      table with per-channel offsets was 4-5x slower in onnxruntime 1.32, and per-channel Max/Min
-      broadcasts ~9x slower than one scalar Clip, on (10,000, 64) float32.)
+      MAX_ORT_TABLE); acc shifted by -w_c, clipped to [0, width - 1] (one scalar Clip: below the
+      window nothing passes, above it every threshold does, so clipping keeps every count), cast to
+      int32 and looked up with GatherElements along the window axis. (Gather on a flat table with
+      per-channel offsets was 4-5x slower in onnxruntime 1.32, per-channel Max/Min broadcasts ~9x
+      slower than one scalar Clip, on (10,000, 64) float32; the 63-step jet-mlp tables of 0.25-2 M
+      entries were 3x slower than the rounding form.)
     * beyond MAX_ORT_TABLE entries: compare-and-sum over all thresholds (Unsqueeze, GreaterOrEqual,
       Cast, ReduceSum; S values per accumulator).
     `thr` is (C, S). The output is float32 (small integers), channels-last for the table."""
@@ -92,34 +127,42 @@ def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.n
     channels, steps = t.shape
     lo, hi = np.floor(np.asarray(lo, dtype=np.float64)), np.ceil(np.asarray(hi, dtype=np.float64))
     out_bound = float(np.abs(values).max())
-    axis_shape = (channels,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (channels,)
     diffs = np.diff(values)
+    if steps == 1 and tuple(values) == (-1, 1) and bound + np.abs(t).max() < F32_EXACT / 2:
+        # a BIPOLAR activation: sign(acc - t + 1/2) is +1 exactly when the integer acc >= t (never 0)
+        return ThresholdForm("sign", 0.5 - t[:, 0], 1.0, lambda ctx, z: replace(
+            z, name=ctx.emit("Sign", [z.name]), bound=1.0), bound + float(np.abs(t).max()) + 1)
     if steps <= MAX_COMPARE_STEPS and (diffs == diffs[0]).all():
-        return _compare(ctx, acc, t, values, axis_shape, out_bound)
+        return ThresholdForm("compare", None, 1.0, lambda ctx, z: _compare(ctx, z, t, values, out_bound), bound)
     wlo = np.minimum(np.maximum(t[:, 0] - 1, lo), hi)  # a window starting beyond the range: one entry
     whi = np.maximum(np.minimum(t[:, -1], hi), wlo)
-    width = int((whi - wlo).max()) + 1
     form = rounding_form(t, wlo, whi)
-    if form is not None and acc.bound + np.abs(form[1]).max() < F32_EXACT / 2:
+    if form is not None and bound + np.abs(form[1]).max() < F32_EXACT / 2:
         op, b, g = form
-        v = add_const(ctx, acc, b.reshape(axis_shape))
-        scaled = ctx.emit("Mul", [v.name, ctx.const(1.0 / g, v.dtype)])  # a power of two: exact
-        count = ctx.emit("Clip", [ctx.emit(op, [scaled]), ctx.const(0, v.dtype), ctx.const(steps, v.dtype)])
-        return _affine_values(ctx, Val(count, v.dtype, steps, v.shape, v.nchw), values, out_bound)
-    if width * channels > MAX_ORT_TABLE or acc.bound + np.abs(wlo).max() + width >= F64_EXACT:
-        return _compare(ctx, acc, t, values, axis_shape, out_bound)
+
+        def rounded(ctx, z: Val) -> Val:
+            count = ctx.emit("Clip", [ctx.emit(op, [z.name]), ctx.const(0, z.dtype), ctx.const(steps, z.dtype)])
+            return _affine_values(ctx, Val(count, z.dtype, steps, z.shape, z.nchw), values, out_bound)
+
+        return ThresholdForm("rounding", b, 1.0 / g, rounded, bound + float(np.abs(b).max()))
+    width = int((whi - wlo).max()) + 1
+    if width * channels > MAX_ORT_TABLE or bound + np.abs(wlo).max() + width >= F64_EXACT:
+        return ThresholdForm("compare", None, 1.0, lambda ctx, z: _compare(ctx, z, t, values, out_bound), bound)
     x = wlo[None, :] + np.arange(width)[:, None]  # (width, C): the integer each entry stands for
     count = np.stack([np.searchsorted(t[c], x[:, c], side="right") for c in range(channels)], axis=1)
     table = values[count].astype(np.float32)
-    v = add_const(ctx, acc, -wlo.reshape(axis_shape))
-    v = ctx.layout(v, False)
-    rows = ctx.emit("Reshape", [v.name, ctx.const([-1, channels], np.int64)]) if len(v.shape) > 1 else v.name
-    clipped = ctx.emit("Clip", [rows, ctx.const(0, v.dtype), ctx.const(width - 1, v.dtype)])
-    idx = ctx.emit("Cast", [clipped], to=TensorProto.INT32)
-    out = ctx.emit("GatherElements", [ctx.const(table, np.float32), idx], axis=0)
-    if len(v.shape) > 1:
-        out = ctx.emit("Reshape", [out, ctx.const((-1,) + tuple(v.shape), np.int64)])
-    return Val(out, np.float32, out_bound, v.shape, False)
+
+    def lookup(ctx, z: Val) -> Val:
+        v = ctx.layout(z, False)
+        rows = ctx.emit("Reshape", [v.name, ctx.const([-1, channels], np.int64)]) if len(v.shape) > 1 else v.name
+        clipped = ctx.emit("Clip", [rows, ctx.const(0, v.dtype), ctx.const(width - 1, v.dtype)])
+        idx = ctx.emit("Cast", [clipped], to=TensorProto.INT32)
+        out = ctx.emit("GatherElements", [ctx.const(table, np.float32), idx], axis=0)
+        if len(v.shape) > 1:
+            out = ctx.emit("Reshape", [out, ctx.const((-1,) + tuple(v.shape), np.int64)])
+        return Val(out, np.float32, out_bound, v.shape, False)
+
+    return ThresholdForm("table", -wlo, 1.0, lookup, bound + float(np.abs(wlo).max()))
 
 
 def rounding_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray):
@@ -169,20 +212,22 @@ def add_const(ctx, v: Val, c: np.ndarray) -> Val:
     return replace(v, name=ctx.emit("Add", [v.name, ctx.const(c, dtype)]), bound=bound)
 
 
-def _compare(ctx, acc: Val, t: np.ndarray, values: np.ndarray, axis_shape, out_bound: float) -> Val:
+def _compare(ctx, acc: Val, t: np.ndarray, values: np.ndarray, out_bound: float) -> Val:
     """Compare-and-sum; thresholds clipped to +-(the dtype's exact limit): every integer accumulator
-    lies strictly inside, so a clipped threshold still passes or fails each one."""
+    lies strictly inside, so a clipped threshold still passes or fails each one. One threshold: a
+    GreaterOrEqual cast to float (Where with constant branches was ~5x slower in onnxruntime 1.32)."""
     limit = F32_EXACT if acc.dtype is np.float32 else F64_EXACT
     t = np.clip(t, -limit, limit)
-    steps = t.shape[1]
+    channels, steps = t.shape
+    axis_shape = (channels,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (channels,)
     if steps == 1:
-        cond = ctx.emit("GreaterOrEqual", [acc.name, ctx.const(t[:, 0].reshape(axis_shape), acc.dtype)])
-        out = ctx.emit("Where", [cond, ctx.const(values[1], np.float32), ctx.const(values[0], np.float32)])
-        return Val(out, np.float32, out_bound, acc.shape, acc.nchw)
-    axes = ctx.const([-1], np.int64)
-    a = ctx.emit("Unsqueeze", [acc.name, axes])
-    ge = ctx.emit("GreaterOrEqual", [a, ctx.const(t.reshape(axis_shape + (steps,)), acc.dtype)])
-    count = ctx.emit("ReduceSum", [ctx.emit("Cast", [ge], to=TensorProto.FLOAT), axes], keepdims=0)  # exact: <= S
+        ge = ctx.emit("GreaterOrEqual", [acc.name, ctx.const(t[:, 0].reshape(axis_shape), acc.dtype)])
+        count = ctx.emit("Cast", [ge], to=TensorProto.FLOAT)
+    else:
+        axes = ctx.const([-1], np.int64)
+        a = ctx.emit("Unsqueeze", [acc.name, axes])
+        ge = ctx.emit("GreaterOrEqual", [a, ctx.const(t.reshape(axis_shape + (steps,)), acc.dtype)])
+        count = ctx.emit("ReduceSum", [ctx.emit("Cast", [ge], to=TensorProto.FLOAT), axes], keepdims=0)  # <= S
     return _affine_values(ctx, Val(count, np.float32, steps, acc.shape, acc.nchw), values, out_bound)
 
 

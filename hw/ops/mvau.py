@@ -312,34 +312,46 @@ class MVAU(HWOp):
 
     def onnx_values(self, ctx) -> None:
         """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: the
-        GEMM of _fast_form as one MatMul in its dtype (x' = Greater(x, 0) for XNOR on 0/1 inputs), or,
-        when the input is an SWG's windows (hw.ops._onnx_values.Window, float32), as one Conv on the
-        SWG's input: the im2col order (kh, kw, C) of W's rows is the Conv weight (MH, C, kh, kw)
-        transposed, and a Conv output pixel is the same sum of the same integer products. Then the
-        thresholds (hw.ops._onnx_values.emit_thresholds on the proven per-channel range of the
-        accumulator) or the bias."""
-        from hw.ops._onnx_values import OnnxUnsupported, Val, Window, add_const, emit_thresholds
+        GEMM of _fast_form as one MatMul (x' = Greater(x, 0) for XNOR on 0/1 inputs), or, when the
+        input is an SWG's windows (hw.ops._onnx_values.Window), as one Conv on the SWG's input: the
+        im2col order (kh, kw, C) of W's rows is the Conv weight (MH, C, kh, kw) transposed, and a Conv
+        output pixel is the same sum of the same integer products. The thresholds' form
+        (hw.ops._onnx_values.threshold_form, on the proven per-channel range of the accumulator) has
+        its shift and power-of-two scale folded into the GEMM's weights and bias (every product and
+        partial sum is an integer below the bound times the scale: exact); the dtype is float32 when
+        the bound with the shift is below 2^24, else float64."""
+        from hw.ops._onnx_values import OnnxUnsupported, Val, Window, exact_dtype, threshold_form
 
         form = self._fast_form(ctx.model)
         if form is None:
             raise OnnxUnsupported(f"{self.name}: no exact fast form (weights, thresholds or outputs checked "
                                   "by MVAU._fast_form)")
-        mw, mh, dtype = self.a("MW"), self.a("MH"), form.dtype
+        mw, mh = self.a("MW"), self.a("MH")
         lo, hi = accumulator_range(form.wk, *form.gemm_in)  # x' @ wk per output channel
+        act = None
+        if form.thr is not None:
+            act = threshold_form(form.thr, form.values, lo, hi, float(form.bound))
+            shift, scale, bound = act.shift, act.scale, act.bound
+        else:
+            shift, scale = form.bias, 1.0
+            bound = float(form.bound) + (0.0 if shift is None else float(np.abs(shift).max(initial=0)))
+        dtype = exact_dtype(bound)
+        weights = form.wk * scale
+        bias = None if shift is None else shift * scale
         per_sample = self._vec()[1:] + (mw,)
         lazy = ctx.lazy(0)
         win = lazy.info if lazy is not None and isinstance(lazy.info, Window) else None
         if win is not None and dtype is np.float32 and win.kernel ** 2 * win.channels == mw:
             x = ctx.layout(win.source, True)
             if form.binarize:
-                x = Val(ctx.emit("Greater", [x.name, ctx.const(0.0, x.dtype)]), x.dtype, 1.0, x.shape, True)
-                x = Val(ctx.emit("Cast", [x.name], to=1), np.float32, 1.0, x.shape, True)  # 1: FLOAT
+                x = Val(ctx.emit("Cast", [ctx.emit("Greater", [x.name, ctx.const(0.0, x.dtype)])], to=1),
+                        np.float32, 1.0, x.shape, True)  # to=1: FLOAT
             x = ctx.cast(x, dtype)
             k = win.kernel
-            weight = form.wk.reshape(k, k, win.channels, mh).transpose(3, 2, 0, 1)
-            acc = Val(ctx.emit("Conv", [x.name, ctx.const(weight, dtype)], kernel_shape=[k, k],
-                               strides=[win.stride, win.stride]), dtype, float(form.bound),
-                      (win.out, win.out, mh), True)
+            w4 = weights.reshape(k, k, win.channels, mh).transpose(3, 2, 0, 1)  # (MH, C, kh, kw)
+            ins = [x.name, ctx.const(w4, dtype)] + ([] if bias is None else [ctx.const(bias, dtype)])
+            z = Val(ctx.emit("Conv", ins, kernel_shape=[k, k], strides=[win.stride, win.stride]), dtype, bound,
+                    (win.out, win.out, mh), True)
         else:
             x = ctx.input(0)
             if x.shape != per_sample:
@@ -351,16 +363,11 @@ class MVAU(HWOp):
                 x = Val(ctx.emit("Cast", [ctx.emit("Greater", [x.name, ctx.const(0.0, x.dtype)])], to=1),
                         np.float32, 1.0, x.shape)
             x = ctx.cast(x, dtype)
-            acc = Val(ctx.emit("MatMul", [x.name, ctx.const(form.wk, dtype)]), dtype, float(form.bound),
-                      per_sample[:-1] + (mh,))
-        if form.thr is not None:
-            out = emit_thresholds(ctx, acc, form.thr, form.values, lo, hi)
-        elif form.bias is not None:
-            shape = (mh,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (mh,)
-            out = add_const(ctx, acc, form.bias.reshape(shape))
-        else:
-            out = acc
-        ctx.output(0, out)
+            z = ctx.emit("MatMul", [x.name, ctx.const(weights, dtype)])
+            if bias is not None:  # onnxruntime fuses it into a Gemm's bias (MatMulAddFusion)
+                z = ctx.emit("Add", [z, ctx.const(bias, dtype)])
+            z = Val(z, dtype, bound, per_sample[:-1] + (mh,))
+        ctx.output(0, z if act is None else act.finish(ctx, z))
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:

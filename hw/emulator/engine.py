@@ -1,0 +1,133 @@
+"""Per design, the faster of the two bit-exact values engines (issue 17):
+
+* the compiled plan (hw/emulator/plan.py): numpy, one closure per node, single-threaded BLAS;
+* the generated standard-ONNX graph (hw/emulator/onnx_graph.py) run by onnxruntime with its default
+  intra-op threads (both cores of the bench machine, as the float twin it is compared with).
+
+    engine = compile_values(model)      # both compiled; the ONNX one may be refused (engine.reason)
+    y = engine({"global_in": x_int})    # the first call measures both on a probe and keeps the faster
+
+Why measure rather than rule: which one wins depends on the design and on the machine's load. On an
+idle 2-core machine the ONNX graph won where its layers are GEMMs and Convs that onnxruntime runs on
+both cores (jet-mlp, digits-mlp, digits-cnn, cnv-w1a1), and the plan where numpy's single thread had
+less per-node overhead (tfc-w1a1's 784-wide binarizing input); under load (other jobs on both cores)
+onnxruntime's threads wait for each other and the plan wins more often (README, "Checks and
+benchmarks"). The first call runs both engines on its first PROBE_VALUES values' worth of frames,
+checks that they are bit-equal (the plan is the reference: on a difference the plan is kept, with the
+reason), times each (best of PROBE_RUNS after a warm-up) and keeps the faster for every later call.
+`engine.choice` says which and why (`hil -v emulate` logs it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from hw.emulator.plan import ValuesPlan, compile_plan
+from hw.ops.base import OnnxUnsupported
+
+__all__ = ["ValuesEngine", "compile_values", "ENGINES"]
+
+log = logging.getLogger("hil.emulate")
+
+ENGINES = ("auto", "plan", "onnxruntime")
+PROBE_VALUES = 1 << 20  # values of the largest tensor in the probe (jet-mlp: 16,384 frames; CNV: 2)
+PROBE_RUNS = 3
+
+
+@dataclass
+class ValuesEngine:
+    """Callable like a ValuesPlan; `engine` is "auto" (measure on the first call), "plan" or
+    "onnxruntime" (forced; the latter raises OnnxUnsupported when the design has no ONNX form)."""
+
+    plan: ValuesPlan
+    onnx: Optional[Callable]
+    reason: str  # why there is no ONNX engine ("" when there is one)
+    engine: str = "auto"
+    choice: Optional[str] = None  # "plan" or "onnxruntime" once chosen
+    seconds: dict = field(default_factory=dict)  # probe seconds per engine
+    why: str = ""
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.plan.input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.plan.output_names
+
+    def chunk_frames(self, max_values: Optional[int] = None) -> int:
+        return self.plan.chunk_frames(max_values)
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.choice is None:
+            self.choose(inputs)
+        run = self.onnx if self.choice == "onnxruntime" else self.plan
+        return run(inputs)
+
+    def choose(self, inputs: dict[str, np.ndarray]) -> str:
+        """Pick the engine (see the module docstring) on a probe cut from `inputs`."""
+        if self.engine == "plan" or self.onnx is None:
+            self.choice = "plan"
+            self.why = "forced (--engine plan)" if self.engine == "plan" else f"no ONNX form: {self.reason}"
+        elif self.engine == "onnxruntime":
+            self.choice, self.why = "onnxruntime", "forced (--engine onnxruntime)"
+        else:
+            n = max(1, PROBE_VALUES // max(self.plan.frame_values, 1))
+            probe = {k: v[:n] for k, v in inputs.items()}
+            ref, got = self.plan(probe), self.onnx(probe)
+            bad = [k for k in ref if ref[k].dtype != got[k].dtype or not np.array_equal(ref[k], got[k])]
+            if bad:  # never seen: the tests hold the two equal; the plan is the reference
+                self.choice = "plan"
+                self.why = f"the onnxruntime graph differs from the plan on the probe ({bad[0]})"
+                log.warning("values engine: %s; using the plan", self.why)
+                return self.choice
+            self.seconds = {"plan": _best(self.plan, probe), "onnxruntime": _best(self.onnx, probe)}
+            self.choice = min(self.seconds, key=self.seconds.get)
+            frames = min(n, min((len(v) for v in inputs.values()), default=0))
+            self.why = (f"faster on a {frames}-frame probe (plan {self.seconds['plan'] * 1e3:.2f} ms, onnxruntime "
+                        f"{self.seconds['onnxruntime'] * 1e3:.2f} ms; both bit-equal on it)")
+        log.info("values engine: %s, %s", self.choice, self.why)
+        return self.choice
+
+    def chunks(self, x: np.ndarray, prepare: Callable[[np.ndarray], np.ndarray] = np.asarray,
+               max_values: Optional[int] = None) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+        """As ValuesPlan.chunks, through the chosen engine: memory bounded by the chunk whatever len(x)."""
+        (name,) = self.input_names
+        step = self.chunk_frames(max_values)
+        for i in range(0, len(x), step):
+            raw = x[i:i + step]
+            yield i, raw, self({name: prepare(raw)})
+
+
+def _best(run: Callable, probe: dict) -> float:
+    run(probe)  # warm-up: onnxruntime's first run allocates its arena
+    best = float("inf")
+    for _ in range(PROBE_RUNS):
+        t0 = time.perf_counter()
+        run(probe)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def compile_values(model: ModelWrapper, engine: str = "auto") -> ValuesEngine:
+    """The plan, and the ONNX graph's session unless the design (or `engine="plan"`) rules it out."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    plan = compile_plan(model)
+    onnx, reason = None, ""
+    if engine != "plan":
+        from hw.emulator.onnx_graph import compile_onnx
+
+        try:
+            onnx = compile_onnx(model)
+        except OnnxUnsupported as err:
+            if engine == "onnxruntime":
+                raise
+            reason = str(err)
+    return ValuesEngine(plan, onnx, reason, engine)
