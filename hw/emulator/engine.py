@@ -14,7 +14,7 @@ less per-node overhead (tfc-w1a1's 784-wide binarizing input); under load (other
 onnxruntime's threads wait for each other and the plan wins more often (README, "Checks and
 benchmarks"). The first call runs both engines on its first PROBE_VALUES values' worth of frames,
 checks that they are bit-equal (the plan is the reference: on a difference the plan is kept, with the
-reason), times each (best of PROBE_RUNS after a warm-up) and keeps the faster for every later call.
+reason), times each (best of two runs) and keeps the faster for every later call.
 `engine.choice` says which and why (`hil -v emulate` logs it).
 """
 
@@ -36,8 +36,8 @@ __all__ = ["ValuesEngine", "compile_values", "ENGINES"]
 log = logging.getLogger("hil.emulate")
 
 ENGINES = ("auto", "plan", "onnxruntime")
-PROBE_VALUES = 1 << 20  # values of the largest tensor in the probe (jet-mlp: 16,384 frames; CNV: 2)
-PROBE_RUNS = 3
+PROBE_VALUES = 1 << 19  # values of the largest tensor in the probe (jet-mlp: 8,192 frames)
+PROBE_MIN_FRAMES = 2
 
 
 @dataclass
@@ -66,34 +66,43 @@ class ValuesEngine:
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.choice is None:
-            self.choose(inputs)
+            out = self.choose(inputs)
+            if out is not None:  # the probe was the whole batch
+                return out
         run = self.onnx if self.choice == "onnxruntime" else self.plan
         return run(inputs)
 
-    def choose(self, inputs: dict[str, np.ndarray]) -> str:
-        """Pick the engine (see the module docstring) on a probe cut from `inputs`."""
+    def choose(self, inputs: dict[str, np.ndarray]) -> Optional[dict[str, np.ndarray]]:
+        """Pick the engine (see the module docstring) on a probe cut from `inputs`; returns the
+        outputs when the probe is the whole of `inputs` (else None)."""
         if self.engine == "plan" or self.onnx is None:
             self.choice = "plan"
-            self.why = "forced (--engine plan)" if self.engine == "plan" else f"no ONNX form: {self.reason}"
+            self.why = "forced (engine=plan)" if self.engine == "plan" else f"no ONNX form: {self.reason}"
         elif self.engine == "onnxruntime":
-            self.choice, self.why = "onnxruntime", "forced (--engine onnxruntime)"
+            self.choice, self.why = "onnxruntime", "forced (engine=onnxruntime)"
         else:
-            n = max(1, PROBE_VALUES // max(self.plan.frame_values, 1))
+            n = max(PROBE_MIN_FRAMES, PROBE_VALUES // max(self.plan.frame_values, 1))
+            frames = min((len(v) for v in inputs.values()), default=0)
             probe = {k: v[:n] for k, v in inputs.items()}
-            ref, got = self.plan(probe), self.onnx(probe)
+            t_plan, ref = _timed(self.plan, probe)
+            t_onnx, got = _timed(self.onnx, probe)  # includes onnxruntime's first-run allocations
             bad = [k for k in ref if ref[k].dtype != got[k].dtype or not np.array_equal(ref[k], got[k])]
             if bad:  # never seen: the tests hold the two equal; the plan is the reference
                 self.choice = "plan"
                 self.why = f"the onnxruntime graph differs from the plan on the probe ({bad[0]})"
                 log.warning("values engine: %s; using the plan", self.why)
-                return self.choice
-            self.seconds = {"plan": _best(self.plan, probe), "onnxruntime": _best(self.onnx, probe)}
+                return ref if n >= frames else None
+            self.seconds = {"plan": min(t_plan, _timed(self.plan, probe)[0]),
+                            "onnxruntime": min(t_onnx, _timed(self.onnx, probe)[0])}
             self.choice = min(self.seconds, key=self.seconds.get)
-            frames = min(n, min((len(v) for v in inputs.values()), default=0))
-            self.why = (f"faster on a {frames}-frame probe (plan {self.seconds['plan'] * 1e3:.2f} ms, onnxruntime "
-                        f"{self.seconds['onnxruntime'] * 1e3:.2f} ms; both bit-equal on it)")
+            self.why = (f"faster on a {min(n, frames)}-frame probe (plan {self.seconds['plan'] * 1e3:.2f} ms, "
+                        f"onnxruntime {self.seconds['onnxruntime'] * 1e3:.2f} ms, best of 2; bit-equal on it)")
+            log.info("values engine: %s, %s", self.choice, self.why)
+            if n >= frames:
+                return ref if self.choice == "plan" else got
+            return None
         log.info("values engine: %s, %s", self.choice, self.why)
-        return self.choice
+        return None
 
     def chunks(self, x: np.ndarray, prepare: Callable[[np.ndarray], np.ndarray] = np.asarray,
                max_values: Optional[int] = None) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
@@ -105,14 +114,10 @@ class ValuesEngine:
             yield i, raw, self({name: prepare(raw)})
 
 
-def _best(run: Callable, probe: dict) -> float:
-    run(probe)  # warm-up: onnxruntime's first run allocates its arena
-    best = float("inf")
-    for _ in range(PROBE_RUNS):
-        t0 = time.perf_counter()
-        run(probe)
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _timed(run: Callable, probe: dict) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    out = run(probe)
+    return time.perf_counter() - t0, out
 
 
 def compile_values(model: ModelWrapper, engine: str = "auto") -> ValuesEngine:

@@ -140,13 +140,21 @@ class OnnxValues:
     input_names: list[str]
     output_names: list[str]
     in_dtypes: list
+    in_shapes: list[tuple[int, ...]]  # per frame
     frame_values: int
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         missing = [n for n in self.input_names if n not in inputs]
         if missing:
             raise TimingGraphError(f"no value given for graph input {missing[0]}")
-        feeds = {n: np.asarray(inputs[n], dtype=d) for n, d in zip(self.input_names, self.in_dtypes)}
+        feeds = {}
+        for n, d, shape in zip(self.input_names, self.in_dtypes, self.in_shapes):
+            x = np.asarray(inputs[n], dtype=d)
+            if x.shape[1:] != shape:
+                if x[:1].size != int(np.prod(shape)):
+                    raise TimingGraphError(f"graph input {n}: {x.shape[1:]} per frame, expected {shape}")
+                x = x.reshape((len(x),) + shape)  # a flattened frame, as the nodes' execute accepts it
+            feeds[n] = x
         outs = self.session.run(None, feeds)
         return {n: np.asarray(o, dtype=np.float64) for n, o in zip(self.output_names, outs)}
 
@@ -209,4 +217,5 @@ def compile_onnx(model: ModelWrapper) -> OnnxValues:
     """The design's values as one onnxruntime session; OnnxUnsupported with the reason otherwise."""
     proto, in_dtypes, out_names = build_onnx(model)
     in_names = [i.name for i in proto.graph.input]
-    return OnnxValues(proto, _session(proto), in_names, out_names, in_dtypes, frame_values(model))
+    in_shapes = [tuple(d.dim_value for d in i.type.tensor_type.shape.dim[1:]) for i in proto.graph.input]
+    return OnnxValues(proto, _session(proto), in_names, out_names, in_dtypes, in_shapes, frame_values(model))

@@ -138,11 +138,13 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
     whi = np.maximum(np.minimum(t[:, -1], hi), wlo)
     form = rounding_form(t, wlo, whi)
     if form is not None and bound + np.abs(form[1]).max() < F32_EXACT / 2:
-        op, b, g = form
+        op, b, g, p = form
 
         def rounded(ctx, z: Val) -> Val:
-            count = ctx.emit("Clip", [ctx.emit(op, [z.name]), ctx.const(0, z.dtype), ctx.const(steps, z.dtype)])
-            return _affine_values(ctx, Val(count, z.dtype, steps, z.shape, z.nchw), values, out_bound)
+            lo_, hi_ = ctx.const(p, z.dtype), ctx.const(steps + p, z.dtype)
+            count = ctx.emit("Clip", [ctx.emit(op, [z.name]), lo_, hi_])  # count + p
+            shifted = values - p * (values[1] - values[0])  # values[n] = shifted[0] + step · (n + p)
+            return _affine_values(ctx, Val(count, z.dtype, steps + p, z.shape, z.nchw), shifted, out_bound)
 
         return ThresholdForm("rounding", b, 1.0 / g, rounded, bound + float(np.abs(b).max()))
     width = int((whi - wlo).max()) + 1
@@ -166,9 +168,10 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
 
 
 def rounding_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray):
-    """(op, b, g) with count_c(x) = #{k : t[c, k] <= x} == clip(op((x + b_c) / g), 0, S) for every
+    """(op, b, g, p) with count_c(x) = #{k : t[c, k] <= x} == clip(op((x + b_c) / g), p, S + p) - p for every
     integer x in [wlo_c, whi_c] and every channel, op "Round" (half to even, ONNX Round) or "Floor",
-    g a power of two; None when no such form exists. Thresholds of a uniform quantizer are (k + 1/2)·g
+    g a power of two (near the median gap), b_c a multiple of 1/2 near the grid through t[c, 0]; None
+    when no candidate is exact. Thresholds of a uniform quantizer are (k + 1/2)·g
     + beta_c: with round-half-even ties they alternate one above and below that grid (gaps g - 1, g + 1
     after ceil), which Round((x + b_c) / g) reproduces exactly; Floor covers an arithmetic grid.
     Every value here is a dyadic rational well below 2^24 (checked by the caller), so the float32
@@ -176,31 +179,35 @@ def rounding_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray):
 
     The proof is an exhaustive comparison on the points where either side can change: both are
     non-decreasing integer step functions of x, so they are equal on [wlo, whi] when they are equal
-    at wlo and at every point where one of them steps: t_k for the count, ceil((j - q)·g - b_c) and
-    the integer after it for the estimate (q = 1/2 for Round, 0 for Floor; j = 1..S); every such
+    at wlo and at every point where one of them steps: t_k for the count, ceil((j + p - q)·g - b_c)
+    and the integer after it for the estimate (q = 1/2 for Round, 0 for Floor; j = 1..S); every such
     point inside the window is checked, per channel and per candidate offset b_c."""
     channels, steps = t.shape
     gaps = np.diff(t, axis=1)
     if steps < 2 or not (gaps > 0).any():
         return None
-    g = float(2.0 ** np.round(np.log2(np.median(gaps[gaps > 0]))))
+    g0 = float(2.0 ** np.round(np.log2(np.median(gaps[gaps > 0]))))
     j = np.arange(1, steps + 1)
-    for op, q, fn in (("Round", 0.5, np.round), ("Floor", 0.0, np.floor)):
-        base = np.round(q * g - t[:, 0] + (g if q == 0 else 0))  # the grid through the first threshold
-        chosen = np.full(channels, np.nan)
-        for c in range(channels):
-            for b in base[c] + np.array([0.0, 1.0, -1.0, 2.0, -2.0]):
-                cross = np.ceil((j - q) * g - b)
-                pts = np.concatenate([[wlo[c]], t[c], cross, cross + 1])
-                pts = pts[(pts >= wlo[c]) & (pts <= whi[c])]
-                count = np.searchsorted(t[c], pts, side="right")
-                if np.array_equal(np.clip(fn((pts + b) / g), 0, steps), count):
-                    chosen[c] = b
+    offsets = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 1.5, -1.5, 2.0, -2.0])  # b_c: integers or halves
+    for g in (g0, g0 / 2, g0 * 2):
+        for op, q, fn, p in (("Round", 0.5, np.round, 0), ("Round", 0.5, np.round, 1), ("Floor", 0.0, np.floor, 0)):
+            # the grid through the first threshold; p = 1 counts from 1, which flips the parity of the
+            # half-even ties (Round(y) - 1 != Round(y - 1) on ties)
+            base = np.round(q * g - t[:, 0] + (g if q == 0 else 0)) + p * g
+            chosen = np.full(channels, np.nan)
+            for c in range(channels):
+                for b in base[c] + offsets:
+                    cross = np.ceil((j + p - q) * g - b)
+                    pts = np.concatenate([[wlo[c]], t[c], cross, cross + 1])
+                    pts = pts[(pts >= wlo[c]) & (pts <= whi[c])]
+                    count = np.searchsorted(t[c], pts, side="right")
+                    if np.array_equal(np.clip(fn((pts + b) / g), p, steps + p) - p, count):
+                        chosen[c] = b
+                        break
+                else:
                     break
             else:
-                break
-        else:
-            return op, chosen, g
+                return op, chosen, g, p
     return None
 
 
