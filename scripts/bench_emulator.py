@@ -246,8 +246,8 @@ def jet_table(net: Net, m: dict) -> None:
 
 
 NETWORK_HEADER = ("network", "samples", "emulator", "engine kept", "plan", "onnx graph", "onnxruntime float twin",
-                  "qonnx", "hls4ml C-sim", "emulator time / ort", "qonnx / emulator", "hls4ml / emulator", "hls4ml note",
-                  "load avg")
+                  "qonnx", "hls4ml C-sim", "emulator time / ort", "qonnx / emulator", "hls4ml / emulator",
+                  "hls4ml note", "load avg")
 
 
 def network_row(recipe: str, m: dict) -> tuple:
@@ -255,7 +255,8 @@ def network_row(recipe: str, m: dict) -> tuple:
     rate = {k: (f"{m['samples'] / m[k]:,.0f}" if m[k] else "-") for k in keys}
     return (recipe, f"{m['samples']:,}", rate["emulator"], m["engine"], rate["plan"], rate["onnx"], rate["ort"],
             rate["qonnx"], rate["hls4ml"], f"{m['emulator'] / m['ort']:.2f}", f"{m['qonnx'] / m['emulator']:,.1f}",
-            f"{m['hls4ml'] / m['emulator']:,.1f}" if m["hls4ml"] else "-", m["hls4ml_note"], f"{os.getloadavg()[0]:.1f}")
+            f"{m['hls4ml'] / m['emulator']:,.1f}" if m["hls4ml"] else "-", m["hls4ml_note"],
+            f"{os.getloadavg()[0]:.1f}")
 
 
 def bench_values(networks: list[str], samples: Optional[int], csim: bool, tmp: Path) -> dict:

@@ -4,18 +4,23 @@
     y = values({"global_in": x_int})    # same contract as hw.emulator.plan.ValuesPlan
 
 Each dataflow node adds its own subgraph through its op's `onnx_values(ctx)` (hw/ops/*.py, beside
-`compile_values`); this module holds the builder the ops write into (NodeContext) and the session. An op without `onnx_values`, or one whose instance cannot be
-proven exact (HWOp.onnx_values raises OnnxUnsupported with the reason), makes the whole design run the
-compiled plan instead (hw/emulator/engine.py); nothing here branches on op types. The value type,
-the exact-dtype rule and the threshold subgraph the ops share are in hw/ops/_onnx_values.py.
+`compile_values`); this module holds the builder the ops write into (NodeContext) and the session. An
+op without `onnx_values`, or one whose instance cannot be proven exact (HWOp.onnx_values raises
+OnnxUnsupported with the reason), makes the whole design run the compiled plan instead
+(hw/emulator/engine.py); nothing here branches on op types. The value type, the exact-dtype rule and
+the threshold forms the ops share are in hw/ops/_onnx_values.py.
 
-Exact by construction: every tensor of the generated graph holds integers, stored as float32 when its
-proven bound (`Val.bound`, from the DataType or the op's accumulator range) is below 2^24, else float64
-below 2^53 (else the op refuses). A MatMul / Gemm / Conv sums products of integers; with every partial
-sum below the dtype's limit each addition is exact whatever order or blocking the kernel uses
-(onnxruntime's CPU kernels are MLAS SGEMM/DGEMM and its im2col / NCHWc direct convolutions: sums of
-products, no Winograd or FFT transform). Compares, Where, Gather, Clip, Max, Cast of exact integers are
-exact. The graph is checked equal to the plan and to each op's `execute` in tests/emulator.
+Exact by construction: every tensor of the generated graph holds integers (or, after a threshold
+form's power-of-two scale, integers times 2^-m), stored as float32 when its proven bound (`Val.bound`,
+from the DataType or the op's accumulator range) is below 2^24, else float64 below 2^53 (else the op
+refuses). A MatMul / Gemm / Conv sums products of such values; with every partial sum below the
+dtype's limit each addition is exact whatever order or blocking the kernel uses. onnxruntime's CPU
+kernels for them are MLAS SGEMM/DGEMM and MLAS convolutions, all plain sums of products
+(onnxruntime/core/mlas/lib/convolve.cpp, MlasConvPrepare: GemmDirect, ExpandThenGemm(Segmented),
+Depthwise; snchwc.cpp: the NCHWc direct kernels; no Winograd or FFT transform). Compares, Sign, Round,
+Floor, Clip, Cast, GatherElements and MaxPool of exact values are exact. The graph is checked equal to
+the plan and to each op's `execute` in tests/emulator/test_onnx_values.py and on the zoo in
+tests/equiv/test_values_plan_zoo.py.
 
 Layout: values are the dataflow's channels-last tensors (N, ..., C); a convolution's output may be
 kept channels-first (`Val.nchw`), so that a following max-pool or convolution reads it without a

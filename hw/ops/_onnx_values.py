@@ -16,8 +16,8 @@ from onnx import TensorProto
 
 from hw.ops.base import F32_EXACT, F64_EXACT, OnnxUnsupported
 
-__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "ThresholdForm", "exact_dtype", "threshold_form", "emit_thresholds",
-           "rounding_form", "add_const", "OPSET"]
+__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "ThresholdForm", "exact_dtype", "threshold_form",
+           "emit_thresholds", "rounding_form", "add_const", "OPSET"]
 
 OPSET = 17  # the generated graph's ONNX opset
 
