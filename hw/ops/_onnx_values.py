@@ -16,7 +16,7 @@ from onnx import TensorProto
 
 from hw.ops.base import F32_EXACT, F64_EXACT, OnnxUnsupported
 
-__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "ThresholdForm", "exact_dtype", "threshold_form",
+__all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "Monotone", "ThresholdForm", "exact_dtype", "threshold_form",
            "emit_thresholds", "rounding_form", "add_const", "OPSET"]
 
 OPSET = 17  # the generated graph's ONNX opset
@@ -72,27 +72,45 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Monotone:
+    """Values not yet emitted: finish(ctx, pre), `finish` a per-channel non-decreasing map (a threshold
+    form's rest). A max-pool takes the maximum of `pre` instead (max_i f(z_i) = f(max_i z_i) for a
+    non-decreasing f), so the map runs on the pooled, smaller tensor."""
+
+    pre: Val
+    finish: Callable  # (ctx, Val) -> Val
+
+    def lazy(self) -> Lazy:
+        return Lazy(self, lambda ctx: self.finish(ctx, self.pre), self.pre.shape)
+
+
+@dataclass(frozen=True)
 class ThresholdForm:
     """out[..., c] = values[#{k : acc[..., c] >= thr[c, k]}] as an exact subgraph in two parts: the
     affine pre-transform z = (acc + shift_c) · scale, which a producer with a GEMM folds into its
-    weights and bias (scale is a power of two: W·scale and every partial sum times scale stay exact,
-    the integer sums being below 2^23), and `finish(ctx, z)`, the rest. Made by threshold_form."""
+    weights and bias (the scale is an integer, or a power of two below 1: W·scale and every partial
+    sum times the scale stay exact while `bound` is), and `finish(ctx, z)`, the rest. Made by
+    threshold_form."""
 
-    kind: str  # "sign", "compare", "rounding" or "table" (for debug and the tests)
+    kind: str  # "clip", "compare", "rounding" or "table" (for debug and the tests)
+    # the output values increase with the count (ActVal + n, or 2n - 1 for BIPOLAR), so finish is a
+    # per-channel non-decreasing map, which a following max-pool may run after itself (Monotone)
     shift: np.ndarray | None  # (C,) or None
     scale: float
     finish: Callable  # (ctx, z: Val) -> Val
-    bound: float  # max |acc + shift| over the proven range (sets the GEMM's dtype)
+    bound: float  # the largest integer (|acc + shift|, times the scale when it is > 1, or twice it for
+    # half-integer shifts) the GEMM must hold exactly: sets its dtype
 
     def pre(self, ctx, acc: Val) -> Val:
         """z for a producer that cannot fold (Thresholding, a wide accumulator): an Add and a Mul."""
-        v = acc
+        v = ctx.cast(acc, exact_dtype(self.bound))
         if self.shift is not None:
             c = len(self.shift)
-            v = add_const(ctx, acc, self.shift.reshape((c,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (c,)))
+            shape = (c,) + (1,) * (len(acc.shape) - 1) if acc.nchw else (c,)
+            v = replace(v, name=ctx.emit("Add", [v.name, ctx.const(self.shift.reshape(shape), v.dtype)]))
         if self.scale != 1:
             v = replace(v, name=ctx.emit("Mul", [v.name, ctx.const(self.scale, v.dtype)]))
-        return v
+        return replace(v, bound=self.bound)
 
 
 def emit_thresholds(ctx, acc: Val, thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Val:
@@ -105,7 +123,8 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
                    bound: float) -> ThresholdForm:
     """The cheapest exact form of out[..., c] = values[#{k : acc[..., c] >= thr[c, k]}] for integer
     accumulators proven inside [lo_c, hi_c] (|acc| <= bound), chosen here at compile time:
-    * sign: one threshold with outputs -1/+1 (BIPOLAR): Sign(acc + 1/2 - ceil t), the shift folded;
+    * clip: one threshold with outputs v0, v0 + d (d = 1, or 2 for BIPOLAR): Clip(d·(acc - ceil t) +
+      v0 + d, v0, v0 + d), the scale and shift folded into the GEMM, the Clip fused into a Conv;
     * compare: up to MAX_COMPARE_STEPS thresholds with evenly spaced values, one GreaterOrEqual each
       against ceil(thr) (for an integer a, a >= t <=> a >= ceil(t)), cast and scaled;
     * rounding: the thresholds of a uniform quantizer, count = clip(Round or Floor((acc + b_c) / g),
@@ -128,10 +147,17 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
     lo, hi = np.floor(np.asarray(lo, dtype=np.float64)), np.ceil(np.asarray(hi, dtype=np.float64))
     out_bound = float(np.abs(values).max())
     diffs = np.diff(values)
-    if steps == 1 and tuple(values) == (-1, 1) and bound + np.abs(t).max() < F32_EXACT / 2:
-        # a BIPOLAR activation: sign(acc - t + 1/2) is +1 exactly when the integer acc >= t (never 0)
-        return ThresholdForm("sign", 0.5 - t[:, 0], 1.0, lambda ctx, z: replace(
-            z, name=ctx.emit("Sign", [z.name]), bound=1.0), bound + float(np.abs(t).max()) + 1)
+    if steps == 1 and int(diffs[0]) in (1, 2):
+        # one threshold, outputs v0 < v1 = v0 + d: z = d·(acc - t) + v0 + d is an integer >= v1 when
+        # acc >= t and <= v0 when acc <= t - 1, so Clip(z, v0, v1) is the output; d·acc is a GEMM with
+        # weights times d, and onnxruntime fuses the Clip into a Conv (FusedConv), which keeps its
+        # blocked NCHWc layout from one convolution to the next (BIPOLAR: d = 2, v0 = -1)
+        d, v0 = int(diffs[0]), int(values[0])
+        shift = -t[:, 0] + (v0 + d) / d  # a multiple of 1/2 (d = 2); d · shift is an integer
+        if 2 * d * (bound + np.abs(shift).max()) < F64_EXACT:
+            return ThresholdForm("clip", shift, float(d), lambda ctx, z: replace(z, name=ctx.emit(
+                "Clip", [z.name, ctx.const(v0, z.dtype), ctx.const(v0 + d, z.dtype)]), bound=out_bound),
+                2 * d * (bound + float(np.abs(shift).max())))
     if steps <= MAX_COMPARE_STEPS and (diffs == diffs[0]).all():
         return ThresholdForm("compare", None, 1.0, lambda ctx, z: _compare(ctx, z, t, values, out_bound), bound)
     wlo = np.minimum(np.maximum(t[:, 0] - 1, lo), hi)  # a window starting beyond the range: one entry
@@ -146,7 +172,7 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
             shifted = values - p * (values[1] - values[0])  # values[n] = shifted[0] + step · (n + p)
             return _affine_values(ctx, Val(count, z.dtype, steps + p, z.shape, z.nchw), shifted, out_bound)
 
-        return ThresholdForm("rounding", b, 1.0 / g, rounded, bound + float(np.abs(b).max()))
+        return ThresholdForm("rounding", b, 1.0 / g, rounded, 2 * (bound + float(np.abs(b).max())))  # b: halves
     width = int((whi - wlo).max()) + 1
     if width * channels > MAX_ORT_TABLE or bound + np.abs(wlo).max() + width >= F64_EXACT:
         return ThresholdForm("compare", None, 1.0, lambda ctx, z: _compare(ctx, z, t, values, out_bound), bound)

@@ -320,7 +320,7 @@ class MVAU(HWOp):
         its shift and power-of-two scale folded into the GEMM's weights and bias (every product and
         partial sum is an integer below the bound times the scale: exact); the dtype is float32 when
         the bound with the shift is below 2^24, else float64."""
-        from hw.ops._onnx_values import OnnxUnsupported, Val, Window, exact_dtype, threshold_form
+        from hw.ops._onnx_values import Monotone, OnnxUnsupported, Val, Window, exact_dtype, threshold_form
 
         form = self._fast_form(ctx.model)
         if form is None:
@@ -367,7 +367,12 @@ class MVAU(HWOp):
             if bias is not None:  # onnxruntime fuses it into a Gemm's bias (MatMulAddFusion)
                 z = ctx.emit("Add", [z, ctx.const(bias, dtype)])
             z = Val(z, dtype, bound, per_sample[:-1] + (mh,))
-        ctx.output(0, z if act is None else act.finish(ctx, z))
+        if act is None:
+            ctx.output(0, z)
+        elif act.kind in ("rounding", "table") and (np.diff(form.values) > 0).all():
+            ctx.output(0, Monotone(z, act.finish).lazy())  # a max-pool may pool z first (Monotone)
+        else:  # clip: fused into the Conv by onnxruntime, cheapest where it is
+            ctx.output(0, act.finish(ctx, z))
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:

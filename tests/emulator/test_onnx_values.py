@@ -300,8 +300,10 @@ def test_rounding_form_refuses_a_threshold_off_the_grid():
 
 
 @pytest.mark.parametrize("thr,values,kind", [
-    (np.array([[3.5]]), np.array([-1, 1]), "sign"),
-    (np.array([[3.5]]), np.array([0, 1]), "compare"),
+    (np.array([[3.5]]), np.array([-1, 1]), "clip"),
+    (np.array([[3.5]]), np.array([0, 1]), "clip"),
+    (np.array([[3.5]]), np.array([2, 3]), "clip"),
+    (np.array([[3.5]]), np.array([0, 3]), "compare"),
     (np.array([[-2.0, 7.0]]), np.array([0, 1, 2]), "compare"),
     (np.array([[65.0, 192.0, 321.0, 448.0]]), np.arange(5), "rounding"),
     (np.array([[64.0, 193.0, 320.0, 449.0]]), np.arange(5), "rounding"),  # the other tie parity
