@@ -1,6 +1,7 @@
 """Emulator speed on the real model zoo, one run on one machine. Prints three tables.
 
-    python scripts/bench_emulator.py [--networks digits-mlp,jet-mlp,...] [--samples N] [--no-csim] [--no-timing]
+    python scripts/bench_emulator.py [--networks digits-mlp,jet-mlp,...] [--samples N] [--no-csim]
+                                     [--csim-networks jet-mlp] [--no-timing]
                                      [--cnv-fps 3000] [--frames 2] [--fold 1]
 
 Values (digits-mlp, jet-mlp, tfc-w1a1, digits-cnn: 10,000 samples each, lowered with the folding
@@ -213,7 +214,7 @@ def measure(net: Net, tmp: Path, csim: bool) -> dict:
     sess = float_twin_session(net.recipe, tmp / f"{net.recipe}-twin.onnx")
     x64 = net.x.astype(np.float64)  # both sides start from float64 and convert in the timed call
     out["ort"] = timed(lambda: sess.run(None, {"x": x64.astype(np.float32)}))
-    out["hls4ml"], out["hls4ml_note"] = None, "not run (--no-csim)"
+    out["hls4ml"], out["hls4ml_note"] = None, "not run (--no-csim / --csim-networks)"
     if csim:
         try:
             predict, compile_s = hls4ml_predictor(net.model, tmp / f"{net.recipe}-hls4ml_prj")
@@ -259,14 +260,14 @@ def network_row(recipe: str, m: dict) -> tuple:
             f"{os.getloadavg()[0]:.1f}")
 
 
-def bench_values(networks: list[str], samples: Optional[int], csim: bool, tmp: Path) -> dict:
+def bench_values(networks: list[str], samples: Optional[int], csim: set[str], tmp: Path) -> dict:
     """The jet-mlp table (today's rows) first, then every network side by side, one row printed as each
     is measured (the whole table again at the end); returns the measurements."""
     results = {}
     order = sorted(networks, key=lambda r: r != "jet-mlp")  # jet-mlp first: its table leads
     for recipe in order:
         net = prepare(recipe, samples or NETWORKS[recipe], tmp)
-        results[recipe] = (net, measure(net, tmp, csim))
+        results[recipe] = (net, measure(net, tmp, recipe in csim))
         if recipe == "jet-mlp":
             jet_table(*results[recipe])
         print("  " + " | ".join(map(str, network_row(recipe, results[recipe][1]))), flush=True)
@@ -418,6 +419,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None, help="inputs per network (default 10,000; 1,000 for CNV)")
     ap.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated recipes of the values tables")
     ap.add_argument("--no-csim", action="store_true", help="skip hls4ml C-sim (g++ takes minutes per network)")
+    ap.add_argument("--csim-networks", default=None,
+                    help="comma-separated networks to C-simulate (default: all of --networks)")
     ap.add_argument("--no-timing", action="store_true", help="values tables only")
     ap.add_argument("--cnv-fps", type=float, default=3_000.0, help="SetFolding target for the folded cnv-w1a1")
     ap.add_argument("--frames", type=int, default=2, help="frames of the multi-frame timing runs")
@@ -426,7 +429,9 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        results = bench_values(args.networks.split(","), args.samples, not args.no_csim, tmp)
+        networks = args.networks.split(",")
+        csim = set() if args.no_csim else set(args.csim_networks.split(",") if args.csim_networks else networks)
+        results = bench_values(networks, args.samples, csim, tmp)
         if "jet-mlp" in results:
             net = results["jet-mlp"][0]
             import ml_dtypes  # onnx imports it; its version sets much of the start-up (pyproject.toml)
