@@ -17,7 +17,7 @@ from onnx import TensorProto
 from hw.ops.base import F32_EXACT, F64_EXACT, OnnxUnsupported
 
 __all__ = ["OnnxUnsupported", "Val", "Lazy", "Window", "Monotone", "ThresholdForm", "exact_dtype", "threshold_form",
-           "emit_thresholds", "rounding_form", "add_const", "OPSET"]
+           "emit_thresholds", "rounding_form", "estimate_form", "add_const", "OPSET"]
 
 OPSET = 17  # the generated graph's ONNX opset
 
@@ -25,6 +25,11 @@ OPSET = 17  # the generated graph's ONNX opset
 # stops fitting any cache and the op uses compare-and-sum instead
 MAX_ORT_TABLE = 1 << 22
 MAX_COMPARE_STEPS = 2  # up to this many thresholds: one GreaterOrEqual each, no table
+# a table up to this many entries (256 KiB of float32) stays in a core's L2 and is the cheapest form
+# (3 ops); a larger one is taken only when no estimate form is proven
+SMALL_TABLE = 1 << 16
+MAX_ESTIMATE_CHECK = 1 << 22  # window points estimate_form may evaluate (its proof is exhaustive)
+_ONNX_FLOAT = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
 
 
 def exact_dtype(bound: float):
@@ -92,7 +97,7 @@ class ThresholdForm:
     sum times the scale stay exact while `bound` is), and `finish(ctx, z)`, the rest. Made by
     threshold_form."""
 
-    kind: str  # "clip", "compare", "rounding" or "table" (for debug and the tests)
+    kind: str  # "clip", "compare", "rounding", "estimate" or "table" (for debug and the tests)
     # the output values increase with the count (ActVal + n, or 2n - 1 for BIPOLAR), so finish is a
     # per-channel non-decreasing map, which a following max-pool may run after itself (Monotone)
     shift: np.ndarray | None  # (C,) or None
@@ -130,6 +135,11 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
     * rounding: the thresholds of a uniform quantizer, count = clip(Round or Floor((acc + b_c) / g),
       0, S) with g a power of two, proven equal to the count on every integer of each channel's window
       (rounding_form): three elementwise passes, no lookup;
+    * estimate (the table would exceed SMALL_TABLE): e = clip(floor((acc + b_c) · r_c), 0, S), r_c
+      about 1 / the channel's mean step, proven within ±1 of the count on every integer of the window
+      (estimate_form), then corrected exactly: n = e - [acc + b_c < P[e]] + [acc + b_c >= P[e + 1]]
+      with P the channel's shifted thresholds padded by -/+ infinity, two GatherElements on an
+      (S + 2) × C table; for thresholds off any power-of-two grid (float scales, BatchNorm);
     * table: each channel's window [w_c, w_c + width) = [min ceil thr - 1, max ceil thr] (within the
       proven range) tabulated as table[j, c] = values[count_c(w_c + j)] (width × C entries, at most
       MAX_ORT_TABLE); acc shifted by -w_c, clipped to [0, width - 1] (one scalar Clip: below the
@@ -174,6 +184,34 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
 
         return ThresholdForm("rounding", b, 1.0 / g, rounded, 2 * (bound + float(np.abs(b).max())))  # b: halves
     width = int((whi - wlo).max()) + 1
+    est_bound = bound + float(np.abs(t).max()) + float((t[:, -1] - t[:, 0]).max()) + 2  # >= |acc + b_c|
+    est = None
+    if width * channels > SMALL_TABLE and est_bound < F64_EXACT:
+        est = estimate_form(t, wlo, whi, exact_dtype(est_bound))
+    if est is not None:
+        r, b = est
+        limit = F32_EXACT if exact_dtype(est_bound) is np.float32 else F64_EXACT
+        pad = np.full((1, channels), float(limit))  # beyond every |acc + b_c|: never / always below
+        edges = np.concatenate([-pad, (t + b[:, None]).T, pad])  # (S + 2, C): P[0] < t_0 ... t_S-1 < P[S+1]
+
+        def corrected(ctx, z: Val) -> Val:
+            v = ctx.layout(z, False)
+            dt = v.dtype
+            rows = ctx.emit("Reshape", [v.name, ctx.const([-1, channels], np.int64)]) if len(v.shape) > 1 else v.name
+            est_ = ctx.emit("Floor", [ctx.emit("Mul", [rows, ctx.const(r, dt)])])
+            e = ctx.emit("Clip", [est_, ctx.const(0, dt), ctx.const(steps, dt)])
+            idx = ctx.emit("Cast", [e], to=TensorProto.INT32)
+            lo_edge = ctx.emit("GatherElements", [ctx.const(edges[:-1], dt), idx], axis=0)  # P[e]
+            hi_edge = ctx.emit("GatherElements", [ctx.const(edges[1:], dt), idx], axis=0)  # P[e + 1]
+            # the true count n is e - [v < P[e]] + [v >= P[e + 1]] when |n - e| <= 1 (estimate_form)
+            down = ctx.emit("Cast", [ctx.emit("Less", [rows, lo_edge])], to=_ONNX_FLOAT[dt])
+            up = ctx.emit("Cast", [ctx.emit("GreaterOrEqual", [rows, hi_edge])], to=_ONNX_FLOAT[dt])
+            count = ctx.emit("Add", [ctx.emit("Sub", [e, down]), up])
+            if len(v.shape) > 1:
+                count = ctx.emit("Reshape", [count, ctx.const((-1,) + tuple(v.shape), np.int64)])
+            return _affine_values(ctx, Val(count, dt, steps, v.shape, False), values, out_bound)
+
+        return ThresholdForm("estimate", b, 1.0, corrected, est_bound)
     if width * channels > MAX_ORT_TABLE or bound + np.abs(wlo).max() + width >= F64_EXACT:
         return ThresholdForm("compare", None, 1.0, lambda ctx, z: _compare(ctx, z, t, values, out_bound), bound)
     x = wlo[None, :] + np.arange(width)[:, None]  # (width, C): the integer each entry stands for
@@ -191,6 +229,30 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
         return Val(out, np.float32, out_bound, v.shape, False)
 
     return ThresholdForm("table", -wlo, 1.0, lookup, bound + float(np.abs(wlo).max()))
+
+
+def estimate_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray, dtype):
+    """(r, b): per channel the affine estimate e(x) = clip(floor((x + b_c) · r_c), 0, S), computed in
+    `dtype` exactly as the graph computes it (one correctly rounded multiply of the exact integer
+    x + b_c by the constant r_c ~ 1 / mean step, then floor and clip), proven within ±1 of
+    count_c(x) = #{k : t[c, k] <= x} on every integer x of [wlo_c, whi_c] by evaluating both there
+    (exhaustively: at most MAX_ESTIMATE_CHECK points in all). Outside the window the bound holds too:
+    e is non-decreasing in x, and the window's ends are wlo_c = min t - 1 (count 0, so e <= 1 below)
+    and whi_c = max t (count S, so e >= S - 1 above), or the ends of the proven range. None when
+    some channel's estimate is off by more than one, or the windows are too wide to check."""
+    channels, steps = t.shape
+    span = t[:, -1] - t[:, 0]
+    if steps < 2 or (span <= 0).any() or (whi - wlo + 1).sum() > MAX_ESTIMATE_CHECK:
+        return None
+    step = span / (steps - 1)
+    r = (1.0 / step).astype(dtype)
+    b = np.round(step - t[:, 0])  # e(t_0) = floor(step · r) = 1, give or take the rounding
+    for c in range(channels):
+        x = np.arange(wlo[c], whi[c] + 1)
+        e = np.clip(np.floor((x + b[c]).astype(dtype) * r[c]), 0, steps)  # dtype * dtype: one rounding
+        if np.abs(e - np.searchsorted(t[c], x, side="right")).max(initial=0) > 1:
+            return None
+    return r, b
 
 
 def rounding_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray):

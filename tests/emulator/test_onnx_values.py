@@ -20,7 +20,7 @@ from hw.emulator.engine import compile_values
 from hw.emulator.onnx_graph import compile_onnx
 from hw.emulator.plan import compile_plan
 from hw.emulator.values import execute_dataflow
-from hw.ops._onnx_values import rounding_form, threshold_form
+from hw.ops._onnx_values import estimate_form, rounding_form, threshold_form
 from hw.ops.base import OnnxUnsupported, accumulator_range, dtype_for_range, make_hw_node, threshold_output_dtype
 from hw.ops.graph import NodeSpec, linear_model, opset_imports
 from tests.unit.test_values_plan import INPUT_TYPES, WEIGHT_TYPES, draw_ints, thresholds
@@ -337,3 +337,35 @@ def test_onnx_engine_streams_chunks_in_constant_memory():
         if i // 16_384 in (3, 39):
             seen.append(_rss_mib())
     assert len(seen) == 2 and seen[1] - seen[0] < 32, seen
+
+
+def float_scale_thresholds(rng, channels: int, steps: int) -> np.ndarray:
+    """Thresholds of a quantizer with a float (non-power-of-two) scale per channel, as folded float
+    scales and BatchNorm give: (k + 1/2)·s_c + beta_c, ceiled, s_c in [25, 60)."""
+    s = rng.uniform(25, 60, size=(channels, 1))
+    beta = rng.uniform(-1500, -1000, size=(channels, 1))
+    return np.ceil((np.arange(steps)[None, :] + 0.5) * s + beta)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_estimate_form_with_its_correction_is_exact_on_every_input(seed):
+    """Float-scale thresholds (off any power-of-two grid, windows too wide for the small table): the
+    affine estimate plus its ±1 correction, checked on every integer of the INT12 input range."""
+    rng = np.random.default_rng(seed)
+    channels, steps = 40, 63
+    thr = float_scale_thresholds(rng, channels, steps)
+    form = threshold_form(thr, np.arange(steps + 1), np.full(channels, -2048.0), np.full(channels, 2047.0), 2048.0)
+    assert form.kind == "estimate"
+    model = linear_model([NodeSpec("Thresholding", dict(NumChannels=channels, numSteps=steps, inputDataType="INT12",
+                                                       outputDataType="UINT6", numInputVectors=[1]), [thr])])
+    x = np.repeat(np.arange(-2048.0, 2048.0)[:, None], channels, axis=1)  # every input, every channel
+    ops = assert_onnx_equals_execute(model, x)
+    assert ops.count("GatherElements") == 2
+
+
+def test_estimate_form_refuses_an_estimate_off_by_two():
+    """A threshold far off the channel's mean step puts the estimate two counts away: no form."""
+    t = np.array([[0.0, 100.0, 200.0, 300.0, 400.0, 500.0]])
+    assert estimate_form(t, t[:, 0] - 1, t[:, -1], np.float32) is not None
+    t[0, 1:3] = [290.0, 295.0]  # at x = 289 the count is 1, the estimate floor((289 + 100) / 100) = 3
+    assert estimate_form(t, t[:, 0] - 1, t[:, -1], np.float32) is None
