@@ -369,3 +369,30 @@ def test_estimate_form_refuses_an_estimate_off_by_two():
     assert estimate_form(t, t[:, 0] - 1, t[:, -1], np.float32) is not None
     t[0, 1:3] = [290.0, 295.0]  # at x = 289 the count is 1, the estimate floor((289 + 100) / 100) = 3
     assert estimate_form(t, t[:, 0] - 1, t[:, -1], np.float32) is None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), total=st.integers(0, 2), top=st.integers(0, 2), left=st.integers(0, 2),
+       up=st.integers(1, 3), idt=st.sampled_from(["UINT2", "INT4", "UINT8", "INT16"]))
+def test_padding_upsample_and_global_pool_graphs_equal_execute(seed, total, top, left, up, idt):
+    """FMPadding -> SWG 3x3 -> MVAU (a padded convolution) -> Upsample x`up` -> GlobalAccPool."""
+    rng = np.random.default_rng(seed)
+    h, ch, mh = 4, 2, 3
+    top, left = min(top, total), min(left, total)
+    pad = [top, left, total - top, total - left]  # a square padded image (the SWG's rule), any split
+    side = h + total
+    o = side - 2
+    w = draw_ints(rng, "INT4", (9 * ch, mh))
+    lo, hi = accumulator_range(w, float(DataType[idt].min()), float(DataType[idt].max()))
+    specs = [NodeSpec("FMPadding", dict(ImgDim=[h, h], Padding=pad, NumChannels=ch, inputDataType=idt)),
+             NodeSpec("SWG", dict(ConvKernelDim=[3, 3], IFMChannels=ch, IFMDim=[side, side], OFMDim=[o, o], SIMD=1,
+                                  Stride=[1, 1], inputDataType=idt, outputDataType=idt)),
+             NodeSpec("MVAU", dict(MW=9 * ch, MH=mh, PE=1, SIMD=1, inputDataType=idt, weightDataType="INT4",
+                                   outputDataType="UINT3", numInputVectors=[1, o, o]),
+                      [w, grid_thresholds(rng, lo, hi, 7)]),
+             NodeSpec("Upsample", dict(SIMD=1, HI=o, WI=o, HO=o * up, WO=o * up, NumChannels=mh,
+                                       inputDataType="UINT3")),
+             NodeSpec("GlobalAccPool", dict(NumChannels=mh, PE=1, inputDataType="UINT3",
+                                           numInputVectors=[1, o * up, o * up]))]
+    ops = assert_onnx_equals_execute(linear_model(specs), draw_ints(rng, idt, (5, h, h, ch)))
+    assert {"Pad", "Conv", "ReduceSum"} <= set(ops)
