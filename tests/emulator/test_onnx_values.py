@@ -396,3 +396,28 @@ def test_padding_upsample_and_global_pool_graphs_equal_execute(seed, total, top,
                                            numInputVectors=[1, o * up, o * up]))]
     ops = assert_onnx_equals_execute(linear_model(specs), draw_ints(rng, idt, (5, h, h, ch)))
     assert {"Pad", "Conv", "ReduceSum"} <= set(ops)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 3), s=st.integers(1, 2), extra=st.integers(0, 3),
+       ch=st.integers(1, 5), idt=st.sampled_from(["UINT2", "INT4", "UINT8", "INT16"]),
+       act=st.sampled_from(["none", "grid", "random"]))
+def test_depthwise_graph_equals_execute(seed, k, s, extra, ch, idt, act):
+    """A depthwise SWG -> VVAU: one grouped Conv (float32), or Mul + ReduceSum on the windows (float64)."""
+    rng = np.random.default_rng(seed)
+    ifm = k + extra
+    ofm = (ifm - k) // s + 1
+    w = draw_ints(rng, "INT4", (ch, 1, k, k))
+    wm = w.reshape(ch, k * k).T
+    lo, hi = accumulator_range(wm, float(DataType[idt].min()), float(DataType[idt].max()))
+    attrs = dict(PE=1, SIMD=1, Dim=[ofm, ofm], Channels=ch, Kernel=[k, k], inputDataType=idt, weightDataType="INT4")
+    if act == "none":
+        odt = dtype_for_range(lo.min(), hi.max())
+        vvau = NodeSpec("VVAU", {**attrs, "noActivation": 1, "outputDataType": odt.name, "accDataType": odt.name}, [w])
+    else:
+        thr = grid_thresholds(rng, lo, hi, 7) if act == "grid" else thresholds(rng, lo, hi, 7, False)
+        vvau = NodeSpec("VVAU", {**attrs, "outputDataType": "UINT3"}, [w, thr])
+    specs = [NodeSpec("SWG", dict(ConvKernelDim=[k, k], IFMChannels=ch, IFMDim=[ifm, ifm], OFMDim=[ofm, ofm], SIMD=1,
+                                  Stride=[s, s], inputDataType=idt, outputDataType=idt, depthwise=1)), vvau]
+    ops = assert_onnx_equals_execute(linear_model(specs), draw_ints(rng, idt, (4, ifm, ifm, ch)))
+    assert "Conv" in ops or "ReduceSum" in ops
