@@ -421,3 +421,26 @@ def test_depthwise_graph_equals_execute(seed, k, s, extra, ch, idt, act):
                                   Stride=[s, s], inputDataType=idt, outputDataType=idt, depthwise=1)), vvau]
     ops = assert_onnx_equals_execute(linear_model(specs), draw_ints(rng, idt, (4, ifm, ifm, ch)))
     assert "Conv" in ops or "ReduceSum" in ops
+
+
+def test_engine_keeps_the_plan_when_onnxruntime_fails_or_differs():
+    """The plan is the reference: an onnxruntime error, or a graph that differs on the probe, leaves
+    the plan in charge, with the reason."""
+    rng = np.random.default_rng(9)
+    w = draw_ints(rng, "INT4", (8, 4))
+    model = linear_model([NodeSpec("MVAU", dict(MW=8, MH=4, PE=1, SIMD=1, inputDataType="INT4", weightDataType="INT4",
+                                                outputDataType="INT10", accDataType="INT10", noActivation=1), [w])])
+    x = draw_ints(rng, "INT4", (50, 8))
+    ref = execute_dataflow(model, {"global_in": x}, compiled=False)["global_out"]
+
+    def broken(inputs):
+        raise RuntimeError("no kernel for this node\nsecond line")
+
+    def wrong(inputs):
+        return {"global_out": ref + 1}
+
+    for onnx, why in ((broken, "onnxruntime failed on the probe: no kernel for this node"), (wrong, "differs")):
+        engine = compile_values(model)
+        engine.onnx = onnx
+        assert np.array_equal(engine({"global_in": x})["global_out"], ref)
+        assert engine.choice == "plan" and why in engine.why
