@@ -178,7 +178,9 @@ def threshold_form(thr: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.n
 
         def rounded(ctx, z: Val) -> Val:
             lo_, hi_ = ctx.const(p, z.dtype), ctx.const(steps + p, z.dtype)
-            count = ctx.emit("Clip", [ctx.emit(op, [z.name]), lo_, hi_])  # count + p
+            # clip first (op(clip(z, a, b)) = clip(op(z), a, b) for integer a, b, op monotone and
+            # integer-preserving): onnxruntime fuses a Clip into the Gemm / Conv before it
+            count = ctx.emit(op, [ctx.emit("Clip", [z.name, lo_, hi_])])  # count + p
             shifted = values - p * (values[1] - values[0])  # values[n] = shifted[0] + step · (n + p)
             return _affine_values(ctx, Val(count, z.dtype, steps + p, z.shape, z.nchw), shifted, out_bound)
 
