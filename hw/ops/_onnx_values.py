@@ -285,19 +285,17 @@ def rounding_form(t: np.ndarray, wlo: np.ndarray, whi: np.ndarray):
             # half-even ties (Round(y) - 1 != Round(y - 1) on ties)
             base = np.round(q * g - t[:, 0] + (g if q == 0 else 0)) + p * g
             chosen = np.full(channels, np.nan)
-            for c in range(channels):
-                for b in base[c] + offsets:
-                    cross = np.ceil((j + p - q) * g - b)
-                    pts = np.concatenate([[wlo[c]], t[c], cross, cross + 1])
-                    pts = pts[(pts >= wlo[c]) & (pts <= whi[c])]
-                    count = np.searchsorted(t[c], pts, side="right")
-                    if np.array_equal(np.clip(fn((pts + b) / g), p, steps + p) - p, count):
-                        chosen[c] = b
-                        break
-                else:
-                    break
-            else:
-                return op, chosen, g, p
+            for off in offsets:  # every channel at once; a channel keeps the first offset that is exact
+                b = base + off
+                cross = np.ceil((j[None, :] + p - q) * g - b[:, None])  # (C, S)
+                pts = np.concatenate([wlo[:, None], t, cross, cross + 1], axis=1)
+                pts = np.where((pts >= wlo[:, None]) & (pts <= whi[:, None]), pts, wlo[:, None])  # in the window
+                count = (t[:, None, :] <= pts[:, :, None]).sum(axis=2)
+                est = np.clip(fn((pts + b[:, None]) / g), p, steps + p) - p
+                exact = (est == count).all(axis=1) & np.isnan(chosen)
+                chosen[exact] = b[exact]
+                if not np.isnan(chosen).any():
+                    return op, chosen, g, p
     return None
 
 
