@@ -7,17 +7,15 @@
     engine = compile_values(model)      # both compiled; the ONNX one may be refused (engine.reason)
     y = engine({"global_in": x_int})    # the first call measures both on a probe and keeps the faster
 
-Why measure rather than rule: which one wins depends on the design and on the machine's load. On an
-idle 2-core machine the ONNX graph won where its layers are GEMMs and Convs that onnxruntime runs on
-both cores (jet-mlp, digits-mlp, digits-cnn, cnv-w1a1), and the plan where numpy's single thread had
-less per-node overhead (tfc-w1a1's 784-wide binarizing input); under load (other jobs on both cores)
-onnxruntime's threads wait for each other and the plan wins more often (README, "Checks and
-benchmarks"). The first call runs both engines on its first PROBE_VALUES values' worth of frames,
-checks that they are bit-equal (the plan is the reference: on a difference the plan is kept, with the
-reason), times each (best of three runs, the first one included) and keeps the faster for every
-later call. The probe is as noisy as the machine: under heavy load the choice can go either way where
-the two are close (tfc-w1a1, digits-mlp), and either is exact.
-`engine.choice` says which and why (`hil -v emulate` logs it).
+Why measure rather than rule: which one wins depends on the design and on the machine's load. On the
+quiet 2-core bench machine (README, "Checks and benchmarks") the ONNX graph won on all five bench
+networks, by 1.3x (tfc-w1a1, whose 784-wide binarizing input and XNOR layers numpy handles well) to
+5.3x (jet-mlp, where onnxruntime runs each small GEMM on both cores); at a load average of 8 the two
+came within noise of each other on tfc-w1a1 and digits-mlp, and the probe picked either (both are
+exact). The first call runs both engines on its first PROBE_VALUES values' worth of frames, checks
+that they are bit-equal (the plan is the reference: on a difference, or an onnxruntime error, the plan
+is kept, with the reason), times each (best of three runs, the first one included) and keeps the
+faster for every later call. `engine.choice` says which and why (`hil -v emulate` logs it).
 """
 
 from __future__ import annotations
