@@ -220,7 +220,7 @@ class HWOp(CustomOp):
         """This node's values as standard ONNX nodes of the generated graph run by onnxruntime
         (hw/emulator/onnx_graph.py): read ctx.input(i), ctx.emit(...), ctx.output(o, value), every
         tensor an exact integer (hw/ops/_onnx_values.py). Default: no such form, so the design runs the
-        compiled plan (compile_values); the reason reaches `hil emulate`'s debug log."""
+        compiled plan (compile_values); `hil -v emulate` logs the reason."""
         raise OnnxUnsupported(f"{self.name}: {type(self).__name__} has no ONNX values form")
 
     # ---- performance and cost -----------------------------------------------------------------

@@ -21,23 +21,9 @@ from hw.cost import primitives as P
 from hw.cost.calibrated import Context, NodeContext, accumulator_bits, mvau_lanes, streams, thresholds_cost
 from hw.cost.energy import Action, ActionCount, threshold_actions
 from hw.cost.resources import Resources
-from hw.ops.base import (AP_INT_MAX_W, F32_EXACT, F64_EXACT, HWOp, accumulator_range, activate, broadcast_thresholds,
+from hw.ops.base import (AP_INT_MAX_W, F64_EXACT, HWOp, accumulator_range, activate, broadcast_thresholds,
                          divisors, exact_matmul, int_bound, set_accumulator_types, walk_folding)
 from hw.schedule import TokenSchedule
-
-
-@dataclass(frozen=True)
-class _FastForm:
-    """MVAU._fast_form: acc = x' @ wk (+ bias), x' = x, or (x > 0) when `binarize`; thresholds on acc."""
-
-    wk: np.ndarray  # (MW, MH) integers
-    bias: np.ndarray | None  # (MH,) added to the accumulator (no thresholds: they hold it folded in)
-    bound: int  # max |partial sum| of x' @ wk
-    dtype: type  # float32 / float64: every partial sum exact
-    thr: np.ndarray | None  # (MH, S) on acc, or None (noActivation)
-    values: np.ndarray | None  # output of count n: values[n]
-    binarize: bool
-    gemm_in: tuple[float, float]  # range of x' entering the GEMM
 
 
 class MVAU(HWOp):
@@ -212,6 +198,8 @@ class MVAU(HWOp):
         xb @ (2wb - 1) + (MW - sum wb), the constant folded into the thresholds; BIPOLAR inputs (±1)
         skip the xb pass: popcount = (x @ (2wb - 1) + MW) / 2, so popcount >= t <=> x @ (2wb - 1) >=
         2·ceil(t) - MW."""
+        from hw.ops._threshold_kernel import F32_EXACT
+
         node, mw, mh = self.onnx_node, self.a("MW"), self.a("MH")
         idt, odt = self.dt("inputDataType"), self.dt("outputDataType")
         w = model.get_initializer(node.input[1])
@@ -559,3 +547,17 @@ class MVAU(HWOp):
             tpat = rtl.signed_patterns(thr.reshape(nf, pe * thr.shape[1]), acc_w)
             files[f"{node.name}_thresholds.mem"] = rtl.memh(rtl.pack(tpat, acc_w), pe * thr.shape[1] * acc_w)
         return rtl.RtlModule("hil_mvau", params, (self.instream_width(),), (self.outstream_width(),), files)
+
+
+@dataclass(frozen=True)
+class _FastForm:
+    """MVAU._fast_form: acc = x' @ wk (+ bias), x' = x, or (x > 0) when `binarize`; thresholds on acc."""
+
+    wk: np.ndarray  # (MW, MH) integers
+    bias: np.ndarray | None  # (MH,) added to the accumulator (no thresholds: they hold it folded in)
+    bound: int  # max |partial sum| of x' @ wk
+    dtype: type  # float32 / float64: every partial sum exact
+    thr: np.ndarray | None  # (MH, S) on acc, or None (noActivation)
+    values: np.ndarray | None  # output of count n: values[n]
+    binarize: bool
+    gemm_in: tuple[float, float]  # range of x' entering the GEMM
