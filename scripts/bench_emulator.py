@@ -1,15 +1,21 @@
 """Emulator speed on the real model zoo, one run on one machine. Prints three tables.
 
-    python scripts/bench_emulator.py [--networks digits-mlp,jet-mlp,...] [--samples N] [--no-csim] [--no-timing]
+    python scripts/bench_emulator.py [--networks digits-mlp,jet-mlp,...] [--samples N] [--no-csim]
+                                     [--csim-networks jet-mlp] [--no-timing]
                                      [--cnv-fps 3000] [--frames 2] [--fold 1]
 
 Values (digits-mlp, jet-mlp, tfc-w1a1, digits-cnn: 10,000 samples each, lowered with the folding
 tests/equiv/test_hls4ml_csim.py builds with hls4ml; cnv-w1a1: 1,000 samples at SetFolding 3,000 fps; every
 recipe an untrained export; inputs: the recipe's own (verification_inputs: its data set, random inputs
 where none ships, e.g. jet-mlp without the user's CSV), put on the input grid by the lowering's mapping):
-* emulator: the compiled values plan (hw.emulator.plan.compile_plan, compiled once per design like an
-  onnxruntime session), single-threaded BLAS; asserted 0 mismatches against QONNX on every sample
-  (toolchain.equality.compare_design, the one definition of equal);
+* emulator: hw.emulator.engine.compile_values, compiled once per design like an onnxruntime session: the
+  faster of the compiled values plan (hw/emulator/plan.py, numpy, single-threaded BLAS) and the generated
+  integer-exact ONNX graph (hw/emulator/onnx_graph.py) under onnxruntime with its default threads, chosen
+  by the engine on its first call (both measured on a probe); asserted 0 mismatches against QONNX on
+  every sample (toolchain.equality.compare_design, the one definition of equal). The plan and the ONNX
+  graph are also timed alone ("plan", "onnx graph"; the graph asserted equal to the plan). Every timed
+  call starts from float64 inputs (the emulator's integer stream values, the twin's floats) and
+  includes its conversion to float32;
 * hls4ml C-sim: the same dataflow through toolchain.backends (plan -> hls4ml ModelGraph, io_stream), g++
   once (compile seconds reported apart, not in the rate), then ModelGraph.predict; asserted equal to the
   emulator on every sample; "n/a" with the reason where the hls4ml plan refuses the network;
@@ -17,6 +23,7 @@ where none ships, e.g. jet-mlp without the user's CSV), put on the input grid by
 * onnxruntime: the recipe's float32 twin (toolchain.compress.model.build_model(recipe, quantized=False),
   torch.onnx.export to standard ONNX, dynamic batch), one InferenceSession.run over all inputs, onnxruntime's
   default threads; a different (float) function, shown for scale only.
+Timed: seconds per call over all samples of a network, one warm-up call, then calls for >= 1 s.
 The first table is jet-mlp alone, with the rows of the earlier bench. Acceptance (issue 17): the emulator
 within 3x of onnxruntime float on every network, >= 100x hls4ml C-sim on jet-mlp. Then `hil emulate
 --inputs` of the jet-mlp samples as a fresh process (start-up, values, the QONNX comparison, one timing
@@ -172,7 +179,7 @@ def prepare(recipe: str, samples: int, tmp: Path) -> Net:
 def measure(net: Net, tmp: Path, csim: bool) -> dict:
     """Seconds per batch of each path (None where a path could not run, with the reason), after
     asserting 0 mismatches: emulator vs QONNX (toolchain.equality) and hls4ml C-sim vs emulator."""
-    from hw.emulator.plan import compile_plan
+    from hw.emulator.engine import compile_values
     from hw.emulator.values import single_threaded_blas
     from toolchain.contract import read_io
     from toolchain.equality import compare_design
@@ -180,24 +187,34 @@ def measure(net: Net, tmp: Path, csim: bool) -> dict:
 
     n = len(net.x)
     iname, oname = net.model.graph.input[0].name, net.model.graph.output[0].name
-    plan = compile_plan(net.model)  # once per design, like an onnxruntime session
+    engine = compile_values(net.model)  # once per design, like an onnxruntime session
 
-    def ours():
-        with single_threaded_blas():
-            return plan({iname: net.xi})[oname]
+    def run(fn):
+        def call():
+            with single_threaded_blas():  # numpy's BLAS; onnxruntime keeps its own threads
+                return fn({iname: net.xi})[oname]
+        return call
 
     out = {"samples": n}
     t0 = time.perf_counter()
     y_q = run_qonnx(net.src, net.x)
     out["qonnx"] = time.perf_counter() - t0  # one run: qonnx is the slow reference
-    y_emu = ours()
+    y_emu = run(engine)()  # the first call measures both engines and keeps the faster
     io = read_io(net.model)
     bad = compare_design(io, y_emu, y_q).mismatches
     assert bad == 0, f"{net.recipe}: the emulator differs from QONNX on {bad} of {n} samples"
-    out["emulator"] = timed(ours)
+    out["engine"], out["engine_why"] = engine.choice, engine.why
+    out["emulator"] = timed(run(engine))
+    out["plan"] = timed(run(engine.plan))
+    out["onnx"] = None
+    if engine.onnx is not None:
+        y_onnx = run(engine.onnx)()
+        assert np.array_equal(y_onnx, y_emu), f"{net.recipe}: the onnxruntime graph differs from the plan"
+        out["onnx"] = timed(run(engine.onnx))
     sess = float_twin_session(net.recipe, tmp / f"{net.recipe}-twin.onnx")
-    out["ort"] = timed(lambda: sess.run(None, {"x": net.x}))
-    out["hls4ml"], out["hls4ml_note"] = None, "not run (--no-csim)"
+    x64 = net.x.astype(np.float64)  # both sides start from float64 and convert in the timed call
+    out["ort"] = timed(lambda: sess.run(None, {"x": x64.astype(np.float32)}))
+    out["hls4ml"], out["hls4ml_note"] = None, "not run (--no-csim / --csim-networks)"
     if csim:
         try:
             predict, compile_s = hls4ml_predictor(net.model, tmp / f"{net.recipe}-hls4ml_prj")
@@ -216,7 +233,7 @@ def measure(net: Net, tmp: Path, csim: bool) -> dict:
 def jet_table(net: Net, m: dict) -> None:
     """Today's first table: jet-mlp alone, the earlier bench's rows."""
     n, t_emu, t_hls = m["samples"], m["emulator"], m["hls4ml"]
-    rates = [("emulator: compiled values plan (bit-exact values)", t_emu, f"0 mismatches vs QONNX on {n}"),
+    rates = [(f"emulator: {m['engine']} (bit-exact values)", t_emu, f"0 mismatches vs QONNX on {n}"),
              ("hls4ml C-sim: ModelGraph.predict", t_hls, m["hls4ml_note"] + "; 0 mismatches"),
              ("qonnx: execute_onnx, batched (source QONNX)", m["qonnx"], "run_qonnx, chunks of 512"),
              ("onnxruntime: float32 twin, standard ONNX", m["ort"], "different (float) function")]
@@ -229,28 +246,32 @@ def jet_table(net: Net, m: dict) -> None:
               f"({t_hls / t_emu:,.1f}x)")
 
 
-NETWORK_HEADER = ("network", "samples", "emulator", "onnxruntime float twin", "qonnx", "hls4ml C-sim",
-                  "emulator time / ort", "qonnx / emulator", "hls4ml / emulator", "hls4ml note", "load avg")
+NETWORK_HEADER = ("network", "samples", "emulator", "engine kept", "plan", "onnx graph", "onnxruntime float twin",
+                  "qonnx", "hls4ml C-sim", "emulator time / ort", "qonnx / emulator", "hls4ml / emulator",
+                  "hls4ml note", "load avg")
 
 
 def network_row(recipe: str, m: dict) -> tuple:
-    rate = {k: (f"{m['samples'] / m[k]:,.0f}" if m[k] else "-") for k in ("emulator", "ort", "qonnx", "hls4ml")}
-    return (recipe, f"{m['samples']:,}", rate["emulator"], rate["ort"], rate["qonnx"], rate["hls4ml"],
-            f"{m['emulator'] / m['ort']:.2f}", f"{m['qonnx'] / m['emulator']:,.1f}",
-            f"{m['hls4ml'] / m['emulator']:,.1f}" if m["hls4ml"] else "-", m["hls4ml_note"], f"{os.getloadavg()[0]:.1f}")
+    keys = ("emulator", "plan", "onnx", "ort", "qonnx", "hls4ml")
+    rate = {k: (f"{m['samples'] / m[k]:,.0f}" if m[k] else "-") for k in keys}
+    return (recipe, f"{m['samples']:,}", rate["emulator"], m["engine"], rate["plan"], rate["onnx"], rate["ort"],
+            rate["qonnx"], rate["hls4ml"], f"{m['emulator'] / m['ort']:.2f}", f"{m['qonnx'] / m['emulator']:,.1f}",
+            f"{m['hls4ml'] / m['emulator']:,.1f}" if m["hls4ml"] else "-", m["hls4ml_note"],
+            f"{os.getloadavg()[0]:.1f}")
 
 
-def bench_values(networks: list[str], samples: Optional[int], csim: bool, tmp: Path) -> dict:
+def bench_values(networks: list[str], samples: Optional[int], csim: set[str], tmp: Path) -> dict:
     """The jet-mlp table (today's rows) first, then every network side by side, one row printed as each
     is measured (the whole table again at the end); returns the measurements."""
     results = {}
     order = sorted(networks, key=lambda r: r != "jet-mlp")  # jet-mlp first: its table leads
     for recipe in order:
         net = prepare(recipe, samples or NETWORKS[recipe], tmp)
-        results[recipe] = (net, measure(net, tmp, csim))
+        results[recipe] = (net, measure(net, tmp, recipe in csim))
         if recipe == "jet-mlp":
             jet_table(*results[recipe])
         print("  " + " | ".join(map(str, network_row(recipe, results[recipe][1]))), flush=True)
+        print(f"    engine: {results[recipe][1]['engine']}, {results[recipe][1]['engine_why']}", flush=True)
     rows = [network_row(r, results[r][1]) for r in networks if r in results]
     table("values, samples/s (0 mismatches vs QONNX asserted; hls4ml C-sim equal to the emulator asserted)",
           NETWORK_HEADER, rows)
@@ -398,6 +419,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None, help="inputs per network (default 10,000; 1,000 for CNV)")
     ap.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated recipes of the values tables")
     ap.add_argument("--no-csim", action="store_true", help="skip hls4ml C-sim (g++ takes minutes per network)")
+    ap.add_argument("--csim-networks", default=None,
+                    help="comma-separated networks to C-simulate (default: all of --networks)")
     ap.add_argument("--no-timing", action="store_true", help="values tables only")
     ap.add_argument("--cnv-fps", type=float, default=3_000.0, help="SetFolding target for the folded cnv-w1a1")
     ap.add_argument("--frames", type=int, default=2, help="frames of the multi-frame timing runs")
@@ -406,7 +429,9 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        results = bench_values(args.networks.split(","), args.samples, not args.no_csim, tmp)
+        networks = args.networks.split(",")
+        csim = set() if args.no_csim else set(args.csim_networks.split(",") if args.csim_networks else networks)
+        results = bench_values(networks, args.samples, csim, tmp)
         if "jet-mlp" in results:
             net = results["jet-mlp"][0]
             import ml_dtypes  # onnx imports it; its version sets much of the start-up (pyproject.toml)

@@ -78,14 +78,16 @@ def _pipeline_defaults(model, dma_bits: Optional[int], clock_ns: Optional[float]
 
 
 def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None,
-               source: Optional[Path] = None):
+               source: Optional[Path] = None, engine: str = "auto"):
     """toolchain.equality.Equality against the source QONNX (None without one); the user-facing outputs
-    are written to `out_file` (.npy) when given. x (possibly a read-only memmap) is streamed through the
-    compiled plan in chunks (hw.emulator.plan: at most MAX_CHUNK_VALUES values per tensor), so memory
-    stays bounded whatever len(x) is; a progress bar (rich, on a terminal) when there is more than one
-    chunk. With a source, raw inputs go through the lowering's host steps (toolchain.inputs.
-    stream_inputs) and outputs through its output steps, compared as `hil lower` compares."""
-    from hw.emulator.plan import compile_plan
+    are written to `out_file` (.npy) when given. x (possibly a read-only memmap) is streamed in chunks
+    (at most hw.emulator.plan.MAX_CHUNK_VALUES values per tensor) through the faster of the two exact
+    values engines, the compiled plan and the generated ONNX graph under onnxruntime, measured on the
+    first chunk (hw.emulator.engine; `engine` forces one), so memory stays bounded whatever len(x) is;
+    a progress bar (rich, on a terminal) when there is more than one chunk. With a source, raw inputs
+    go through the lowering's host steps (toolchain.inputs.stream_inputs) and outputs through its
+    output steps, compared as `hil lower` compares."""
+    from hw.emulator.engine import compile_values
     from hw.emulator.values import single_threaded_blas
     from toolchain.onnxio import load_model
 
@@ -114,12 +116,12 @@ def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None
     from toolchain.equality import Equality, compare_design
     from toolchain.hoststeps import source_inputs
 
-    plan = compile_plan(model)
+    values = compile_values(model, engine)
     oname = model.graph.output[0].name
     reference = QonnxReference(src) if src is not None else None
     parts, out = [], None
-    with single_threaded_blas(), _progress(len(x), plan.chunk_frames()) as advance:
-        for start, raw, y in plan.chunks(x, to_stream):
+    with single_threaded_blas(), _progress(len(x), values.chunk_frames()) as advance:
+        for start, raw, y in values.chunks(x, to_stream):
             shown = io.decode(y[oname])
             if src is not None:
                 raw = np.asarray(raw)

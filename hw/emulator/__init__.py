@@ -7,7 +7,8 @@
 
 Modules: graph (TimingGraph, SimConfig), kernel (numba max-plus worklist), compile (graph -> arrays),
 timing (simulate, results), deadlock (waiting-cycle report), fifo_sizing, model_graph (ONNX <->
-graph), values (bit-exact execution).
+graph), values (bit-exact execution), plan (the compiled numpy values plan), onnx_graph (the values as
+a generated integer-exact ONNX graph under onnxruntime), engine (per design the faster of the two).
 """
 
 from hw.emulator.deadlock import Deadlock, Wait, WaitStep

@@ -75,6 +75,24 @@ class AddStreams(ChannelStreamOp):
             raise self.err(f"sum range [{out.min()}, {out.max()}] exceeds outputDataType {odt.name}")
         return [out]
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: one
+        Add, in the dtype exact for the sum of the two inputs' bounds; refused when the output type
+        cannot hold every sum (execute checks the values, the graph could not)."""
+        from hw.ops._onnx_values import OnnxUnsupported, Val, exact_dtype
+
+        a, b = self.input_datatype(0), self.input_datatype(1)
+        odt = self.output_datatype()
+        if a.min() + b.min() < odt.min() or a.max() + b.max() > odt.max():
+            raise OnnxUnsupported(f"{self.name}: {odt.name} does not hold every sum of {a.name} and {b.name}")
+        x, y = ctx.input(0, nchw=None), ctx.input(1, nchw=None)
+        y = ctx.layout(y, x.nchw)
+        if x.shape != y.shape:
+            raise OnnxUnsupported(f"{self.name}: inputs {x.shape} and {y.shape} per frame")
+        dtype = exact_dtype(x.bound + y.bound)
+        x, y = ctx.cast(x, dtype), ctx.cast(y, dtype)
+        ctx.output(0, Val(ctx.emit("Add", [x.name, y.name]), dtype, x.bound + y.bound, x.shape, x.nchw))
+
     def cycles(self) -> int:
         """addstreams.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
         return math.prod(self.folded_output_shape()[:-1])

@@ -45,6 +45,11 @@ class OpError(ValueError):
     """An op whose attributes or inputs are inconsistent; the message names the node."""
 
 
+class OnnxUnsupported(Exception):
+    """A node with no exact standard-ONNX values form (HWOp.onnx_values); the message says why, and the
+    design's values run the compiled plan instead (hw/emulator/engine.py)."""
+
+
 class HWOp(CustomOp):
     ATTRS: ClassVar[dict[str, tuple]] = {}
     # FINN's op type before specialization (what the FINN handoff names the node), or None when FINN
@@ -232,6 +237,13 @@ class HWOp(CustomOp):
 
         return run
 
+    def onnx_values(self, ctx) -> None:
+        """This node's values as standard ONNX nodes of the generated graph run by onnxruntime
+        (hw/emulator/onnx_graph.py): read ctx.input(i), ctx.emit(...), ctx.output(o, value), every
+        tensor an exact integer (hw/ops/_onnx_values.py). Default: no such form, so the design runs the
+        compiled plan (compile_values); `hil -v emulate` logs the reason."""
+        raise OnnxUnsupported(f"{self.name}: {type(self).__name__} has no ONNX values form")
+
     # ---- performance and cost -----------------------------------------------------------------
     def fold_targets(self) -> dict[str, int]:
         """Folding attribute -> the dimension it must divide (FINN folding constraints)."""
@@ -325,6 +337,9 @@ class PassThroughOp(SameTypeOp):
 
     def execute(self, inputs):
         return [inputs[0]]
+
+    def onnx_values(self, ctx) -> None:
+        ctx.forward(0, 0)  # the value (or a producer's deferred windows) passes through unchanged
 
     def cycles(self) -> int:
         return 0

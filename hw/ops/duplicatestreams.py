@@ -52,6 +52,12 @@ class DuplicateStreams(ChannelStreamOp):
     def execute(self, inputs):
         return [inputs[0].copy() for _ in range(self.a("NumOutputStreams"))]
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py): every output is the input
+        (the graph's tensors are immutable, so no copy)."""
+        for o in range(len(self.onnx_node.output)):
+            ctx.forward(0, o)
+
     def cycles(self) -> int:
         """duplicatestreams.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
         return math.prod(self.folded_output_shape()[:-1])

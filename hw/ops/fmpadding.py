@@ -72,6 +72,20 @@ class FMPadding(HWOp):
             raise self.err(f"expected input (N, {', '.join(map(str, self.normal_input_shape()[1:]))}), got {x.shape}")
         return [np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))]
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: one
+        zero Pad of the spatial axes, in whichever layout the input is stored (data movement, exact)."""
+        from hw.ops._onnx_values import OnnxUnsupported, Val
+
+        top, left, bottom, right = self.a("Padding")
+        (h, w), c = self.a("ImgDim"), self.a("NumChannels")
+        x = ctx.input(0, nchw=None)
+        if x.shape != (h, w, c):
+            raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {(h, w, c)}")
+        pads = [0, 0, top, left, 0, 0, bottom, right] if x.nchw else [0, top, left, 0, 0, bottom, right, 0]
+        out = ctx.emit("Pad", [x.name, ctx.const(pads, np.int64)], mode="constant")
+        ctx.output(0, Val(out, x.dtype, x.bound, (*self._odim(), c), x.nchw))
+
     def cycles(self) -> int:
         """fmpadding.py:get_exp_cycles = (C/SIMD)·batch·odim_h·odim_w."""
         oh, ow = self._odim()

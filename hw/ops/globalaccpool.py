@@ -65,6 +65,21 @@ class GlobalAccPool(ChannelStreamOp):
             raise self.err(f"expected input (N, {', '.join(map(str, self.normal_input_shape()[1:]))}), got {x.shape}")
         return [x.sum(axis=(1, 2), keepdims=True)]  # exact: integers far below 2^53
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: one
+        ReduceSum over the spatial axes, in the dtype exact for H·W times the input's bound (every
+        partial sum below it, in any order)."""
+        from hw.ops._onnx_values import OnnxUnsupported, Val, exact_dtype
+
+        x = ctx.input(0, nchw=None)
+        if len(x.shape) != 3 or x.shape[-1] != self.a("NumChannels"):
+            raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected (H, W, C)")
+        bound = x.bound * x.shape[0] * x.shape[1]
+        x = ctx.cast(x, exact_dtype(bound))
+        axes = ctx.const([2, 3] if x.nchw else [1, 2], np.int64)
+        out = ctx.emit("ReduceSum", [x.name, axes], keepdims=1)
+        ctx.output(0, Val(out, x.dtype, bound, (1, 1, x.shape[-1]), x.nchw))
+
     def cycles(self) -> int:
         """globalaccpool.py:get_exp_cycles = prod(folded_input_shape[:-1]) + NumChannels/PE."""
         return math.prod(self.folded_input_shape()[:-1]) + self.a("NumChannels") // self.a("PE")

@@ -11,6 +11,7 @@ and its hls4ml mapping (Dense/Conv2D, + HilThreshold with an activation).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from qonnx.core.datatype import DataType
@@ -197,60 +198,78 @@ class MVAU(HWOp):
             acc = exact_matmul(x, w, bound)
         return [activate(self, acc, inputs, "MH", hint="; widen outputDataType/accDataType")]
 
-    def compile_values(self, model):
-        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: one BLAS GEMM in float32
-        when the proven accumulator bound (sum_i |W_ij| · max|x|, hw.ops.base.accumulator_range) is below
-        2^24, else float64 below 2^53 (every partial sum exact in any order), then the thresholds
-        (hw.ops._threshold_kernel.threshold_kernel: compare-and-sum or a lookup table), fused per block
-        of rows sized to the L2 cache (BLOCK_VALUES). XNOR: popcount(x == w) = xb @ (2wb - 1) +
-        (MW - sum wb), the constant folded into the thresholds; BIPOLAR inputs (±1) skip the xb pass:
-        popcount = (x @ (2wb - 1) + MW) / 2, so popcount >= t <=> x @ (2wb - 1) >= 2·ceil(t) - MW.
-        Anything else runs `execute`."""
-        from hw.ops._threshold_kernel import BLOCK_VALUES, F32_EXACT, threshold_kernel
+    def _fast_form(self, model) -> "_FastForm | None":
+        """What both fast values paths compute (compile_values, onnx_values), or None where only
+        `execute` may run: one GEMM x' @ wk in a float dtype chosen from the proven accumulator bound
+        (sum_i |W_ij| · max|x|, hw.ops.base.accumulator_range: float32 below 2^24, float64 below 2^53,
+        every partial sum exact in any order), then the thresholds or a bias. XNOR: popcount(x == w) =
+        xb @ (2wb - 1) + (MW - sum wb), the constant folded into the thresholds; BIPOLAR inputs (±1)
+        skip the xb pass: popcount = (x @ (2wb - 1) + MW) / 2, so popcount >= t <=> x @ (2wb - 1) >=
+        2·ceil(t) - MW."""
+        from hw.ops._threshold_kernel import F32_EXACT
 
-        generic = super().compile_values(model)
         node, mw, mh = self.onnx_node, self.a("MW"), self.a("MH")
         idt, odt = self.dt("inputDataType"), self.dt("outputDataType")
         w = model.get_initializer(node.input[1])
         if self.n_stream_inputs() != 1 or w is None or tuple(w.shape) != (mw, mh) or not idt.is_integer():
-            return generic
+            return None
         w = np.asarray(w, dtype=np.float64)
         if not np.array_equal(w, np.round(w)):
-            return generic
+            return None
         xnor = bool(self.a("binaryXnorMode"))
         pm = False  # xnor on BIPOLAR inputs: the ±1 values enter the GEMM as they are
+        gemm_in = (float(idt.min()), float(idt.max()))
         if xnor:
             wb = (w > 0).astype(np.float64)
             wk, bias, bound = 2.0 * wb - 1.0, mw - wb.sum(axis=0), mw
             pm = idt == DataType["BIPOLAR"] and not self.a("noActivation")
+            gemm_in = (-1.0, 1.0) if pm else (0.0, 1.0)
         else:
             b = int_bound(idt)
             wk, bias, bound = w, None, int(accumulator_range(np.abs(w), -b, b)[1].max(initial=0))
         if bound >= F64_EXACT:
-            return generic
+            return None
         dtype = np.float32 if bound < F32_EXACT else np.float64
-        wk = np.ascontiguousarray(wk, dtype=dtype)
+        thr = values = None
         if self.a("noActivation"):
             lo, hi = self.accumulator_range(w)
             if lo.min(initial=0) < odt.min() or hi.max(initial=0) > odt.max():
-                return generic  # execute reports the overflow when it happens
-            act = None
-            bias = None if bias is None else bias.astype(dtype)
+                return None  # execute reports the overflow when it happens
         else:
             if len(node.input) < 3 or model.get_initializer(node.input[2]) is None:
-                return generic
+                return None
             thr = broadcast_thresholds(np.asarray(model.get_initializer(node.input[2]), dtype=np.float64), mh)
             if thr.shape[0] != mh:
-                return generic
+                return None
             steps = np.arange(thr.shape[1] + 1)
             values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
             if values.min() < odt.min() or values.max() > odt.max():
-                return generic
+                return None
             if pm:
                 thr, bias = 2.0 * np.ceil(thr) - mw, None
             elif bias is not None:
                 thr, bias = thr - bias[:, None], None  # acc >= t  <=>  xb @ wk >= t - bias
-            act = threshold_kernel(thr, mh, values, bound=bound)
+        return _FastForm(wk, bias, bound, dtype, thr, values, xnor and not pm, gemm_in)
+
+    def compile_values(self, model):
+        """The compiled plan's kernel (hw/emulator/plan.py), equal to `execute`: the GEMM of _fast_form
+        in its dtype, then the thresholds (hw.ops._threshold_kernel.threshold_kernel: compare-and-sum
+        or a lookup table), fused per block of rows sized to the L2 cache (BLOCK_VALUES). Anything
+        else runs `execute`."""
+        from hw.ops._threshold_kernel import BLOCK_VALUES, threshold_kernel
+
+        generic = super().compile_values(model)
+        form = self._fast_form(model)
+        if form is None:
+            return generic
+        mw, mh = self.a("MW"), self.a("MH")
+        dtype, bias, xnor, pm = form.dtype, form.bias, form.binarize, False
+        wk = np.ascontiguousarray(form.wk, dtype=dtype)
+        if form.thr is None:
+            act = None
+            bias = None if bias is None else bias.astype(dtype)
+        else:
+            act = threshold_kernel(form.thr, mh, form.values, bound=form.bound)
         per_sample = self._vec()[1:] + (mw,)
         per_size = math.prod(per_sample)
         block = max(1, BLOCK_VALUES // max(mw, mh))
@@ -286,6 +305,70 @@ class MVAU(HWOp):
             return [out.reshape(shape[:-1] + (mh,))]
 
         return run
+
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: the
+        GEMM of _fast_form as one MatMul (x' = Greater(x, 0) for XNOR on 0/1 inputs), or, when the
+        input is an SWG's windows (hw.ops._onnx_values.Window), as one Conv on the SWG's input: the
+        im2col order (kh, kw, C) of W's rows is the Conv weight (MH, C, kh, kw) transposed, and a Conv
+        output pixel is the same sum of the same integer products. The thresholds' form
+        (hw.ops._onnx_values.threshold_form, on the proven per-channel range of the accumulator) has
+        its shift and power-of-two scale folded into the GEMM's weights and bias (every product and
+        partial sum is an integer below the bound times the scale: exact); the dtype is float32 when
+        the bound with the shift is below 2^24, else float64."""
+        from hw.ops._onnx_values import Monotone, OnnxUnsupported, Val, Window, exact_dtype, threshold_form
+
+        form = self._fast_form(ctx.model)
+        if form is None:
+            raise OnnxUnsupported(f"{self.name}: no exact fast form (weights, thresholds or outputs checked "
+                                  "by MVAU._fast_form)")
+        mw, mh = self.a("MW"), self.a("MH")
+        lo, hi = accumulator_range(form.wk, *form.gemm_in)  # x' @ wk per output channel
+        act = None
+        if form.thr is not None:
+            act = threshold_form(form.thr, form.values, lo, hi, float(form.bound))
+            shift, scale, bound = act.shift, act.scale, act.bound
+        else:
+            shift, scale = form.bias, 1.0
+            bound = float(form.bound) + (0.0 if shift is None else float(np.abs(shift).max(initial=0)))
+        dtype = exact_dtype(bound)
+        weights = form.wk * scale
+        bias = None if shift is None else shift * scale
+        per_sample = self._vec()[1:] + (mw,)
+        lazy = ctx.lazy(0)
+        win = lazy.info if lazy is not None and isinstance(lazy.info, Window) else None
+        if win is not None and dtype is np.float32 and win.kernel ** 2 * win.channels == mw:
+            x = ctx.layout(win.source, True)
+            if form.binarize:
+                x = Val(ctx.emit("Cast", [ctx.emit("Greater", [x.name, ctx.const(0.0, x.dtype)])], to=1),
+                        np.float32, 1.0, x.shape, True)  # to=1: FLOAT
+            x = ctx.cast(x, dtype)
+            k = win.kernel
+            w4 = weights.reshape(k, k, win.channels, mh).transpose(3, 2, 0, 1)  # (MH, C, kh, kw)
+            ins = [x.name, ctx.const(w4, dtype)] + ([] if bias is None else [ctx.const(bias, dtype)])
+            z = Val(ctx.emit("Conv", ins, kernel_shape=[k, k], strides=[win.stride, win.stride]), dtype, bound,
+                    (win.out, win.out, mh), True)
+        else:
+            x = ctx.input(0)
+            if x.shape != per_sample:
+                if math.prod(x.shape) != math.prod(per_sample):  # execute's flattened feature map, or an error
+                    raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {per_sample}")
+                x = Val(ctx.emit("Reshape", [x.name, ctx.const((-1,) + per_sample, np.int64)]), x.dtype, x.bound,
+                        per_sample)
+            if form.binarize:
+                x = Val(ctx.emit("Cast", [ctx.emit("Greater", [x.name, ctx.const(0.0, x.dtype)])], to=1),
+                        np.float32, 1.0, x.shape)
+            x = ctx.cast(x, dtype)
+            z = ctx.emit("MatMul", [x.name, ctx.const(weights, dtype)])
+            if bias is not None:  # onnxruntime fuses it into a Gemm's bias (MatMulAddFusion)
+                z = ctx.emit("Add", [z, ctx.const(bias, dtype)])
+            z = Val(z, dtype, bound, per_sample[:-1] + (mh,))
+        if act is None:
+            ctx.output(0, z)
+        elif act.kind in ("rounding", "table") and (np.diff(form.values) > 0).all():
+            ctx.output(0, Monotone(z, act.finish).lazy())  # a max-pool may pool z first (Monotone)
+        else:  # clip: fused into the Conv by onnxruntime, cheapest where it is
+            ctx.output(0, act.finish(ctx, z))
 
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
@@ -495,3 +578,17 @@ class MVAU(HWOp):
             tpat = rtl.signed_patterns(thr.reshape(nf, pe * thr.shape[1]), acc_w)
             files[f"{node.name}_thresholds.mem"] = rtl.memh(rtl.pack(tpat, acc_w), pe * thr.shape[1] * acc_w)
         return rtl.RtlModule("hil_mvau", params, (self.instream_width(),), (self.outstream_width(),), files)
+
+
+@dataclass(frozen=True)
+class _FastForm:
+    """MVAU._fast_form: acc = x' @ wk (+ bias), x' = x, or (x > 0) when `binarize`; thresholds on acc."""
+
+    wk: np.ndarray  # (MW, MH) integers
+    bias: np.ndarray | None  # (MH,) added to the accumulator (no thresholds: they hold it folded in)
+    bound: int  # max |partial sum| of x' @ wk
+    dtype: type  # float32 / float64: every partial sum exact
+    thr: np.ndarray | None  # (MH, S) on acc, or None (noActivation)
+    values: np.ndarray | None  # output of count n: values[n]
+    binarize: bool
+    gemm_in: tuple[float, float]  # range of x' entering the GEMM

@@ -97,6 +97,24 @@ class StreamingMaxPool(SameTypeOp):
 
         return run
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: one
+        MaxPool (kernel = stride = PoolDim) on the channels-first view (a maximum of exact values). On
+        a producer's pending threshold map (hw.ops._onnx_values.Monotone, non-decreasing per channel)
+        it pools the accumulators and leaves the map pending: k² times fewer values to map."""
+        from hw.ops._onnx_values import Monotone, OnnxUnsupported, Val
+
+        (h, w), (k, _) = self.a("ImgDim"), self.a("PoolDim")
+        c = self.a("NumChannels")
+        lazy = ctx.lazy(0)
+        pending = lazy.info if lazy is not None and isinstance(lazy.info, Monotone) else None
+        x = ctx.layout(pending.pre, True) if pending is not None else ctx.input(0, nchw=True)
+        if h % k or w % k or x.shape != (h, w, c):
+            raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {(h, w, c)} in whole windows")
+        out = Val(ctx.emit("MaxPool", [x.name], kernel_shape=[k, k], strides=[k, k]), x.dtype, x.bound,
+                  (h // k, w // k, c), True)
+        ctx.output(0, out if pending is None else Monotone(out, pending.finish).lazy())
+
     def cycles(self) -> int:
         """streamingmaxpool.py:get_exp_cycles (2D): int(ifm_dim² · (1 + 1/k²)), as FINN computes it;
         rtl style: the slower of finn-plus's two layers (finn_layers)."""

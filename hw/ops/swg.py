@@ -138,6 +138,33 @@ class SWG(HWOp):
 
         return run
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: a
+        deferred hw.ops._onnx_values.Window, which an MVAU reading it turns into one Conv; any other
+        consumer gets the windows materialized as one Gather of the (kh, kw) pixels of every output
+        position from the flattened image (pure data movement, exact)."""
+        from hw.ops._onnx_values import Lazy, OnnxUnsupported, Val, Window
+
+        (kh, kw), (sh, sw), (oh, ow) = self.a("ConvKernelDim"), self.a("Stride"), self.a("OFMDim")
+        (ih, iw), ch = self.a("IFMDim"), self.a("IFMChannels")
+        if tuple(self.a("Dilation")) != (1, 1) or kh != kw or sh != sw or oh != ow:
+            raise OnnxUnsupported(f"{self.name}: a dilated or non-square window")
+        src = ctx.input(0, nchw=None)
+        if src.shape != (ih, iw, ch):
+            raise OnnxUnsupported(f"{self.name}: input {src.shape} per frame, expected {(ih, iw, ch)}")
+
+        def materialize(c) -> Val:
+            x = c.layout(src, False)
+            rows = (np.arange(oh) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+            cols = (np.arange(ow) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+            pixels = (rows * iw + cols).reshape(-1)  # (oh, ow, kh, kw) -> pixel of the flattened image
+            flat = c.emit("Reshape", [x.name, c.const([-1, ih * iw, ch], np.int64)])
+            win = c.emit("Gather", [flat, c.const(pixels, np.int64)], axis=1)
+            out = c.emit("Reshape", [win, c.const([-1, oh, ow, kh * kw * ch], np.int64)])
+            return Val(out, x.dtype, x.bound, (oh, ow, kh * kw * ch))
+
+        ctx.output(0, Lazy(Window(src, kh, sh, oh, ch), materialize, (oh, ow, kh * kw * ch)))
+
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
         """hls/convolutioninputgenerator_hls.py:get_exp_cycles (2D); rtl style: finn-plus

@@ -137,6 +137,27 @@ class Thresholding(ChannelStreamOp):
 
         return run
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute` on
+        integer inputs: hw.ops._onnx_values.emit_thresholds over the input type's range, on the input
+        in whatever layout it is stored."""
+        from hw.ops._onnx_values import OnnxUnsupported, emit_thresholds
+
+        c, odt, idt = self.a("NumChannels"), self.dt("outputDataType"), self.dt("inputDataType")
+        thr = ctx.initializer(1)
+        if (thr is None or not idt.is_integer() or np.ndim(thr) not in (1, 2) or np.shape(thr)[-1] != self.a("numSteps")
+                or (np.ndim(thr) == 2 and np.shape(thr)[0] not in (1, c))):
+            raise OnnxUnsupported(f"{self.name}: thresholds or input type without an exact ONNX form")
+        steps = np.arange(self.a("numSteps") + 1)
+        values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
+        if values.min() < odt.min() or values.max() > odt.max():
+            raise OnnxUnsupported(f"{self.name}: outputs beyond {odt.name} (execute reports it)")
+        x = ctx.input(0, nchw=None)
+        if x.shape[-1] != c:
+            raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {c} channels last")
+        thr = broadcast_thresholds(np.asarray(thr, dtype=np.float64), c)
+        ctx.output(0, emit_thresholds(ctx, x, thr, values, np.full(c, float(idt.min())), np.full(c, float(idt.max()))))
+
     def cycles(self) -> int:
         """thresholding.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
         return math.prod(self.folded_output_shape()[:-1])

@@ -83,6 +83,21 @@ class Upsample(HWOp):
         rows, cols = self._rows_cols()
         return [x[:, rows][:, :, cols]]
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: the
+        nearest-neighbour rows and columns (_rows_cols) as two Gathers on the spatial axes of the
+        stored layout (data movement, exact)."""
+        from hw.ops._onnx_values import OnnxUnsupported, Val
+
+        x = ctx.input(0, nchw=None)
+        if x.shape != self.normal_input_shape()[1:]:
+            raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {self.normal_input_shape()[1:]}")
+        rows, cols = self._rows_cols()
+        h_axis = 2 if x.nchw else 1
+        y = ctx.emit("Gather", [x.name, ctx.const(rows, np.int64)], axis=h_axis)
+        y = ctx.emit("Gather", [y, ctx.const(cols, np.int64)], axis=h_axis + 1)
+        ctx.output(0, Val(y, x.dtype, x.bound, self.normal_output_shape()[1:], x.nchw))
+
     def cycles(self) -> int:
         """upsampler.py:get_exp_cycles = prod(folded_output_shape[:-1])."""
         return math.prod(self.folded_output_shape()[:-1])

@@ -135,6 +135,70 @@ class VVAU(HWOp):
         acc = np.einsum("...kc,kc->...c", taps, self._weight_matrix(w).astype(np.float64))
         return [activate(self, acc, inputs, "Channels")]
 
+    def onnx_values(self, ctx) -> None:
+        """This node in the generated ONNX graph (hw/emulator/onnx_graph.py), equal to `execute`: on a
+        depthwise SWG's windows (hw.ops._onnx_values.Window), one grouped Conv (group = Channels,
+        FINN's weight layout (C, 1, k_h, k_w) as it is); otherwise the taps times the weights summed
+        over the window (Mul, ReduceSum). Products and partial sums are integers below the proven
+        bound (k_h·k_w·max|x|·max|w|), float32 below 2^24, else float64; the thresholds' form
+        (hw.ops._onnx_values.threshold_form) has its shift and scale folded into the weights and bias,
+        as the MVAU does."""
+        from hw.ops._onnx_values import Monotone, OnnxUnsupported, Val, Window, exact_dtype, threshold_form
+
+        c, k2, (kh, kw), (oh, ow) = self.a("Channels"), self._k2(), self.a("Kernel"), self.a("Dim")
+        idt, odt = self.dt("inputDataType"), self.dt("outputDataType")
+        w = ctx.initializer(1)
+        if w is None or np.size(w) != k2 * c or not idt.is_integer():
+            raise OnnxUnsupported(f"{self.name}: weights or input type without an exact ONNX form")
+        wm = self._weight_matrix(np.asarray(w, dtype=np.float64))  # (k2, C)
+        if not np.array_equal(wm, np.round(wm)):
+            raise OnnxUnsupported(f"{self.name}: non-integer weights")
+        lo, hi = accumulator_range(wm, float(idt.min()), float(idt.max()))
+        b = int_bound(idt)
+        bound = float(accumulator_range(np.abs(wm), -b, b)[1].max(initial=0))
+        act, shift, scale = None, None, 1.0
+        if self.a("noActivation"):
+            if lo.min(initial=0) < odt.min() or hi.max(initial=0) > odt.max():
+                raise OnnxUnsupported(f"{self.name}: accumulators beyond {odt.name} (execute reports it)")
+        else:
+            t = ctx.initializer(2)
+            thr = None if t is None else broadcast_thresholds(np.asarray(t, dtype=np.float64), c)
+            steps = np.arange((0 if thr is None else thr.shape[1]) + 1)
+            values = 2 * steps - 1 if odt == DataType["BIPOLAR"] else steps + self.a("ActVal")
+            if thr is None or thr.shape[0] != c or values.min() < odt.min() or values.max() > odt.max():
+                raise OnnxUnsupported(f"{self.name}: thresholds without an exact ONNX form")
+            act = threshold_form(thr, values, lo, hi, bound)
+            shift, scale, bound = act.shift, act.scale, act.bound
+        dtype = exact_dtype(bound)
+        weights = wm * scale
+        bias = None if shift is None else shift * scale
+        lazy = ctx.lazy(0)
+        win = lazy.info if lazy is not None and isinstance(lazy.info, Window) else None
+        if (win is not None and dtype is np.float32 and kh == kw == win.kernel and win.channels == c
+                and win.out == oh == ow):
+            x = ctx.cast(ctx.layout(win.source, True), dtype)
+            ins = [x.name, ctx.const(weights.T.reshape(c, 1, kh, kw), dtype)]
+            ins += [] if bias is None else [ctx.const(bias, dtype)]
+            z = Val(ctx.emit("Conv", ins, group=c, kernel_shape=[kh, kw], strides=[win.stride, win.stride]), dtype,
+                    bound, (oh, ow, c), True)
+        else:
+            x = ctx.input(0)
+            if x.shape != (oh, ow, k2 * c):
+                raise OnnxUnsupported(f"{self.name}: input {x.shape} per frame, expected {(oh, ow, k2 * c)}")
+            x = ctx.cast(x, dtype)
+            taps = ctx.emit("Reshape", [x.name, ctx.const([-1, oh, ow, k2, c], np.int64)])
+            prod = ctx.emit("Mul", [taps, ctx.const(weights, dtype)])
+            z = ctx.emit("ReduceSum", [prod, ctx.const([3], np.int64)], keepdims=0)
+            if bias is not None:
+                z = ctx.emit("Add", [z, ctx.const(bias, dtype)])
+            z = Val(z, dtype, bound, (oh, ow, c))
+        if act is None:
+            ctx.output(0, z)
+        elif act.kind in ("rounding", "table") and (np.diff(values) > 0).all():
+            ctx.output(0, Monotone(z, act.finish).lazy())  # a max-pool may pool z first
+        else:
+            ctx.output(0, act.finish(ctx, z))
+
     # ---- performance --------------------------------------------------------------------------
     def cycles(self) -> int:
         """vectorvectoractivation.py:get_exp_cycles: (Channels·k_h·k_w / PE / SIMD) · H · W."""

@@ -1,8 +1,9 @@
 """The compiled values plan on the model zoo (issue 17): for every recipe (untrained export) at both
 foldings of tests/equiv/test_emulator_zoo.py, on hypothesis-drawn inputs anywhere on the input grid
-(every integer of the input DataType, not only the recipe's data), the plan's outputs equal every
-node's `execute` bit for bit, and `hil emulate`'s values path (toolchain.emulate.run_values, which runs
-the plan) has 0 mismatches against qonnx execution of the source QONNX."""
+(every integer of the input DataType, not only the recipe's data), the plan's outputs and the generated
+ONNX graph's (hw/emulator/onnx_graph.py, under onnxruntime) equal every node's `execute` bit for bit,
+and `hil emulate`'s values path (toolchain.emulate.run_values, which runs the faster of the two) has 0
+mismatches against qonnx execution of the source QONNX."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qonnx.core.datatype import DataType
 
+from hw.emulator.engine import compile_values
 from hw.emulator.plan import compile_plan
 from hw.emulator.values import execute_dataflow
 from tests.equiv.test_emulator_zoo import PARAMS, Zoo
@@ -46,6 +48,8 @@ def test_plan_equals_execute_and_qonnx(recipe, folding, labels, zoo):
     df_path = zoo.dataflow(recipe, folding, labels)
     dataflow, source = load_model(df_path), load_model(zoo.source(recipe))
     plan = compile_plan(dataflow)
+    graph = compile_values(dataflow).onnx  # the generated ONNX graph (hw/emulator/onnx_graph.py), if any
+    assert graph is not None or labels  # only LabelSelect has no ONNX form among these recipes' ops
     iname, oname = dataflow.graph.input[0].name, dataflow.graph.output[0].name
     n = 8 if recipe == "cnv-w1a1" else 64
 
@@ -56,6 +60,9 @@ def test_plan_equals_execute_and_qonnx(recipe, folding, labels, zoo):
         ref = execute_dataflow(dataflow, {iname: xi}, compiled=False)[oname]
         got = plan({iname: xi})[oname]
         assert got.dtype == ref.dtype and np.array_equal(got, ref)
+        if graph is not None:
+            got = graph({iname: xi})[oname]
+            assert got.dtype == ref.dtype and np.array_equal(got, ref)
         same = run_values(dataflow, Path(df_path), x)
         assert (same.mismatches, same.ties) == (0, 0)
 
