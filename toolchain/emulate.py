@@ -28,7 +28,7 @@ import sys
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -78,7 +78,8 @@ def _pipeline_defaults(model, dma_bits: Optional[int], clock_ns: Optional[float]
 
 
 def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None,
-               source: Optional[Path] = None, engine: str = "auto"):
+               source: Optional[Path] = None, engine: str = "auto",
+               on_engine: Optional[Callable[[str, str], None]] = None):
     """toolchain.equality.Equality against the source QONNX (None without one); the user-facing outputs
     are written to `out_file` (.npy) when given. x (possibly a read-only memmap) is streamed in chunks
     (at most hw.emulator.plan.MAX_CHUNK_VALUES values per tensor) through the faster of the two exact
@@ -86,7 +87,8 @@ def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None
     first chunk (hw.emulator.engine; `engine` forces one), so memory stays bounded whatever len(x) is;
     a progress bar (rich, on a terminal) when there is more than one chunk. With a source, raw inputs
     go through the lowering's host steps (toolchain.inputs.stream_inputs) and outputs through its
-    output steps, compared as `hil lower` compares."""
+    output steps, compared as `hil lower` compares. `on_engine(choice, why)` is told which engine ran
+    ("plan" or "onnxruntime") and why, once it is chosen."""
     from hw.emulator.engine import compile_values
     from hw.emulator.values import single_threaded_blas
     from toolchain.onnxio import load_model
@@ -137,6 +139,8 @@ def run_values(model, path: Path, x: np.ndarray, out_file: Optional[Path] = None
     if out is not None:
         out.flush()
         del out
+    if on_engine is not None and values.choice is not None:
+        on_engine(values.choice, values.why)
     return Equality.combine(parts) if src is not None else None
 
 
@@ -278,7 +282,10 @@ def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fi
     from toolchain.fileio import atomic_path, write_json
 
     try:
-        equality = run_values(model, Path(model_path), x, out_tmp, source) if x is not None else None
+        engine: dict = {}
+        equality = (run_values(model, Path(model_path), x, out_tmp, source,
+                               on_engine=lambda choice, why: engine.update(choice=choice, why=why))
+                    if x is not None else None)
         from hw.emulator.impl import with_impl  # timing profile: hls (default) or rtl (hw/ops/rtl templates)
 
         graph = with_impl(build_timing_graph(model, _read_depths(fifo_depths)), impl)
@@ -296,7 +303,8 @@ def _emulate(model, model_path, x, out_tmp, frames, size, dma_bits, clock_ns, fi
     result = {"model": str(model_path), **_timing_json(timing, clock_ns, dma_bits, sizing, graph),
               "samples": None if x is None else int(len(x)),
               "mismatches": None if equality is None else equality.mismatches,
-              **({"equality": equality.to_json()} if equality is not None else {})}
+              **({"equality": equality.to_json()} if equality is not None else {}),
+              **({"values_engine": engine} if engine else {})}
     if timing.deadlock is not None:  # name the depths that fix it (hw/emulator/bypass.py)
         from hw.emulator.bypass import deadlock_fix, describe_fix
 

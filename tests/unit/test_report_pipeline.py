@@ -169,6 +169,10 @@ def test_every_verbs_json_validates_against_its_schema(run, tmp_path):
     assert calibrated["not_estimated"] == [] and calibrated["total"]["FF"] > 0
     timing_only = hil("emulate", folder / "dataflow.onnx", "--frames", "2", "--json")  # no inputs, no sizing
     _validate("emulate", timing_only)
+    # with --inputs the JSON says which exact values engine ran and why; without, no values ran
+    assert out["emulate"]["values_engine"]["choice"] in ("plan", "onnxruntime"), out["emulate"]
+    assert out["emulate"]["values_engine"]["why"], out["emulate"]
+    assert "values_engine" not in timing_only
     for backend in ("rtl", "hls4ml", "finn"):
         _validate("build", hil("build", folder / "dataflow.onnx", "--backend", backend, "-o", tmp_path / backend,
                                "--json"))
