@@ -1,5 +1,6 @@
 """The emulator as a target (the default, and every other target's reference): values from the
-compiled values plan (hw.emulator.plan, what `hil emulate --inputs` runs), cycle numbers from the
+faster of the two exact values engines (hw.emulator.engine: the compiled numpy plan or the generated ONNX
+graph under onnxruntime, what `hil emulate --inputs` runs), cycle numbers from the
 timing engine (hw.emulator.timing, 3 frames with the design's own FIFO depths, as `hil emulate`
 without --size-fifos), at the design's clock and the DMA width of its part."""
 
@@ -26,7 +27,7 @@ class EmulatorTarget(Target):
     def _load(self, design: Design) -> None:
         from hw.emulator.graph import SimConfig, TimingGraphError
         from hw.emulator.model_graph import build_timing_graph
-        from hw.emulator.plan import compile_plan
+        from hw.emulator.engine import compile_values
         from hw.emulator.timing import simulate
         from hw.ops.base import OpError
         from toolchain.defaults import known_device, resolve_clock
@@ -36,7 +37,7 @@ class EmulatorTarget(Target):
         device = known_device(part)
         clock_ns = resolve_clock(None, model, part)
         try:
-            plan = compile_plan(model)
+            plan = compile_values(model)
             timing = simulate(build_timing_graph(model), SimConfig(frames=FRAMES,
                                                                    dma_bits=device.dma_bits if device else None))
         except (TimingGraphError, OpError) as err:
