@@ -69,14 +69,22 @@ LUTRAM_SHAPES = ((32, 6), (64, 3), (128, 1))
 LUTRAM_COST_PER_BIT = 8 / 7
 LUTRAM_COST_BASE = 11
 LUT_INPUTS = 6
+UNSIGNED_MODE = 0  # hil_pkg UNSIGNED (hw/ops/rtl)
 
 # ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
-# the fit set of scripts/bench_synth.py only (its even rows, 14 layers; `--fit` re-derives them).
-# Measured there, Yosys 0.23 xc7: held-out LUT error mean 12 %, max 23 % (14 layers); fit set mean 12 %,
-# max 29 % (the DSP part per PE chain; per DSP it was held-out mean 11 %, max 32 %)
-LUT_COEF = {"rom": 0.663, "compare": 0.694, "count": 1.325, "add": 0.963, "mult": 4.688, "dsp": 24.144, "mux": 2.115,
-            "control": 2.095}
+# the fit set of scripts/bench_synth.py only (its even rows, 14 layers; `--fit` re-derives them) after
+# the counted parts (COUNTED, coefficient 1) are taken off Yosys' LUTs. Measured there, Yosys 0.23 xc7:
+# held-out LUT error mean 10 %, max 19 % (14 layers); fit set mean 8 %, max 34 % (thr 64 p2: its
+# registered threshold ROM at depth 32, where ABC spends 4 LUTs per column instead of ~2).
+LUT_COEF = {"rom": 0.548, "compare": 0.92, "count": 1.315, "add": 0.989, "mult": 4.544, "mux": 1.0, "control": 2.411}
 LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
+DSP_PORT = "dsp_port"  # the LUTs whose only loads are DSP48E1 A/B pins (hil_mvau's ROM, x mux): counted
+REG_ROM = "rom_reg"  # a registered ROM's column LUTs (loads: flip-flops only; threshold_parts): counted
+# muxes are counted too: their parts are LUT counts already (inputs / 4 per bit); fitted, the coefficient
+# went to 0 on the MVAU/Thresholding fit set (where the muxes are a few percent) and the stream ops'
+# muxes (DWC, SWG, LabelSelect) would count nothing
+CMP_CARRY = "compare_carry"  # comparator LUTs whose loads are CARRY4 pins (compare_luts): counted
+COUNTED = (LUTRAM, DSP_PORT, REG_ROM, CMP_CARRY, "mux")
 
 
 def clog2(n: int) -> int:
@@ -95,6 +103,53 @@ def rom_columns(words: list[int], width: int) -> int:
     bits = np.array([[(w >> i) & 1 for i in range(width)] for w in words], dtype=np.uint8)
     live = bits[:, bits.min(axis=0) != bits.max(axis=0)]
     return len({col.tobytes() for col in live.T})
+
+
+CMP_BUDGET = LUT_INPUTS  # cmp2lcu.v's BUDGET (synth_xilinx: -D LUT_WIDTH=6)
+LCU_CARRY_MIN = 3  # xilinx/arith_map.v: an $lcu of WIDTH <= 2 is no carry chain (_TECHMAP_FAIL_)
+
+
+def compare_luts(words: list[int], pe: int, steps: int, tbits: int, a_bits: int, a_const_msb: bool) -> tuple[float, float]:
+    """LUTs of the PE x steps comparators `a >= T[pe][k]` as Yosys 0.23's cmp2lcu.v builds them
+    (synth_xilinx, LUT_WIDTH 6): from the MSB down, bits are packed into groups of at most 6 cost
+    units (a bit of two non-constant operands costs 2, of one constant operand 1, of two constants 0);
+    each group is a propagate and a generate function (2 LUTs; none for an all-constant group), and the
+    groups feed an $lcu: a CARRY4 chain from 3 groups on, logic otherwise (arith_map.v).
+
+    cmp2lcu runs in synth_xilinx's coarse stage, before the memories are mapped: T is a memory read
+    then, every bit of it non-constant, so the groups are cut as if (thr 16 p2 u6 t7: 7-bit compares
+    whose thresholds' MSB is 0 in every word, 3 groups, 14 of its 17 CARRY4s). Later the ROM's constant
+    columns fold into the group functions and equal columns are one register (rom_columns), so two
+    thresholds of one lane whose group has the same bits are one group (the same function of the same
+    nets, merged by ABC) and a group of constants alone costs nothing. a: a_bits
+    signed (the accumulator; Thresholding's decoded input, whose MSB is 0 for unsigned input:
+    a_const_msb), both sign-extended to the wider. Returns (LUTs of groups feeding a carry chain: their
+    loads are CARRY4 pins, counted; LUTs of groups of compares without a chain: merged with the
+    thermometer count by ABC, fitted)."""
+    width = max(tbits, a_bits)
+    w = np.array([[(x >> i) & 1 for i in range(pe * steps * tbits)] for x in words] or [[0] * (pe * steps * tbits)],
+                 dtype=np.uint8)
+    live = w.min(axis=0) != w.max(axis=0)
+    carry, logic = set(), set()
+    for lane in range(pe):
+        for k in range(steps):
+            base = (lane * steps + k) * tbits
+            groups, group, budget = [], [], CMP_BUDGET
+            for i in range(width - 1, -1, -1):
+                j = base + min(i, tbits - 1)  # sign extension: copies of the MSB
+                b = w[:, j].tobytes() if live[j] else int(w[0, j])
+                a_const = a_const_msb and i >= a_bits - 1
+                cost = (0 if a_const else 1) + (1 if live[j] or len(words) > 1 else 0)
+                if cost > budget:
+                    groups.append(tuple(group))
+                    group, budget = [], CMP_BUDGET
+                group.append((i, a_const, b))
+                budget -= cost
+            groups.append(tuple(group))
+            for g in groups:
+                if any(not a_const or isinstance(b, bytes) for _, a_const, b in g):
+                    (carry if len(groups) >= LCU_CARRY_MIN else logic).add((lane, g))
+    return 2.0 * len(carry), 2.0 * len(logic)
 
 
 def rom_luts(depth: int) -> float:
@@ -166,7 +221,7 @@ class Structure:
     parts: dict[str, float]
 
     def resources(self) -> Resources:
-        lut = sum((1.0 if k == LUTRAM else LUT_COEF[k]) * v for k, v in self.parts.items())
+        lut = sum((1.0 if k in COUNTED else LUT_COEF[k]) * v for k, v in self.parts.items())
         return Resources(LUT=float(round(lut)), FF=float(self.ff), DSP=float(self.dsp), BRAM_18K=0.0)
 
 
@@ -176,16 +231,27 @@ def _add(parts: dict, more: dict) -> None:
         parts[k] = parts.get(k, 0.0) + v
 
 
-def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], word_bits: int,
+def threshold_parts(pe: int, steps: int, tmem_words: list[int], tbits: int, a_bits: int, a_const_msb: bool,
                     depth: int) -> tuple[int, dict]:
-    """The comparators (one carry chain of cmp_bits per threshold), the thermometer count, and the
-    threshold ROM: registered (one FF per distinct live column) when it has more than one word. A
-    registered column is a function of the counter's next value, i.e. of the counter, its enable and
-    the reset: two inputs more than the ROM's address (rom_luts of 4 x depth)."""
+    """The comparators (compare_luts), the thermometer count, and the threshold ROM: registered (one FF
+    per distinct live column) when it has more than one word.
+
+    A registered column (memory_dff: the ROM read at the counter's next value, the register after it)
+    is a function of the counter's clog2(depth) bits, its enable and the reset, and its loads are
+    flip-flops, so nothing downstream shares its LUTs: while that is at most 6 inputs, one LUT6 per
+    column, counted (REG_ROM; thr 16 p2 at depth 8: 67 LUTs for 69 columns, thr 48 p4 at depth 12:
+    157 for 147). Deeper, ABC reads the ROM at the counter and at its increment and selects, sharing
+    what it finds between columns: 1.7 LUTs per column on thr 32 p1's 111 columns at depth 32, 1.9 on
+    thr 128 p4's 203, 4 on thr 64 p2's 24; so that ROM stays a fitted part (rom_luts of 4 x depth)."""
+    word_bits = pe * steps * tbits
     cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
-    ff = cols
-    parts = {"rom": cols * rom_luts(4 * depth), "compare": pe * steps * cmp_bits, "count": pe * steps}
-    return ff, parts
+    carry, logic = compare_luts(tmem_words, pe, steps, tbits, a_bits, a_const_msb)
+    parts = {CMP_CARRY: carry, "compare": logic, "count": pe * steps}
+    if clog2(depth) + 2 <= LUT_INPUTS:
+        parts[REG_ROM] = float(cols)
+    else:
+        parts["rom"] = cols * rom_luts(4 * depth)
+    return cols, parts
 
 
 def weight_address_dsp(nf: int, sf: int) -> int:
@@ -214,26 +280,34 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     ff = clog2(nf) + clog2(sf)
     parts = dict.fromkeys(LUT_COEF, 0.0)
     parts["control"] = float(clog2(nf) + clog2(sf))
+    # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
+    # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
+    acc_add = 1 if sf > 1 else 0
+    dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
+    # With DSPs, the weight ROM and the x mux drive DSP48E1 A/B ports: a cell port is a boundary ABC
+    # maps up to and no further, so each ROM column is its own rom_luts LUTs and each x bit its own mux
+    # LUTs: counted (DSP_PORT), not fitted. Measured on the 10 DSP layers of bench_synth: the LUTs
+    # whose only loads are DSP A/B pins equal these counts. Without DSPs the same ROM, mux and the
+    # multiplier are one cone that ABC shares (the fitted rom/mux/mult parts).
+    port = DSP_PORT if dsp else None
     # weight ROM (async read, address nf*SF+sf): logic, one column function per live column
-    parts["rom"] += rom_columns(wmem, pe * simd * wbits) * rom_luts(nf * sf)
+    _add(parts, {port or "rom": rom_columns(wmem, pe * simd * wbits) * rom_luts(nf * sf)})
     # input buffer ibuf[SF], replayed while nf > 0: gone when NF = 1 (never read)
     if nf > 1:
         buf = storage(sf, simd * ibits)
         ff += buf.ff
         parts[LUTRAM] = parts.get(LUTRAM, 0.0) + buf.luts
-        parts["mux"] += buf.mux_luts + simd * ibits  # the reads ? in_data : ibuf[sf] mux
-    # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
-    # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
-    acc_add = 1 if sf > 1 else 0
-    dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
+        # the reads ? in_data : ibuf[sf] mux: a 2:1 per bit after a LUTRAM read port, an (SF+1):1 per
+        # bit over a flip-flop buffer (one LUT6 per 4 inputs; not measured with DSPs)
+        if port:
+            _add(parts, {port: simd * ibits * (1 if buf.lutram_cells else math.ceil((sf + 1) / 4))})
+        else:
+            parts["mux"] += buf.mux_luts + simd * ibits
     # noActivation outputs the OBITS low bits: the accumulator's upper bits observe nothing and are
     # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer)
     acc_bits = acc_w if has_thr or dsp else min(acc_w, obits)
-    if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
-        # per PE chain, not per DSP: xilinx_dsp cascades a PE's SIMD products through PCIN/PCOUT
-        # (mvau 64x8 p2s8: 14 of its 16 DSP48E1s take PCIN), so only a chain's end meets the fabric;
-        # counted per DSP, the LUTs of SIMD 8 layers were 25-32 % high
-        parts["dsp"] += pe
+    if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp cascades a PE's SIMD products
+        # through PCIN/PCOUT: 14 of the 16 DSP48E1s of mvau 64x8 p2s8); the accumulator stays in fabric
         parts["add"] += pe * acc_add * acc_bits
     else:
         parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
@@ -242,7 +316,7 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     if sf > 1:
         ff += pe * acc_bits
     if has_thr:
-        tff, tparts = threshold_parts(pe, steps, acc_w, tmem, pe * steps * acc_w, nf)
+        tff, tparts = threshold_parts(pe, steps, tmem, acc_w, acc_w, False, nf)
         ff += tff
         _add(parts, tparts)
     qff, _, qparts = queue(pe * obits)
@@ -262,7 +336,7 @@ def thresholding(params: dict, tmem: list[int]) -> Structure:
     ff = clog2(depth)
     parts = dict.fromkeys(LUT_COEF, 0.0)
     parts["control"] = float(clog2(depth))
-    tff, tparts = threshold_parts(pe, steps, max(ibits + 1, tbits), tmem, pe * steps * tbits, depth)
+    tff, tparts = threshold_parts(pe, steps, tmem, tbits, ibits + 1, params["IN_MODE"] == UNSIGNED_MODE, depth)
     _add(parts, tparts)
     return _with_queue(ff + tff, parts, pe * obits)
 
