@@ -24,25 +24,29 @@ model of that template below. The rules are Yosys' own (0.23, techlibs/xilinx an
   25 x 18 signed): a PE x SIMD lane's product of (IBITS+1) x (WBITS+1) signed bits is one DSP48E1
   when IBITS + WBITS + 2 >= 9, else LUT logic. XNOR lanes have no multiplier.
 * Registers: counters of N states hold clog2(N) FFs (none when N = 1: a constant); accumulators
-  ACC_W per PE when SF > 1 (noActivation without DSPs: the OBITS low bits only);
-  the 2-word output queue (hil_fifo DEPTH 2) as its memory rule says.
+  ACC_W per PE when SF > 1 (noActivation without DSPs: OBITS + 1 low bits); the 2-word output
+  queue (hil_fifo DEPTH 2) as its memory rule says. The stream templates' loop counters are declared
+  at their ranges' widths (an `int` was 32 FFs: Yosys proves no register's range).
 
 FF, DSP and BRAM are counts of these structures, exact for the templates as they are. LUT is the
-sum of the structures' LUT counts (ROM logic per bit column, comparators and adders one LUT per
-bit on a CARRY4 chain, fabric multipliers, muxes), scaled by coefficients fitted once on the fit
-set of scripts/bench_synth.py (even rows) and checked on its held-out set (odd rows); LUT includes
-LUTRAM, as Vivado's "CLB LUTs" and toolchain/backends/synth.py count it.
+sum of the structures' LUT counts. Where a structure's LUTs end at a cell pin (a DSP48E1 A/B port,
+a CARRY4, a flip-flop) ABC cannot share them with anything downstream, and they are counted
+(COUNTED, coefficient 1): the weight ROM and x mux before DSP ports, the comparators as cmp2lcu.v
+groups them, a registered ROM's columns, a deep ROM's LUT tree below its last LUT, LUTRAM, muxes, the
+thermometer count. The rest (ROM outputs, adders, fabric multipliers, counters' logic) is scaled by
+coefficients fitted once on the fit set of scripts/bench_synth.py (even rows) and checked on its
+held-out set (odd rows); LUT includes LUTRAM, as Vivado's "CLB LUTs" and toolchain/backends/synth.py
+count it.
 
 Not measured yet (so not claimed exact): an MVAU whose weight memory has one word (NF*SF = 1, the
-products are by constants, which Yosys may shift or drop instead of mapping to DSPs), fabric-only
-noActivation layers with OBITS < ACC_W, and the families other than xc7. FIFO nodes of 3, 4, 33,
-64 and 256 words measured: FF and LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word
-LUTRAM cell (read mux, address decode) are underestimated (256 x 4 bits: 84 LUT modelled, 144 by Yosys).
-The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding; their `int` counters below):
-n_read's width measured at BUF 16, 32 and 64 only; a SWG whose multiplier product wreduce cuts below
-32 bits, a LabelSelect with OBITS >= 9 and PE no power of two (j*PE), and constant value-register bits
-of LabelSelect are not measured. Their LUT is counted with the MVAU/Thresholding coefficients, none
-refitted: -36 % .. +15 % per instance on the 10 probed (tests/cost_rtl/test_rtl_stream_ops.py).
+products are by constants, which Yosys may shift or drop instead of mapping to DSPs), a Thresholding
+whose thresholds are one word (constants), a StreamingMaxPool with K no power of two (its px / K
+divider), and the families other than xc7. FIFO nodes of 3, 4, 33, 64 and 256 words measured: FF and
+LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word LUTRAM cell (read mux, address
+decode) are underestimated. The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding):
+FF and DSP exact on the 11 probed instances (tests/cost_rtl/test_rtl_stream_ops.py) and on
+digits-cnn's nodes; their LUT, counted with the MVAU/Thresholding coefficients (none refitted), is
+-12 % .. +25 % per probed instance.
 """
 
 from __future__ import annotations
@@ -266,11 +270,17 @@ def threshold_parts(pe: int, steps: int, tmem_words: list[int], tbits: int, a_bi
     cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
     carry, logic = compare_luts(tmem_words, pe, steps, tbits, a_bits, a_const_msb)
     parts = {CMP_CARRY: carry, "compare": logic, "count": pe * steps}
-    if clog2(depth) + 2 <= LUT_INPUTS:
-        parts[REG_ROM] = float(cols)
-    else:
-        parts["rom"] = cols * rom_luts(4 * depth)
+    _add(parts, registered_rom_parts(cols, depth))
     return cols, parts
+
+
+def registered_rom_parts(cols: int, depth: int) -> dict:
+    """The LUT parts of a registered ROM's columns (threshold_parts says why)."""
+    if cols == 0:
+        return {}
+    if clog2(depth) + 2 <= LUT_INPUTS:
+        return {REG_ROM: float(cols)}
+    return {"rom": cols * rom_luts(4 * depth)}
 
 
 def weight_address_dsp(nf: int, sf: int) -> int:
@@ -311,7 +321,14 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     port = DSP_PORT if dsp else None
     # weight ROM (async read, address nf*SF+sf): logic, one column function per live column
     wcols = rom_columns(wmem, pe * simd * wbits)
-    _add(parts, {port: wcols * rom_luts(nf * sf)} if port else rom_parts(wcols, nf * sf))
+    if nf == 1 and sf > 1 and not port:
+        # one output row: the address nf*SF + sf is the register sf itself, which memory_dff merges into
+        # the read port like the threshold ROM's (cybsec-mlp's MVAU_3, 64 x 1: 2 FFs for its 2 weight
+        # bits); with DSPs (whose AREG/BREG may take it) not measured
+        ff += wcols
+        _add(parts, registered_rom_parts(wcols, sf))
+    else:
+        _add(parts, {port: wcols * rom_luts(nf * sf)} if port else rom_parts(wcols, nf * sf))
     # input buffer ibuf[SF], replayed while nf > 0: gone when NF = 1 (never read)
     if nf > 1:
         buf = storage(sf, simd * ibits)
