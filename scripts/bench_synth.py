@@ -4,7 +4,7 @@ backend and synthesized alone (`hil synth`, Yosys synth_xilinx, xc7), beside the
 kernels under Vivado) and the `finn` estimates of the same layer. Prints one row per configuration
 and the error table.
 
-    .venv/bin/python scripts/bench_synth.py [--quick] [--fit] [--designs dataflow.onnx ...]
+    .venv/bin/python scripts/bench_synth.py [--quick] [--fit] [--designs [DESIGN ...] [--target-fps F]]
 
 The configurations are split in two (split()): even rows are the fit set, odd rows the held-out
 set. The `rtl` profile's LUT coefficients (hw/cost/rtl.py LUT_COEF) were fitted on the fit set only
@@ -15,9 +15,11 @@ profile (resource_yosys ~ a * resource_calibrated + b, least squares on the fit 
 held-out set. Each configuration's weights come from its own seed (its name), so any subset builds
 the same layers. Yosys results are cached (~/.cache/hil/yosys), so reruns are fast.
 
---designs: whole dataflow models (`hil lower` outputs) instead: each built with the RTL backend and
-synthesized by `hil synth`, node by node beside the rtl profile's estimate (`hil estimate --cost
-calibrated --impl rtl`), with the totals (the top's edge FIFOs that are no node included).
+--designs: whole dataflow models instead (`hil lower` outputs, or zoo recipes exported untrained and
+lowered at PE=SIMD=1 and at --target-fps; without names the four acceptance designs of issue 12):
+each built with the RTL backend and synthesized by `hil synth`, node by node beside the rtl profile's
+estimate (`hil estimate --cost calibrated --impl rtl`), with the totals (the top's edge FIFOs that are
+no node apart).
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ CONFIGS = [
     ("mvau 64x8 p2s8 u4xi4 t3", mvau, (64, 8, 2, 8, "UINT4", "INT4", 3)),
     ("mvau 32x8 p2s8 u8xi4 noact", mvau, (32, 8, 2, 8, "UINT8", "INT4", 0)),
     ("mvau 64x12 p4s4 u4xi8 noact", mvau, (64, 12, 4, 4, "UINT4", "INT8", 0)),
+    # comparators too narrow for a carry chain (cmp2lcu: 2 groups or fewer; hw/cost/rtl.py compare_luts)
+    ("thr 32 p4 u4 t3", thresholding, (32, 4, "UINT4", 3)),
+    ("thr 24 p2 u5 t7", thresholding, (24, 2, "UINT5", 7)),
 ]
 QUICK = 4  # --quick: the first rows only
 
@@ -172,47 +177,82 @@ def nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def fit_lut(rows: dict, fit: list[str]) -> dict[str, float]:
-    """LUT_COEF fitted on the fit set: yosys LUT ~ sum_k coef_k * part_k."""
-    keys = list(rtl_cost.LUT_COEF)
+    """LUT_COEF fitted on the fit set: yosys LUT - counted parts ~ sum_k coef_k * part_k (the counted
+    parts, LUTRAM and the DSP ports' LUTs, enter the estimate with coefficient 1, so not the fit)."""
+    keys = [k for k in rtl_cost.LUT_COEF if k not in rtl_cost.COUNTED]
     a = np.array([[rows[n]["structure"].parts.get(k, 0.0) for k in keys] for n in fit])
-    b = np.array([rows[n]["yosys"].LUT for n in fit])
+    b = np.array([rows[n]["yosys"].LUT - sum(rows[n]["structure"].parts.get(k, 0.0) for k in rtl_cost.COUNTED)
+                  for n in fit])
     return {k: round(float(v), 3) for k, v in zip(keys, nnls(a, b))}
 
 
-def designs(paths: list[str]) -> None:
-    """Per node: Yosys (hil synth) vs the rtl profile, for whole designs."""
-    from toolchain.backends.rtl import write_rtl
-    from toolchain.backends.synth import synthesize
-    from toolchain.estimate import estimate
+ACCEPTANCE = ("digits-mlp", "tfc-w1a1", "cybsec-mlp", "digits-cnn")  # issue 12's designs
+
+
+def design_models(sources: list[str], target_fps: float, tmp: Path):
+    """(label, dataflow model) per design: a `hil lower` output as it is; a zoo recipe exported untrained
+    and lowered twice, at PE=SIMD=1 and at --target-fps."""
+    from toolchain.export import export_run
+    from toolchain.lower import lower_model
     from toolchain.onnxio import load_model
 
-    for path in paths:
-        model = load_model(path)
-        with tempfile.TemporaryDirectory() as tmp:
-            write_rtl(model, Path(tmp) / "prj")
-            report = synthesize(Path(tmp) / "prj")
-        measured = {i.name: i.cells.resources() for i in report.instances if i.node}
-        est = estimate(model, cost="calibrated", impl="rtl")
-        print(f"\n{path}: yosys / rtl profile")
-        print(f"{'node':<16}" + "".join(f"{k:>16}" for k in KEYS))
-        for row in est["layers"]:
-            y = measured[row["name"]]
-            print(f"{row['name']:<16}" + "".join(f"{getattr(y, k):>9g}/{row[k]:>6g}" for k in KEYS))
-        nodes = sum(measured.values(), Resources())
-        print(f"{'nodes':<16}" + "".join(f"{getattr(nodes, k):>9g}/{est['total'][k]:>6g}" for k in KEYS))
-        edges = sum((i.cells.resources() for i in report.instances if not i.node), Resources())
-        print(f"{'other edges':<16}" + "".join(f"{getattr(edges, k):>9g}/{'':>6}" for k in KEYS)
-              + "  (the top's FIFOs that are no node: not in the estimate)")
+    for source in sources:
+        if source.endswith(".onnx"):
+            yield source, load_model(source)
+            continue
+        export_run(source, tmp / f"{source}.onnx", untrained=True, samples=100)
+        for label, kw in (("PE=SIMD=1", {}), (f"{target_fps:g} fps", {"target_fps": target_fps})):
+            yield f"{source} {label}", lower_model(load_model(tmp / f"{source}.onnx"), **kw)
+
+
+def designs(sources: list[str], target_fps: float) -> None:
+    """Per node: Yosys (hil synth) vs the rtl profile, for whole designs; each design's synthesis wall
+    time (0 when every instance was in the Yosys cache)."""
+    import time
+
+    from toolchain.backends.rtl import write_rtl
+    from toolchain.backends.synth import synthesize
+    from toolchain.errors import UserError
+    from toolchain.estimate import estimate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (label, model) in enumerate(design_models(sources, target_fps, Path(tmp))):
+            write_rtl(model, Path(tmp) / f"prj{i}")
+            t0 = time.perf_counter()
+            report = synthesize(Path(tmp) / f"prj{i}")
+            seconds = time.perf_counter() - t0
+            measured = {i.name: i.cells.resources() for i in report.instances if i.node}
+            nodes = sum(measured.values(), Resources())
+            print(f"\n{label}: yosys / rtl profile ({len(measured)} nodes, hil synth {seconds:.0f} s)", flush=True)
+            try:
+                est = estimate(model, cost="calibrated", impl="rtl")
+            except UserError as err:  # an op without an rtl profile: Yosys' numbers only
+                print(f"  no rtl profile estimate: {err}")
+                print(f"{'nodes':<16}" + "".join(f"{getattr(nodes, k):>9g}/{'':>6}" for k in KEYS))
+                continue
+            print(f"{'node':<16}" + "".join(f"{k:>16}" for k in KEYS))
+            for row in est["layers"]:
+                y = measured[row["name"]]
+                print(f"{row['name']:<16}" + "".join(f"{getattr(y, k):>9g}/{row[k]:>6g}" for k in KEYS)
+                      + f"  LUT {row['LUT'] / y.LUT - 1:+.0%}" * bool(y.LUT))
+            print(f"{'nodes':<16}" + "".join(f"{getattr(nodes, k):>9g}/{est['total'][k]:>6g}" for k in KEYS)
+                  + f"  LUT {est['total']['LUT'] / nodes.LUT - 1:+.0%}" * bool(nodes.LUT))
+            edges = sum((i.cells.resources() for i in report.instances if not i.node), Resources())
+            print(f"{'other edges':<16}" + "".join(f"{getattr(edges, k):>9g}/{'':>6}" for k in KEYS)
+                  + "  (the top's FIFOs that are no node: not in the estimate)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK} configurations only")
     ap.add_argument("--fit", action="store_true", help="refit the rtl profile's LUT coefficients on the fit set")
-    ap.add_argument("--designs", nargs="+", help="whole dataflow models instead, node by node")
+    ap.add_argument("--designs", nargs="*", metavar="DESIGN",
+                    help="whole designs instead, node by node: dataflow .onnx files, or zoo recipes (exported "
+                         f"untrained, at PE=SIMD=1 and at --target-fps); none: {' '.join(ACCEPTANCE)}")
+    ap.add_argument("--target-fps", type=float, default=100000.0, help="the folded designs' target (default 1e5)")
     args = ap.parse_args()
-    if args.designs:
-        designs(args.designs)
+    if args.designs is not None:
+        designs(args.designs or list(ACCEPTANCE), args.target_fps)
         return
     device = resolve_device(None)
     names = [c[0] for c in CONFIGS][:QUICK if args.quick else None]

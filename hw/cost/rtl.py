@@ -24,25 +24,29 @@ model of that template below. The rules are Yosys' own (0.23, techlibs/xilinx an
   25 x 18 signed): a PE x SIMD lane's product of (IBITS+1) x (WBITS+1) signed bits is one DSP48E1
   when IBITS + WBITS + 2 >= 9, else LUT logic. XNOR lanes have no multiplier.
 * Registers: counters of N states hold clog2(N) FFs (none when N = 1: a constant); accumulators
-  ACC_W per PE when SF > 1 (noActivation without DSPs: the OBITS low bits only);
-  the 2-word output queue (hil_fifo DEPTH 2) as its memory rule says.
+  ACC_W per PE when SF > 1 (noActivation without DSPs: OBITS + 1 low bits); the 2-word output
+  queue (hil_fifo DEPTH 2) as its memory rule says. The stream templates' loop counters are declared
+  at their ranges' widths (an `int` was 32 FFs: Yosys proves no register's range).
 
 FF, DSP and BRAM are counts of these structures, exact for the templates as they are. LUT is the
-sum of the structures' LUT counts (ROM logic per bit column, comparators and adders one LUT per
-bit on a CARRY4 chain, fabric multipliers, muxes), scaled by coefficients fitted once on the fit
-set of scripts/bench_synth.py (even rows) and checked on its held-out set (odd rows); LUT includes
-LUTRAM, as Vivado's "CLB LUTs" and toolchain/backends/synth.py count it.
+sum of the structures' LUT counts. Where a structure's LUTs end at a cell pin (a DSP48E1 A/B port,
+a CARRY4, a flip-flop) ABC cannot share them with anything downstream, and they are counted
+(COUNTED, coefficient 1): the weight ROM and x mux before DSP ports, the comparators as cmp2lcu.v
+groups them, a registered ROM's columns, a deep ROM's LUT tree below its last LUT, LUTRAM, muxes, the
+thermometer count. The rest (ROM outputs, adders, fabric multipliers, counters' logic) is scaled by
+coefficients fitted once on the fit set of scripts/bench_synth.py (even rows) and checked on its
+held-out set (odd rows); LUT includes LUTRAM, as Vivado's "CLB LUTs" and toolchain/backends/synth.py
+count it.
 
 Not measured yet (so not claimed exact): an MVAU whose weight memory has one word (NF*SF = 1, the
-products are by constants, which Yosys may shift or drop instead of mapping to DSPs), fabric-only
-noActivation layers with OBITS < ACC_W, and the families other than xc7. FIFO nodes of 3, 4, 33,
-64 and 256 words measured: FF and LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word
-LUTRAM cell (read mux, address decode) are underestimated (256 x 4 bits: 84 LUT modelled, 144 by Yosys).
-The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding; their `int` counters below):
-n_read's width measured at BUF 16, 32 and 64 only; a SWG whose multiplier product wreduce cuts below
-32 bits, a LabelSelect with OBITS >= 9 and PE no power of two (j*PE), and constant value-register bits
-of LabelSelect are not measured. Their LUT is counted with the MVAU/Thresholding coefficients, none
-refitted: -36 % .. +15 % per instance on the 10 probed (tests/cost_rtl/test_rtl_stream_ops.py).
+products are by constants, which Yosys may shift or drop instead of mapping to DSPs), a Thresholding
+whose thresholds are one word (constants), a StreamingMaxPool with K no power of two (its px / K
+divider), and the families other than xc7. FIFO nodes of 3, 4, 33, 64 and 256 words measured: FF and
+LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word LUTRAM cell (read mux, address
+decode) are underestimated. The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding):
+FF and DSP exact on the 11 probed instances (tests/cost_rtl/test_rtl_stream_ops.py) and on
+digits-cnn's nodes; their LUT, counted with the MVAU/Thresholding coefficients (none refitted), is
+-12 % .. +25 % per probed instance.
 """
 
 from __future__ import annotations
@@ -69,14 +73,25 @@ LUTRAM_SHAPES = ((32, 6), (64, 3), (128, 1))
 LUTRAM_COST_PER_BIT = 8 / 7
 LUTRAM_COST_BASE = 11
 LUT_INPUTS = 6
+UNSIGNED_MODE = 0  # hil_pkg UNSIGNED (hw/ops/rtl)
 
 # ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
-# the fit set of scripts/bench_synth.py only (its even rows, 14 layers; `--fit` re-derives them).
-# Measured there, Yosys 0.23 xc7: held-out LUT error mean 12 %, max 23 % (14 layers); fit set mean 12 %,
-# max 29 % (the DSP part per PE chain; per DSP it was held-out mean 11 %, max 32 %)
-LUT_COEF = {"rom": 0.663, "compare": 0.694, "count": 1.325, "add": 0.963, "mult": 4.688, "dsp": 24.144, "mux": 2.115,
-            "control": 2.095}
+# the fit set of scripts/bench_synth.py only (its even rows, 15 layers; `--fit` re-derives them) after
+# the counted parts (COUNTED, coefficient 1) are taken off Yosys' LUTs. Measured there, Yosys 0.23 xc7:
+# held-out LUT error mean 8 %, max 22 % (15 layers: thr 64 p8 +22 %, the rest within 19 %); fit set mean
+# 9 %, max 29 % (thr 64 p2: its registered threshold ROM at depth 32, where ABC spends 4 LUTs per column
+# instead of the ~2 it spends with more columns).
+LUT_COEF = {"rom": 0.566, "compare": 0.958, "count": 1.0, "add": 0.943, "mult": 4.623, "mux": 1.0, "control": 2.029}
 LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
+DSP_PORT = "dsp_port"  # the LUTs whose only loads are DSP48E1 A/B pins (hil_mvau's ROM, x mux): counted
+REG_ROM = "rom_reg"  # a registered ROM's column LUTs (loads: flip-flops only; threshold_parts): counted
+CMP_CARRY = "compare_carry"  # comparator LUTs whose loads are CARRY4 pins (compare_luts): counted
+ROM_TREE = "rom_tree"  # the LUTs of a deep ROM column below its last one (rom_parts): counted
+# Muxes are counted too: their parts are LUT counts already (mux_luts); fitted, the coefficient went to 0
+# on the MVAU/Thresholding fit set (where muxes are a few percent) and the stream ops' muxes (DWC, SWG,
+# LabelSelect) would count nothing. So is the thermometer count, one LUT per compare it adds up (fitted:
+# 1.3, and the held-out max 24 % instead of 22 %).
+COUNTED = (LUTRAM, DSP_PORT, REG_ROM, CMP_CARRY, ROM_TREE, "mux", "count")
 
 
 def clog2(n: int) -> int:
@@ -97,15 +112,78 @@ def rom_columns(words: list[int], width: int) -> int:
     return len({col.tobytes() for col in live.T})
 
 
+CMP_BUDGET = LUT_INPUTS  # cmp2lcu.v's BUDGET (synth_xilinx: -D LUT_WIDTH=6)
+LCU_CARRY_MIN = 3  # xilinx/arith_map.v: an $lcu of WIDTH <= 2 is no carry chain (_TECHMAP_FAIL_)
+
+
+def compare_luts(words: list[int], pe: int, steps: int, tbits: int, a_bits: int, a_const_msb: bool) -> tuple[float, float]:
+    """LUTs of the PE x steps comparators `a >= T[pe][k]` as Yosys 0.23's cmp2lcu.v builds them
+    (synth_xilinx, LUT_WIDTH 6): from the MSB down, bits are packed into groups of at most 6 cost
+    units (a bit of two non-constant operands costs 2, of one constant operand 1, of two constants 0);
+    each group is a propagate and a generate function (2 LUTs; none for an all-constant group), and the
+    groups feed an $lcu: a CARRY4 chain from 3 groups on, logic otherwise (arith_map.v).
+
+    cmp2lcu runs in synth_xilinx's coarse stage, before the memories are mapped: T is a memory read
+    then, every bit of it non-constant, so the groups are cut as if (thr 16 p2 u6 t7: 7-bit compares
+    whose thresholds' MSB is 0 in every word, 3 groups, 14 of its 17 CARRY4s). Later the ROM's constant
+    columns fold into the group functions and equal columns are one register (rom_columns), so two
+    thresholds of one lane whose group has the same bits are one group (the same function of the same
+    nets, merged by ABC) and a group of constants alone costs nothing. a: a_bits
+    signed (the accumulator; Thresholding's decoded input, whose MSB is 0 for unsigned input:
+    a_const_msb), both sign-extended to the wider. Returns (LUTs of groups feeding a carry chain: their
+    loads are CARRY4 pins, counted; LUTs of groups of compares without a chain: merged with the
+    thermometer count by ABC, fitted)."""
+    width = max(tbits, a_bits)
+    w = np.array([[(x >> i) & 1 for i in range(pe * steps * tbits)] for x in words] or [[0] * (pe * steps * tbits)],
+                 dtype=np.uint8)
+    live = w.min(axis=0) != w.max(axis=0)
+    carry, logic = set(), set()
+    for lane in range(pe):
+        for k in range(steps):
+            base = (lane * steps + k) * tbits
+            groups, group, budget = [], [], CMP_BUDGET
+            for i in range(width - 1, -1, -1):
+                j = base + min(i, tbits - 1)  # sign extension: copies of the MSB
+                b = w[:, j].tobytes() if live[j] else int(w[0, j])
+                a_const = a_const_msb and i >= a_bits - 1
+                cost = (0 if a_const else 1) + (1 if live[j] or len(words) > 1 else 0)
+                if cost > budget:
+                    groups.append(tuple(group))
+                    group, budget = [], CMP_BUDGET
+                group.append((i, a_const, b))
+                budget -= cost
+            groups.append(tuple(group))
+            for g in groups:
+                if any(not a_const or isinstance(b, bytes) for _, a_const, b in g):
+                    (carry if len(groups) >= LCU_CARRY_MIN else logic).add((lane, g))
+    return 2.0 * len(carry), 2.0 * len(logic)
+
+
 def rom_luts(depth: int) -> float:
-    """LUT6s of one bit column of a `depth`-word ROM as logic: one LUT6 per 64 words (MUXF7/F8,
-    not LUTs, join up to four of them), one more LUT level per 4 x 64 words beyond."""
+    """LUT6s of one bit column of a `depth`-word ROM as logic: one LUT6 per 64 words (the leaves), up
+    to four joined by MUXF7/MUXF8 (no LUTs); beyond 256 words the mux tree above them costs, measured,
+    one LUT per three leaves (2,048 words, bench_synth's mvau 64x32 p1s1: 41.75 LUTs per column;
+    4,096, digits-mlp's MVAU_0: 86.5; 50,176, tfc-w1a1's MVAU_0: ~1,050; LUT6 4:1 muxes alone would
+    be one per four)."""
     if depth <= 1:
         return 0.0
-    if depth <= 2 ** LUT_INPUTS:
-        return 1.0
     leaves = math.ceil(depth / 2 ** LUT_INPUTS)
-    return leaves + max(0, math.ceil(leaves / 4) - 1)
+    return float(leaves) if leaves <= 4 else leaves + math.ceil(leaves / 3)
+
+
+def rom_parts(cols: int, depth: int) -> dict:
+    """A ROM of `cols` live columns read asynchronously as logic: a column's last LUT is the one its
+    loads may share (fitted "rom"); the LUTs below it, of a column deeper than 64 words, only build
+    that column (counted, ROM_TREE)."""
+    if depth <= 1 or cols == 0:
+        return {}
+    return {"rom": float(cols), ROM_TREE: cols * (rom_luts(depth) - 1)}
+
+
+def mux_luts(n: int) -> float:
+    """LUT6s per bit of an n:1 mux: a LUT6 is a 4:1 mux (4 data, 2 select inputs), MUXF7/MUXF8 join up
+    to four of them; a 2:1 mux is a LUT3 of its own (two 2:1 muxes share no LUT)."""
+    return 0.0 if n <= 1 else float(math.ceil(n / 4))
 
 
 @dataclass(frozen=True)
@@ -136,7 +214,7 @@ def storage(depth: int, width: int, read_ports: int = 1, registered: bool = True
         cells = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in LUTRAM_SHAPES)
     if depth > 1 and LUTRAM_COST_PER_BIT * width * math.ceil(depth / 32) + LUTRAM_COST_BASE < depth * width * read_ports:
         return Storage(cells, copy, 0.0)
-    return Storage(0, depth * width + copy, read_ports * width * (depth - 1) / (LUT_INPUTS - 2) if depth > 1 else 0.0)
+    return Storage(0, depth * width + copy, read_ports * width * mux_luts(depth))
 
 
 def queue(width: int, depth: int = 2) -> tuple[int, Storage, dict]:
@@ -166,7 +244,7 @@ class Structure:
     parts: dict[str, float]
 
     def resources(self) -> Resources:
-        lut = sum((1.0 if k == LUTRAM else LUT_COEF[k]) * v for k, v in self.parts.items())
+        lut = sum((1.0 if k in COUNTED else LUT_COEF[k]) * v for k, v in self.parts.items())
         return Resources(LUT=float(round(lut)), FF=float(self.ff), DSP=float(self.dsp), BRAM_18K=0.0)
 
 
@@ -176,16 +254,33 @@ def _add(parts: dict, more: dict) -> None:
         parts[k] = parts.get(k, 0.0) + v
 
 
-def threshold_parts(pe: int, steps: int, cmp_bits: int, tmem_words: list[int], word_bits: int,
+def threshold_parts(pe: int, steps: int, tmem_words: list[int], tbits: int, a_bits: int, a_const_msb: bool,
                     depth: int) -> tuple[int, dict]:
-    """The comparators (one carry chain of cmp_bits per threshold), the thermometer count, and the
-    threshold ROM: registered (one FF per distinct live column) when it has more than one word. A
-    registered column is a function of the counter's next value, i.e. of the counter, its enable and
-    the reset: two inputs more than the ROM's address (rom_luts of 4 x depth)."""
+    """The comparators (compare_luts), the thermometer count, and the threshold ROM: registered (one FF
+    per distinct live column) when it has more than one word.
+
+    A registered column (memory_dff: the ROM read at the counter's next value, the register after it)
+    is a function of the counter's clog2(depth) bits, its enable and the reset, and its loads are
+    flip-flops, so nothing downstream shares its LUTs: while that is at most 6 inputs, one LUT6 per
+    column, counted (REG_ROM; thr 16 p2 at depth 8: 67 LUTs for 69 columns, thr 48 p4 at depth 12:
+    157 for 147). Deeper, ABC reads the ROM at the counter and at its increment and selects, sharing
+    what it finds between columns: 1.7 LUTs per column on thr 32 p1's 111 columns at depth 32, 1.9 on
+    thr 128 p4's 203, 4 on thr 64 p2's 24; so that ROM stays a fitted part (rom_luts of 4 x depth)."""
+    word_bits = pe * steps * tbits
     cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
-    ff = cols
-    parts = {"rom": cols * rom_luts(4 * depth), "compare": pe * steps * cmp_bits, "count": pe * steps}
-    return ff, parts
+    carry, logic = compare_luts(tmem_words, pe, steps, tbits, a_bits, a_const_msb)
+    parts = {CMP_CARRY: carry, "compare": logic, "count": pe * steps}
+    _add(parts, registered_rom_parts(cols, depth))
+    return cols, parts
+
+
+def registered_rom_parts(cols: int, depth: int) -> dict:
+    """The LUT parts of a registered ROM's columns (threshold_parts says why)."""
+    if cols == 0:
+        return {}
+    if clog2(depth) + 2 <= LUT_INPUTS:
+        return {REG_ROM: float(cols)}
+    return {"rom": cols * rom_luts(4 * depth)}
 
 
 def weight_address_dsp(nf: int, sf: int) -> int:
@@ -214,26 +309,41 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     ff = clog2(nf) + clog2(sf)
     parts = dict.fromkeys(LUT_COEF, 0.0)
     parts["control"] = float(clog2(nf) + clog2(sf))
+    # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
+    # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
+    acc_add = 1 if sf > 1 else 0
+    dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
+    # With DSPs, the weight ROM and the x mux drive DSP48E1 A/B ports: a cell port is a boundary ABC
+    # maps up to and no further, so each ROM column is its own rom_luts LUTs and each x bit its own mux
+    # LUTs: counted (DSP_PORT), not fitted. Measured on the 10 DSP layers of bench_synth: the LUTs
+    # whose only loads are DSP A/B pins equal these counts. Without DSPs the same ROM, mux and the
+    # multiplier are one cone that ABC shares (the fitted rom/mux/mult parts).
+    port = DSP_PORT if dsp else None
     # weight ROM (async read, address nf*SF+sf): logic, one column function per live column
-    parts["rom"] += rom_columns(wmem, pe * simd * wbits) * rom_luts(nf * sf)
+    wcols = rom_columns(wmem, pe * simd * wbits)
+    if nf == 1 and sf > 1 and not port:
+        # one output row: the address nf*SF + sf is the register sf itself, which memory_dff merges into
+        # the read port like the threshold ROM's (cybsec-mlp's MVAU_3, 64 x 1: 2 FFs for its 2 weight
+        # bits); with DSPs (whose AREG/BREG may take it) not measured
+        ff += wcols
+        _add(parts, registered_rom_parts(wcols, sf))
+    else:
+        _add(parts, {port: wcols * rom_luts(nf * sf)} if port else rom_parts(wcols, nf * sf))
     # input buffer ibuf[SF], replayed while nf > 0: gone when NF = 1 (never read)
     if nf > 1:
         buf = storage(sf, simd * ibits)
         ff += buf.ff
         parts[LUTRAM] = parts.get(LUTRAM, 0.0) + buf.luts
-        parts["mux"] += buf.mux_luts + simd * ibits  # the reads ? in_data : ibuf[sf] mux
-    # lanes: a DSP or a fabric multiplier each (XNOR: a match bit); the dot chain adds SIMD terms at
-    # ACC_W bits (dot = dot + term), the accumulator adds one more when SF > 1
-    acc_add = 1 if sf > 1 else 0
-    dsp = 0 if xnor else pe * simd * dsp_per_multiplier(ibits + 1, wbits + 1)
+        # the reads ? in_data : ibuf[sf] mux: a 2:1 per bit after a LUTRAM read port, an (SF+1):1 per
+        # bit over a flip-flop buffer (its read mux and the 2:1 in one tree; not measured with DSPs)
+        x_mux = simd * ibits * mux_luts(2 if buf.lutram_cells else sf + 1)
+        _add(parts, {port or "mux": x_mux})
     # noActivation outputs the OBITS low bits: the accumulator's upper bits observe nothing and are
-    # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer)
-    acc_bits = acc_w if has_thr or dsp else min(acc_w, obits)
-    if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp); the accumulator stays in fabric
-        # per PE chain, not per DSP: xilinx_dsp cascades a PE's SIMD products through PCIN/PCOUT
-        # (mvau 64x8 p2s8: 14 of its 16 DSP48E1s take PCIN), so only a chain's end meets the fabric;
-        # counted per DSP, the LUTs of SIMD 8 layers were 25-32 % high
-        parts["dsp"] += pe
+    # removed, unless a DSP48E1 post-adder reads the whole accumulator (digits-mlp's last layer); one
+    # is kept above them (tfc-w1a1's MVAU_3, XNOR, OBITS 7 of ACC_W 9: 8 FFs; the only one measured)
+    acc_bits = acc_w if has_thr or dsp else min(acc_w, obits + 1)
+    if dsp:  # the DSP48E1 post-adders take the dot chain (xilinx_dsp cascades a PE's SIMD products
+        # through PCIN/PCOUT: 14 of the 16 DSP48E1s of mvau 64x8 p2s8); the accumulator stays in fabric
         parts["add"] += pe * acc_add * acc_bits
     else:
         parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
@@ -242,7 +352,7 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
     if sf > 1:
         ff += pe * acc_bits
     if has_thr:
-        tff, tparts = threshold_parts(pe, steps, acc_w, tmem, pe * steps * acc_w, nf)
+        tff, tparts = threshold_parts(pe, steps, tmem, acc_w, acc_w, False, nf)
         ff += tff
         _add(parts, tparts)
     qff, _, qparts = queue(pe * obits)
@@ -259,10 +369,12 @@ def thresholding(params: dict, tmem: list[int]) -> Structure:
     c, pe, ibits, tbits = params["C"], params["PE"], params["IBITS"], params["TBITS"]
     steps, obits = params["NSTEPS"], params["OBITS"]
     depth = c // pe
-    ff = clog2(depth)
+    tff, tparts = threshold_parts(pe, steps, tmem, tbits, ibits + 1, params["IN_MODE"] == UNSIGNED_MODE, depth)
+    # the channel counter t only addresses the thresholds: when they are the same in every word (no live
+    # column; tfc-w1a1's first layer, untrained), nothing observes it and it is removed (opt_clean)
+    ff = clog2(depth) if tff else 0
     parts = dict.fromkeys(LUT_COEF, 0.0)
-    parts["control"] = float(clog2(depth))
-    tff, tparts = threshold_parts(pe, steps, max(ibits + 1, tbits), tmem, pe * steps * tbits, depth)
+    parts["control"] = float(ff)
     _add(parts, tparts)
     return _with_queue(ff + tff, parts, pe * obits)
 
@@ -292,124 +404,152 @@ def addstreams(pe: int, obits: int) -> Structure:
 
 def dwc(in_w: int, out_w: int) -> Structure:
     """hil_dwc.sv: the IN_W + OUT_W bit buffer, its fill count and the queue; the buffer's shift by the
-    fill count is a mux of log2 levels per bit."""
+    fill count is a mux of log2 levels per bit (digits-mlp 4 -> 16, tfc-w1a1 1 -> 28, 2 -> 8, 1 -> 8:
+    half of their LUTs at one LUT per level, the old count)."""
     bw = in_w + out_w
     # the fill count b only moves by IN_W and OUT_W: its low bits that both leave 0 stay 0 from reset
     # (opt_dff removes them; 3 of 5 bits for 4 -> 16)
     zeros = min((in_w & -in_w).bit_length(), (out_w & -out_w).bit_length()) - 1
     count_bits = max(0, clog2(bw + 1) - zeros)
     parts = dict.fromkeys(LUT_COEF, 0.0)
-    parts["mux"] = float(bw * max(1, clog2(bw + 1)) / (LUT_INPUTS - 2))
+    # the shift by b: clog2 levels of 2:1 muxes per bit, two levels (a 4:1) per LUT6
+    parts["mux"] = float(bw * math.ceil(max(1, clog2(bw + 1)) / 2))
     parts["control"] = float(count_bits)
     return _with_queue(bw + count_bits, parts, out_w)
 
 
-# ---- the stream templates' `int` loop counters (hil_swg, hil_maxpool, hil_labelselect, hil_fmpadding) ----
-# A SystemVerilog `int` is 32 signed bits, and Yosys keeps all of them: its passes prove no register's
-# range (no reachability analysis), and a signed compare (`c + 1 < CF`) observes every bit, even where
-# the counter never leaves 0 (CF = 1: measured, still 32 FFs). Only a counter whose uses read its low
-# bits alone loses the rest (opt_clean: hil_swg's n_read % BUF with BUF a power of two).
-INT_BITS = 32
-# an int compared with a constant is logic, not a carry chain (the measured CARRY4s are the adders'):
-# each LUT6 folds 5 more bits into the running result
-CONST_CMP = INT_BITS / (LUT_INPUTS - 1)
+# ---- the stream templates' loop counters (hil_swg, hil_maxpool, hil_labelselect, hil_fmpadding) ----------
+# Each counter is declared at the width of its range (it was an `int`: 32 FFs each, Yosys proves no
+# range): a counter of N values holds clog2(N) FFs, none when N = 1 (a constant 0, removed by opt_dff).
+# Compared with a constant it is logic, not a carry chain: each LUT6 folds 5 more bits into the result.
 
 
 def _pow2(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0
 
 
-def divider_parts(width: int = INT_BITS) -> dict:
+def const_compare(*widths: int) -> float:
+    """LUTs of compares of counters of these widths with constants."""
+    return sum(widths) / (LUT_INPUTS - 1)
+
+
+def divider_parts(width: int) -> dict:
     """A $div / $mod by a constant that is no power of two, as Yosys 0.23's techmap.v builds it
-    (\\$__div_mod_u): WIDTH stages, each a compare of the remainder with the divisor shifted (2*WIDTH
-    bits), a WIDTH-bit subtract and a WIDTH-bit 2:1 select."""
+    (\$__div_mod_u): WIDTH stages, each a compare of the remainder with the divisor shifted (2*WIDTH
+    bits), a WIDTH-bit subtract and a WIDTH-bit 2:1 select (measured at 32 bits: ~3,000 LUTs)."""
     return {"compare": 2.0 * width * width, "add": float(width * width), "mux": width * width / (LUT_INPUTS - 2)}
 
 
-def const_mul_dsp(c: int, bits: int = INT_BITS) -> int:
-    """DSPs of a `bits`-wide int times the constant c: a power of two is a shift (opt_expr); else
-    mul2dsp on a bits x (bits of c, signed) product, split at 25 bits (SWG's 32-bit address x IFM 3:
-    2 DSPs). `bits` < 32: the product's unobserved upper bits cut by wreduce (not measured)."""
-    odd = c >> ((c & -c).bit_length() - 1)  # trailing zeros: a shift (as weight_address_dsp)
-    return 0 if odd == 1 else dsp_per_multiplier(bits, odd.bit_length() + 1)
+def const_mul(a_bits: int, c: int, y_max: int) -> tuple[int, int]:
+    """(DSPs, product bits) of an unsigned a_bits-wide value times the constant c, its product cut to
+    y_max bits (wreduce drops the unobserved upper bits). The constant's trailing zeros are a shift, its
+    odd factor a multiplier: a DSP48E1 when both operands have 2 bits or more and the product, above the
+    shift, 9 (mul2dsp's minimum widths; as weight_address_dsp)."""
+    if a_bits <= 0:
+        return 0, 0
+    y = min(y_max, a_bits + c.bit_length() - (1 if _pow2(c) else 0))
+    zeros = (c & -c).bit_length() - 1
+    odd = c >> zeros
+    b = odd.bit_length()
+    if odd == 1 or min(a_bits, b) < DSP_AB_MINWIDTH or min(a_bits + b, y - zeros) < DSP_Y_MINWIDTH:
+        return 0, y
+    return math.ceil(a_bits / (DSP_A_MAX - 1)) * math.ceil(b / (DSP_B_MAX - 1)), y
 
 
 def fmpadding(p: dict) -> Structure:
-    """hil_fmpadding.sv: int counters y, x, c (increments; compares: c+1 < CF, x+1 < OW, y+1 < OH and
-    the four border tests of `reads`), the zero mux and the queue."""
+    """hil_fmpadding.sv: counters y < OH, x < OW, c < CF (increments; compares: c+1 < CF, x+1 < OW,
+    y+1 < OH and the four border tests of `reads`), the zero mux and the queue."""
+    yw, xw, cw = clog2(p["OH"]), clog2(p["OW"]), clog2(p["CF"])
     parts = dict.fromkeys(LUT_COEF, 0.0)
-    parts["add"] = 3.0 * INT_BITS
-    parts["compare"] = 7.0 * CONST_CMP
-    parts["mux"] = p["WIDTH"] / (LUT_INPUTS - 2)
-    return _with_queue(3 * INT_BITS, parts, p["WIDTH"])
+    parts["add"] = float(yw + xw + cw)
+    parts["compare"] = const_compare(cw, xw, yw, yw, yw, xw, xw)
+    parts["mux"] = p["WIDTH"] * mux_luts(2)  # reads ? in_data : '0
+    return _with_queue(yw + xw + cw, parts, p["WIDTH"])
 
 
 def labelselect(p: dict) -> Structure:
-    """hil_labelselect.sv: the int firing counter j, K (value, label) registers of IBITS+1 and OBITS
-    bits (no reset: their constant bits would go, none measured), per input lane and slot two
+    """hil_labelselect.sv: the firing counter j < NIN + K, K (value, label) registers of IBITS+1 and
+    label bits (no reset), per input lane and slot two
     compares and the insertion muxes, the label read mux and the queue."""
-    pe, k, vb, ob = p["PE"], p["K"], p["IBITS"] + 1, p["OBITS"]
+    # a label is < LABELS: with one slot, its bits above clog2(LABELS) are 0 or held, and opt_dff makes
+    # them constants (the registers have no reset), in the queue too (labelselect 10 p1 k1: 4 of OBITS
+    # 8); with K slots they also take each other's bits (the shift), which opt_dff does not see through
+    # (labelselect 10 p2 k3: all 24)
+    pe, k, vb = p["PE"], p["K"], p["IBITS"] + 1
+    ob = min(p["OBITS"], max(1, clog2(p["LABELS"]))) if k == 1 else p["OBITS"]
+    jw = clog2(p["LABELS"] // pe + k)
     parts = dict.fromkeys(LUT_COEF, 0.0)
-    parts["add"] = 2.0 * INT_BITS + pe * ob  # j + 1, j - NIN; the label j*PE + p at OBITS bits
-    parts["compare"] = 4.0 * CONST_CMP + pe * k * 2 * vb  # j < NIN, j == NIN+K-1, j == 0, j >= NIN; v > nvals
-    parts["mux"] = (pe * k * 2 * (vb + ob) + ob * (k - 1)) / (LUT_INPUTS - 2)
+    parts["add"] = 2.0 * jw + pe * ob  # j + 1, j - NIN; the label j*PE + p at OBITS bits
+    parts["compare"] = const_compare(jw, jw, jw, jw) + pe * k * 2 * vb  # j < NIN, == NIN+K-1, == 0, >= NIN; v > nvals
+    # per lane and slot: the value and label select of three sources (keep, shift down, insert); the
+    # queue's label read mux over K slots
+    parts["mux"] = pe * k * (vb + ob) * mux_luts(3) + ob * mux_luts(k)
     parts["control"] = float(k)
-    return _with_queue(INT_BITS + k * (vb + ob), parts, ob)
+    return _with_queue(jw + k * (vb + ob), parts, ob)
 
 
 def maxpool(p: dict) -> Structure:
-    """hil_maxpool.sv: the int counter j, the pooled column (j % IFM) / K and j % K (dividers unless
-    powers of two), the row of OFM maxima (a memory with two async read ports: the fold and the
-    queue), C compares and 2:1 selects of BITS+1 bits, and the queue."""
+    """hil_maxpool.sv: the firing counter j < K*IFM + OFM, the pixel column px < IFM (a counter), the
+    pooled column px / K and px % K (dividers unless K is a power of two: not measured), the row of
+    OFM maxima (a memory with two async read ports: the fold and the queue), C compares and 2:1 selects
+    of BITS+1 bits, and the queue."""
     ifm, k, c, bits = p["IFM"], p["K"], p["C"], p["BITS"]
     ofm, width = ifm // k, c * bits
+    jw, pw = clog2(k * ifm + ofm), clog2(ifm)
     parts = dict.fromkeys(LUT_COEF, 0.0)
-    parts["add"] = 2.0 * INT_BITS  # j + 1, j - NREAD
-    parts["compare"] = 4.0 * CONST_CMP + c * (bits + 1)  # j < NREAD, j == last, j < IFM, col < OFM; the maxima
-    parts["mux"] = width / (LUT_INPUTS - 2)
-    for d in (ifm, k, k):  # j % IFM, / K, j % K
-        if not _pow2(d):
-            _add(parts, divider_parts())
-    ff = INT_BITS
+    parts["add"] = 2.0 * jw + pw  # j + 1, j - NREAD, px + 1
+    # j < NREAD, j == last, j < IFM, px == IFM-1, col < OFM; the maxima
+    parts["compare"] = const_compare(jw, jw, jw, pw, pw) + c * (bits + 1)
+    parts["mux"] = width * mux_luts(2)  # the fold: first || a > b ? a : b
+    if not _pow2(k):
+        for _ in range(2):  # px / K, px % K
+            _add(parts, divider_parts(max(pw, clog2(k + 1))))
     row = storage(ofm, width, read_ports=2, registered=False) if ofm > 1 else Storage(0, width, 0.0)
-    ff += row.ff
     parts[LUTRAM] = row.luts
     parts["mux"] += row.mux_luts
     qff, _, qparts = queue(width)
     _add(parts, qparts)
-    return Structure(ff + qff, 0, parts)
+    return Structure(jw + pw + row.ff + qff, 0, parts)
 
 
-def swg_n_read_bits(buf: int) -> int:
-    """FFs Yosys keeps of hil_swg's n_read (used only as n_read % BUF, the write address): all 32 unless
-    BUF is a power of two; then log2(BUF) rounded up to a multiple of 4 (measured: BUF 16 -> 4,
-    32 -> 8, 64 -> 8; the signed $mod's remainder is built in 4-bit groups)."""
-    return 4 * math.ceil(int(math.log2(buf)) / 4) if _pow2(buf) and buf > 1 else INT_BITS
+def swg_geometry(p: dict) -> dict:
+    """hil_swg.sv's localparams."""
+    k, s, ifm, ofm, cf, ks = (p[n] for n in ("K", "S", "IFM", "OFM", "CF", "KS"))
+    line = ifm * cf if ks else s * ifm * cf
+    write_block, read_block = ofm * k * k * cf, (ifm * s * cf if ks else s * ifm * cf)
+    max_cycles = max(write_block, read_block)
+    base = (ifm * k * cf + (ofm - 1) * max_cycles + max(write_block, ofm)) if ks else ifm * k * cf + ofm * max_cycles
+    buf = (k + s if ks else k // s + 1) * line
+    return {"LINE_LEN": line, "MAX_CYCLES": max_cycles, "BASE": base, "INITIAL": ifm * k * cf,
+            "ROWS_TO_READ": ifm if ks else ifm // s, "BUF": buf, "FRAME": ifm * ifm * cf}
 
 
 def swg(p: dict) -> Structure:
-    """hil_swg.sv: ten int loop counters (t, inp, counter, cur_line, read_block_n, count_simd, k_x,
-    k_y, ofm_x, ofm_y) and n_read, their increments and compares, the read address
-    (((oy*S + ky)*IFM + ox*S + kx)*CF + c) % BUF (constant multipliers: shifts or DSPs; % BUF a
-    divider unless BUF is a power of two, as is n_read % BUF), the BUF x WIDTH line buffer (LUTRAM,
-    async read at that address) and the queue."""
+    """hil_swg.sv: eleven loop counters at their ranges' widths (t, inp, counter, cur_line,
+    read_block_n, count_simd, k_x, k_y, ofm_x, ofm_y, the write slot), their increments and compares,
+    the read address ((oy*S + ky)*IFM + ox*S + kx)*CF + c at AW bits (constant multipliers: shifts or
+    DSPs) mod BUF (a divider of AW bits unless BUF is a power of two), the BUF x WIDTH line buffer
+    (LUTRAM, async read at that address) and the queue."""
     k, s, ifm, ofm, cf, width, ks = (p[n] for n in ("K", "S", "IFM", "OFM", "CF", "WIDTH", "KS"))
-    nb = k + s if ks else k // s + 1
-    buf = nb * (ifm * cf if ks else s * ifm * cf)
-    n_read = swg_n_read_bits(buf)
+    g = swg_geometry(p)
+    buf = g["BUF"]
+    tw, iw, nw, lw = clog2(g["BASE"]), clog2(g["INITIAL"] + 1), clog2(g["MAX_CYCLES"]), clog2(g["LINE_LEN"])
+    rw, cw, kw, ow, bw = clog2(g["ROWS_TO_READ"] + 1), clog2(cf), clog2(k), clog2(ofm), clog2(buf)
+    aw = max(clog2(g["FRAME"]), clog2(buf + 1))
+    counters = tw + iw + nw + lw + rw + cw + 2 * kw + 2 * ow + bw
+    # the address: oy*S + ky, times IFM, + ox*S + kx, times CF, + c; each sum one bit wider, cut at AW
+    d1, y1 = const_mul(ow, s, aw)
+    d2, y2 = const_mul(min(aw, max(y1, kw) + 1), ifm, aw)
+    d3, y3 = const_mul(ow, s, aw)
+    d4, y4 = const_mul(min(aw, max(y2, y3, kw) + 2), cf, aw)
     parts = dict.fromkeys(LUT_COEF, 0.0)
-    # increments; the address's four sums, cut to the bits % BUF reads when BUF is a power of two
-    # (wreduce drops the unobserved upper bits, as opt_clean drops n_read's)
-    parts["add"] = 10.0 * INT_BITS + n_read + 4 * n_read
-    parts["compare"] = (12 + ks) * CONST_CMP
-    abits = n_read if _pow2(buf) else INT_BITS
-    dsp = 2 * const_mul_dsp(s, abits) + const_mul_dsp(ifm, abits) + const_mul_dsp(cf, abits)
+    parts["add"] = float(counters + 4 * aw)
+    parts["compare"] = const_compare(iw, nw, rw, nw, rw * ks, tw, bw, lw, cw, kw, kw, ow, ow, nw)
     if not _pow2(buf):
-        for _ in range(2):  # read address % BUF, write address n_read % BUF
-            _add(parts, divider_parts())
+        _add(parts, divider_parts(aw))  # the read address % BUF
     mem = storage(buf, width, registered=False)
     parts[LUTRAM] = mem.luts
     parts["mux"] = mem.mux_luts
     qff, _, qparts = queue(width)
     _add(parts, qparts)
-    return Structure(10 * INT_BITS + n_read + mem.ff + qff, dsp, parts)
+    return Structure(counters + mem.ff + qff, d1 + d2 + d3 + d4, parts)

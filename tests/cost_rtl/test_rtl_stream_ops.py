@@ -2,8 +2,8 @@
 hil_maxpool, hil_labelselect, hil_fmpadding, each synthesized alone by Yosys as `hil synth` does
 (scripts/bench_synth.py synthesize_node, cached by content hash). FF, DSP and BRAM are counts of
 the templates' structure and must equal Yosys'; LUT is checked against the profile's stated accuracy
-for these ops (LUT_STREAM_BOUND: their `int` counters' logic is estimated, not fitted; the 20 % of
-the issue is met by the MVAU/Thresholding profile, not claimed here). Debian's yosys must be
+for these ops (LUT_STREAM_BOUND: their counters' and dividers' logic is estimated, not fitted; the
+20 % of the issue is checked on the MVAU/Thresholding profile, not claimed here). Debian's yosys must be
 installed: these tests fail, not skip, without it. The non-slow test synthesizes two small
 instances (~5-10 s each cold)."""
 
@@ -13,7 +13,7 @@ from hw.ops.graph import NodeSpec, linear_model
 from tests.cost_rtl.test_rtl_profile import bench
 from toolchain.defaults import resolve_device
 
-LUT_STREAM_BOUND = 0.40  # measured on 10 instances: -36 % (FMPadding) .. +15 % (SWG); docs/guide/cost-models.md
+LUT_STREAM_BOUND = 0.30  # measured on these 11 instances: -12 % (FMPadding) .. +25 % (SWG BUF 16); docs/guide/cost-models.md
 
 
 def pad(c=2, simd=1, dt="UINT4"):
@@ -75,8 +75,8 @@ def test_stream_ops_equal_yosys(spec, tmp_path):
 def test_digits_cnn_rtl_profile_per_node(target_fps, tmp_path):
     """The acceptance CNN (digits-cnn untrained, PE=SIMD=1 and a --target-fps folding): every node
     (SWG, MVAU, DWC, StreamingMaxPool, FIFO) has an rtl profile, FF, DSP and BRAM equal `hil synth`'s
-    node by node, LUT over all nodes within 20 % (measured -12 % / -9 %; single nodes -21 % .. +72 %,
-    docs/guide/cost-models.md)."""
+    node by node, LUT over all nodes within 20 % (measured +11 % / +14 %; single nodes -13 % .. +104 %,
+    the narrowing DWC 64 -> 4; docs/guide/cost-models.md)."""
     from toolchain.backends.rtl import write_rtl
     from toolchain.backends.synth import synthesize
     from toolchain.estimate import estimate

@@ -16,23 +16,29 @@ module hil_fmpadding #(
   output logic             out_valid,
   input  logic             out_ready
 );
-  int y, x, c;
-  wire reads = y >= TOP && y < OH - BOTTOM && x >= LEFT && x < OW - RIGHT;
+  // loop counters at their ranges' widths (an `int` is 32 flip-flops to Yosys, which proves no range)
+  localparam int YW = (OH > 1) ? $clog2(OH) : 1;
+  localparam int XW = (OW > 1) ? $clog2(OW) : 1;
+  localparam int CW = (CF > 1) ? $clog2(CF) : 1;
+  logic [YW-1:0] y;
+  logic [XW-1:0] x;
+  logic [CW-1:0] c;
+  wire reads = 32'(y) >= TOP && 32'(y) < OH - BOTTOM && 32'(x) >= LEFT && 32'(x) < OW - RIGHT;
   logic q_ready;
   assign in_ready = reads && q_ready;
   wire fire = (!reads || in_valid) && q_ready;
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      y <= 0; x <= 0; c <= 0;
+      y <= '0; x <= '0; c <= '0;
     end else if (fire) begin
-      if (c + 1 < CF) c <= c + 1;
+      if (32'(c) + 1 < CF) c <= c + 1'b1;
       else begin
-        c <= 0;
-        if (x + 1 < OW) x <= x + 1;
+        c <= '0;
+        if (32'(x) + 1 < OW) x <= x + 1'b1;
         else begin
-          x <= 0;
-          y <= (y + 1 < OH) ? y + 1 : 0;
+          x <= '0;
+          y <= (32'(y) + 1 < OH) ? y + 1'b1 : '0;
         end
       end
     end

@@ -20,7 +20,10 @@ module hil_labelselect #(
   input  logic                out_ready
 );
   localparam int NIN = LABELS / PE;
-  int j;
+  // j counts the firings: NIN reads, then K writes (at its range's width: an `int` is 32 flip-flops
+  // to Yosys, which proves no range)
+  localparam int JW = $clog2(NIN + K);
+  logic [JW-1:0] j;
   // values in IBITS+1 signed bits (every input type and IN_MIN fit); no whole-array assignments or
   // local arrays: Yosys 0.23 rejects them ("Invalid array access")
   logic signed [IBITS:0] vals [K];
@@ -28,7 +31,7 @@ module hil_labelselect #(
   logic signed [IBITS:0] nvals [K];
   logic [OBITS-1:0] nlabs [K];
   logic q_ready;
-  wire reads = j < NIN;
+  wire reads = 32'(j) < NIN;
   wire writes = !reads;
   assign in_ready = reads;
   wire fire = reads ? in_valid : q_ready;
@@ -50,7 +53,7 @@ module hil_labelselect #(
             nlabs[i] = nlabs[(i > 0) ? i - 1 : 0];
           end else begin
             nvals[i] = v;
-            nlabs[i] = OBITS'(j * PE + p);
+            nlabs[i] = OBITS'(32'(j) * PE + p);
           end
         end
       end
@@ -58,18 +61,18 @@ module hil_labelselect #(
   end
 
   always_ff @(posedge clk) begin
-    if (!rst_n) j <= 0;
+    if (!rst_n) j <= '0;
     else if (fire) begin
       if (reads)
         for (int i = 0; i < K; i++) begin
           vals[i] <= nvals[i];
           labs[i] <= nlabs[i];
         end
-      j <= (j == NIN + K - 1) ? 0 : j + 1;
+      j <= (32'(j) == NIN + K - 1) ? '0 : j + 1'b1;
     end
   end
 
   hil_fifo #(.WIDTH(OBITS), .DEPTH(2)) queue (
-    .clk, .rst_n, .in_data(labs[(j >= NIN) ? j - NIN : 0]), .in_valid(fire && writes), .in_ready(q_ready),
+    .clk, .rst_n, .in_data(labs[(32'(j) >= NIN) ? JW'(32'(j) - NIN) : '0]), .in_valid(fire && writes), .in_ready(q_ready),
     .out_data, .out_valid, .out_ready, .hwm());
 endmodule

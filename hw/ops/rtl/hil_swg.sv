@@ -32,51 +32,78 @@ module hil_swg #(
   localparam int BUF = NB * LINE_LEN;
 
   logic [WIDTH-1:0] buffer [BUF];
-  int t, inp, counter, cur_line, read_block_n, count_simd, k_x, k_y, ofm_x, ofm_y, n_read;
+  // The loop counters at their ranges' widths (an `int` is 32 flip-flops to Yosys, which proves no
+  // range): t < BASE, inp <= INITIAL, counter <= MAX_CYCLES - 2, cur_line < LINE_LEN, read_block_n <=
+  // ROWS_TO_READ (the initial lines, K/S or K, are no more), count_simd < CF, k_x, k_y < K, ofm_x,
+  // ofm_y < OFM; each *W the bits of its values (at least 1)
+  localparam int FRAME = IFM * IFM * CF;  // input words per frame
+  localparam int TW = (BASE > 1) ? $clog2(BASE) : 1;
+  localparam int IW = $clog2(INITIAL + 1);
+  localparam int NW = (MAX_CYCLES > 1) ? $clog2(MAX_CYCLES) : 1;
+  localparam int LW = (LINE_LEN > 1) ? $clog2(LINE_LEN) : 1;
+  localparam int RW = $clog2(ROWS_TO_READ + 1);
+  localparam int CW = (CF > 1) ? $clog2(CF) : 1;
+  localparam int KW = (K > 1) ? $clog2(K) : 1;
+  localparam int OW = (OFM > 1) ? $clog2(OFM) : 1;
+  localparam int BW = (BUF > 1) ? $clog2(BUF) : 1;
+  localparam int AW = ($clog2(FRAME) > $clog2(BUF + 1)) ? $clog2(FRAME) : $clog2(BUF + 1);  // address, BUF
+  logic [TW-1:0] t;
+  logic [IW-1:0] inp;
+  logic [NW-1:0] counter;
+  logic [LW-1:0] cur_line;
+  logic [RW-1:0] read_block_n;
+  logic [CW-1:0] count_simd;
+  logic [KW-1:0] k_x, k_y;
+  logic [OW-1:0] ofm_x, ofm_y;
+  logic [BW-1:0] wr;  // n_read % BUF: input word n_read of the frame is kept at n_read mod BUF
 
-  wire initial_phase = inp < INITIAL;
-  wire reads = initial_phase || (counter < READ_BLOCK - 1 && read_block_n < ROWS_TO_READ);
-  wire writes = !initial_phase && (counter < WRITE_BLOCK - 1 || (KS && read_block_n == IFM));
+  wire initial_phase = 32'(inp) < INITIAL;
+  wire reads = initial_phase || (32'(counter) < READ_BLOCK - 1 && 32'(read_block_n) < ROWS_TO_READ);
+  wire writes = !initial_phase && (32'(counter) < WRITE_BLOCK - 1 || (KS && 32'(read_block_n) == IFM));
   logic q_ready;
   assign in_ready = reads && (!writes || q_ready);
   wire fire = (!reads || in_valid) && (!writes || q_ready);
-  wire [WIDTH-1:0] result = buffer[(((ofm_y * S + k_y) * IFM + ofm_x * S + k_x) * CF + count_simd) % BUF];
+  // output word (oy, ox, ky, kx, c) is input word ((oy*S + ky)*IFM + ox*S + kx)*CF + c < FRAME, at that
+  // index mod BUF: computed at AW bits (a divider of AW bits when BUF is no power of two)
+  wire [AW-1:0] raddr = AW'(((32'(ofm_y) * S + 32'(k_y)) * IFM + 32'(ofm_x) * S + 32'(k_x)) * CF + 32'(count_simd));
+  wire [AW-1:0] rslot = raddr % AW'(BUF);
+  wire [WIDTH-1:0] result = buffer[rslot];
 
   always_ff @(posedge clk) begin
-    if (!rst_n || (fire && t == BASE - 1)) begin  // a new frame restarts the loop
-      t <= 0; inp <= 0; counter <= 0; cur_line <= 0; read_block_n <= 0; n_read <= 0;
-      count_simd <= 0; k_x <= 0; k_y <= 0; ofm_x <= 0; ofm_y <= 0;
+    if (!rst_n || (fire && 32'(t) == BASE - 1)) begin  // a new frame restarts the loop
+      t <= '0; inp <= '0; counter <= '0; cur_line <= '0; read_block_n <= '0; wr <= '0;
+      count_simd <= '0; k_x <= '0; k_y <= '0; ofm_x <= '0; ofm_y <= '0;
     end else if (fire) begin
-      t <= t + 1;
+      t <= t + 1'b1;
       if (reads) begin
-        buffer[n_read % BUF] <= in_data;
-        n_read <= n_read + 1;
+        buffer[wr] <= in_data;
+        wr <= (32'(wr) == BUF - 1) ? '0 : wr + 1'b1;
       end
       if (initial_phase) begin
-        inp <= inp + 1;
-        if (cur_line + 1 == LINE_LEN) begin
-          cur_line <= 0;
-          read_block_n <= read_block_n + 1;
-          counter <= 0;
-        end else cur_line <= cur_line + 1;
+        inp <= inp + 1'b1;
+        if (32'(cur_line) + 1 == LINE_LEN) begin
+          cur_line <= '0;
+          read_block_n <= read_block_n + 1'b1;
+          counter <= '0;
+        end else cur_line <= cur_line + 1'b1;
       end else begin
         if (writes) begin
-          if (count_simd + 1 < CF) count_simd <= count_simd + 1;
+          if (32'(count_simd) + 1 < CF) count_simd <= count_simd + 1'b1;
           else begin
-            count_simd <= 0;
-            if (k_x + 1 < K) k_x <= k_x + 1;
+            count_simd <= '0;
+            if (32'(k_x) + 1 < K) k_x <= k_x + 1'b1;
             else begin
-              k_x <= 0;
-              if (k_y + 1 < K) k_y <= k_y + 1;
+              k_x <= '0;
+              if (32'(k_y) + 1 < K) k_y <= k_y + 1'b1;
               else begin
-                k_y <= 0;
-                if (ofm_x + 1 < OFM) ofm_x <= ofm_x + 1;
+                k_y <= '0;
+                if (32'(ofm_x) + 1 < OFM) ofm_x <= ofm_x + 1'b1;
                 else begin
-                  ofm_x <= 0;
-                  if (ofm_y + 1 < OFM) ofm_y <= ofm_y + 1;
+                  ofm_x <= '0;
+                  if (32'(ofm_y) + 1 < OFM) ofm_y <= ofm_y + 1'b1;
                   else begin
-                    ofm_y <= 0;
-                    inp <= 0;
+                    ofm_y <= '0;
+                    inp <= '0;
                   end
                 end
               end
@@ -84,12 +111,12 @@ module hil_swg #(
           end
         end
         if (reads) begin
-          if (cur_line + 1 == LINE_LEN) begin
-            cur_line <= 0;
-            read_block_n <= read_block_n + 1;
-          end else cur_line <= cur_line + 1;
+          if (32'(cur_line) + 1 == LINE_LEN) begin
+            cur_line <= '0;
+            read_block_n <= read_block_n + 1'b1;
+          end else cur_line <= cur_line + 1'b1;
         end
-        counter <= (counter + 1 == MAX_CYCLES - 1) ? 0 : counter + 1;
+        counter <= (32'(counter) + 1 == MAX_CYCLES - 1) ? '0 : counter + 1'b1;
       end
     end
   end
