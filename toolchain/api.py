@@ -243,17 +243,18 @@ def _design_file(design, ws: _Workspace, input_shape=None) -> Path:
 
 
 def estimate(design, *, part: Optional[str] = None, clock_ns: Optional[float] = None, cost: str = "finn",
-             folding=None, input_shape=None, impl: str = "hls") -> Estimate:
+             folding=None, input_shape=None, impl: str = "hls", rtl_dir=None) -> Estimate:
     """Cycles, throughput, latency and resources per layer of a design (a QONNX model is lowered first,
     a folding applied first), as `hil estimate` (toolchain.pipeline.estimate_model). `fits` is False
     when the design does not fit the part; nothing is raised for that. `impl` (with cost="calibrated"):
-    "hls" costs FINN's HLS kernels, "rtl" the RTL of `hil build --backend rtl` (`--impl`)."""
+    "hls" costs FINN's HLS kernels, "rtl" the RTL of `hil build --backend rtl` (`--impl`). `rtl_dir`
+    (with cost="synth"): the RTL project whose synth.json `hil synth` wrote (`--rtl`)."""
     from toolchain.onnxio import load_model
     from toolchain.pipeline import estimate_model
 
     ws = _Workspace()
     r = estimate_model(load_model(_design_file(design, ws, input_shape)), part=part, clock_ns=clock_ns, cost=cost,
-                       folding=folding, impl=impl)
+                       folding=folding, impl=impl, rtl_dir=None if rtl_dir is None else Path(rtl_dir))
     net = r["network"]
     return Estimate(part=r["part"], clock_ns=r["clock_ns"], cost_model=r["cost_model"], fits=bool(r["fits"]),
                     throughput_fps=net["estimated_throughput_fps"], latency_ns=net["estimated_latency_ns"],

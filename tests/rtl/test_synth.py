@@ -95,6 +95,11 @@ def test_synth_per_node_and_read_back(tmp_path):
             res = inst.cells.resources()
             assert (rows[name]["LUT"], rows[name]["FF"], rows[name]["DSP"]) == (res.LUT, res.FF, res.DSP)
     assert est["total"]["LUT"] == report.total.LUT + report.total.LUTRAM  # edge FIFOs of the top counted too
+    # the Python API reads the same report from the project folder, as `hil estimate --cost synth --rtl`
+    import hil
+
+    via_api = hil.estimate(model, cost="synth", rtl_dir=tmp_path / "prj")
+    assert via_api.cost_model == est["cost_model"] and via_api.total == est["total"]
 
     # the report of another design is refused (here: the same graph with PE 2)
     with pytest.raises(UserError, match="another design"):
