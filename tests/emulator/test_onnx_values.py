@@ -21,9 +21,10 @@ from hw.emulator.onnx_graph import compile_onnx
 from hw.emulator.plan import compile_plan
 from hw.emulator.values import execute_dataflow
 from hw.ops._onnx_values import estimate_form, rounding_form, threshold_form
-from hw.ops.base import OnnxUnsupported, accumulator_range, dtype_for_range, make_hw_node, threshold_output_dtype
+from hw.ops.base import OnnxUnsupported, accumulator_range, dtype_for_range, make_hw_node
 from hw.ops.graph import NodeSpec, linear_model, opset_imports
-from tests.unit.test_values_plan import INPUT_TYPES, WEIGHT_TYPES, draw_ints, thresholds
+from tests.unit.test_values_plan import (INPUT_TYPES, WEIGHT_TYPES, assert_outputs_equal, draw_ints, mvau_case,
+                                         thresholding_case, thresholds)
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -35,13 +36,8 @@ def assert_onnx_equals_execute(model, x: np.ndarray):
     ref = execute_dataflow(model, {name: x}, compiled=False)
     plan = compile_plan(model)({name: x})
     values = compile_onnx(model)
-    got = values({name: x})
-    assert ref.keys() == got.keys()
-    for k in ref:
-        for other in (got[k], plan[k]):
-            assert other.dtype == ref[k].dtype and other.shape == ref[k].shape, (other.dtype, other.shape)
-            bad = np.flatnonzero((other != ref[k]).reshape(len(x), -1).any(axis=1))
-            assert bad.size == 0, f"{bad.size} of {len(x)} samples differ, first {bad[0]}"
+    for other in (values({name: x}), plan):
+        assert_outputs_equal(ref, other, len(x))
     return [n.op_type for n in values.proto.graph.node]
 
 
@@ -69,27 +65,9 @@ def grid_thresholds(rng, lo: np.ndarray, hi: np.ndarray, steps: int) -> np.ndarr
        act=st.sampled_from(["none", "steps", "grid", "bipolar"]), steps=st.integers(1, 70), shared=st.booleans(),
        vec=st.sampled_from([[1], [1, 3], [1, 2, 3]]), flatten=st.booleans(), act_val=st.integers(-4, 2))
 def test_mvau_graph_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten, act_val):
-    rng = np.random.default_rng(seed)
-    if xnor:
-        idt, wdt = rng.choice(["BINARY", "BIPOLAR"]), "BIPOLAR"
-    w = draw_ints(rng, wdt, (mw, mh))
-    lo, hi = (np.zeros(mh), np.full(mh, mw)) if xnor else accumulator_range(
-        w, float(DataType[idt].min()), float(DataType[idt].max()))
-    attrs = dict(MW=mw, MH=mh, PE=1, SIMD=1, inputDataType=idt, weightDataType=wdt, binaryXnorMode=int(xnor),
-                 numInputVectors=vec)
-    if act == "none":
-        odt = dtype_for_range(lo.min(), hi.max())
-        spec = NodeSpec("MVAU", {**attrs, "noActivation": 1, "outputDataType": odt.name, "accDataType": odt.name}, [w])
-    else:
-        steps = 1 if act == "bipolar" else steps
-        thr = grid_thresholds(rng, lo, hi, steps) if act == "grid" else thresholds(rng, lo, hi, steps, shared)
-        odt = DataType["BIPOLAR"] if act == "bipolar" else threshold_output_dtype(DataType["INT8"], act_val, steps)
-        spec = NodeSpec("MVAU", {**attrs, "outputDataType": odt.name, "ActVal": 0 if act == "bipolar" else act_val},
-                        [w, thr])
-    model = linear_model([spec])
-    x = draw_ints(rng, idt, (int(rng.integers(1, 20)),) + tuple(vec[1:]) + (mw,))
-    if flatten and len(vec) > 1:
-        x = x.reshape(len(x), -1)  # a flattened feature map feeding a dense layer
+    grid = (lambda rng, lo, hi, steps, shared: grid_thresholds(rng, lo, hi, steps)) if act == "grid" else None
+    model, x = mvau_case(np.random.default_rng(seed), mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten,
+                         act_val, grid)
     ops = assert_onnx_equals_execute(model, x)
     assert "MatMul" in ops
 
@@ -99,17 +77,9 @@ def test_mvau_graph_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, sha
        idt=st.sampled_from(INPUT_TYPES), shared=st.booleans(), bipolar=st.booleans(), act_val=st.integers(-3, 3),
        grid=st.booleans())
 def test_thresholding_graph_equals_execute(seed, channels, steps, idt, shared, bipolar, act_val, grid):
-    rng = np.random.default_rng(seed)
-    steps = int(rng.integers(1, 3)) if steps > 200 else steps
-    d = DataType[idt]
-    steps = 1 if bipolar else steps
-    lo, hi = np.full(channels, float(d.min())), np.full(channels, float(d.max()))
-    thr = grid_thresholds(rng, lo, hi, steps) if grid else thresholds(rng, lo, hi, steps, shared)
-    odt = "BIPOLAR" if bipolar else threshold_output_dtype(DataType["INT8"], act_val, steps).name
-    model = linear_model([NodeSpec("Thresholding", dict(NumChannels=channels, numSteps=steps, inputDataType=idt,
-                                                       outputDataType=odt, ActVal=0 if bipolar else act_val,
-                                                       numInputVectors=[1, 2]), [thr])])
-    assert_onnx_equals_execute(model, draw_ints(rng, idt, (int(rng.integers(1, 30)), 2, channels)))
+    make = (lambda rng, lo, hi, steps, shared: grid_thresholds(rng, lo, hi, steps)) if grid else None
+    assert_onnx_equals_execute(*thresholding_case(np.random.default_rng(seed), channels, steps, idt, shared, bipolar,
+                                                  act_val, make))
 
 
 @SETTINGS

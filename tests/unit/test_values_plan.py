@@ -29,6 +29,16 @@ def draw_ints(rng, dt: str, shape) -> np.ndarray:
     return (np.where(v > 0, 1, -1) if dt == "BIPOLAR" else v).astype(np.float64)
 
 
+def assert_outputs_equal(ref: dict, got: dict, samples: int) -> None:
+    """Same output names, and per output the same dtype, shape and every value (the first differing
+    sample named)."""
+    assert ref.keys() == got.keys()
+    for k in ref:
+        assert got[k].dtype == ref[k].dtype and got[k].shape == ref[k].shape, (got[k].dtype, ref[k].dtype, got[k].shape)
+        bad = np.flatnonzero((got[k] != ref[k]).reshape(samples, -1).any(axis=1))
+        assert bad.size == 0, f"{bad.size} of {samples} samples differ, first {bad[0]}"
+
+
 def assert_plan_equals_execute(model, x: np.ndarray) -> None:
     """Equal outputs, and the plan really ran the op's own kernel, not the execute fallback."""
     name = model.graph.input[0].name
@@ -36,12 +46,7 @@ def assert_plan_equals_execute(model, x: np.ndarray) -> None:
     plan = compile_plan(model)
     kernel = plan.steps[0].fn.__qualname__
     assert kernel.startswith(f"{model.graph.node[0].op_type}.compile_values"), kernel
-    got = plan({name: x})
-    assert ref.keys() == got.keys()
-    for k in ref:
-        assert got[k].dtype == ref[k].dtype and got[k].shape == ref[k].shape, (got[k].dtype, ref[k].dtype)
-        bad = np.flatnonzero((got[k] != ref[k]).reshape(len(x), -1).any(axis=1))
-        assert bad.size == 0, f"{bad.size} of {len(x)} samples differ, first {bad[0]}"
+    assert_outputs_equal(ref, plan({name: x}), len(x))
 
 
 def thresholds(rng, lo: np.ndarray, hi: np.ndarray, steps: int, shared: bool) -> np.ndarray:
@@ -52,16 +57,11 @@ def thresholds(rng, lo: np.ndarray, hi: np.ndarray, steps: int, shared: bool) ->
     return np.where(rng.random(t.shape) < 0.5, np.round(t), np.round(2 * t) / 2)
 
 
-@SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), mw=st.integers(1, 40), mh=st.integers(1, 12),
-       idt=st.sampled_from(INPUT_TYPES), wdt=st.sampled_from(WEIGHT_TYPES), xnor=st.booleans(),
-       act=st.sampled_from(["none", "steps", "bipolar"]), steps=st.integers(1, 70), shared=st.booleans(),
-       vec=st.sampled_from([[1], [1, 3], [1, 2, 3]]), flatten=st.booleans(), act_val=st.integers(-4, 2),
-       block=st.sampled_from([1, 37, 1 << 14]))
-def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten, act_val, block):
-    """`block`: values per fused block (hw.ops._threshold_kernel.BLOCK_VALUES), small ones so that
-    the rows run in several blocks, the last one partial."""
-    rng = np.random.default_rng(seed)
+def mvau_case(rng, mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten, act_val, make_thresholds=None):
+    """(model, inputs) of one drawn MVAU: act "none" (no activation), "bipolar" (one threshold, BIPOLAR
+    out) or any other value (`steps` thresholds from make_thresholds(rng, lo, hi, steps, shared), by
+    default `thresholds`), over the proven accumulator range; `flatten` feeds a multi-vector input as
+    one flattened row."""
     if xnor:
         idt, wdt = rng.choice(["BINARY", "BIPOLAR"]), "BIPOLAR"
     w = draw_ints(rng, wdt, (mw, mh))
@@ -74,7 +74,7 @@ def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, sh
         spec = NodeSpec("MVAU", {**attrs, "noActivation": 1, "outputDataType": odt.name, "accDataType": odt.name}, [w])
     else:
         steps = 1 if act == "bipolar" else steps
-        thr = thresholds(rng, lo, hi, steps, shared)
+        thr = (make_thresholds or thresholds)(rng, lo, hi, steps, shared)
         odt = DataType["BIPOLAR"] if act == "bipolar" else threshold_output_dtype(DataType["INT8"], act_val, steps)
         spec = NodeSpec("MVAU", {**attrs, "outputDataType": odt.name, "ActVal": 0 if act == "bipolar" else act_val},
                         [w, thr])
@@ -82,6 +82,34 @@ def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, sh
     x = draw_ints(rng, idt, (int(rng.integers(1, 20)),) + tuple(vec[1:]) + (mw,))
     if flatten and len(vec) > 1:
         x = x.reshape(len(x), -1)  # a flattened feature map feeding a dense layer
+    return model, x
+
+
+def thresholding_case(rng, channels, steps, idt, shared, bipolar, act_val, make_thresholds=None):
+    """(model, inputs) of one drawn Thresholding over the input type's whole range (2 vectors per frame)."""
+    steps = int(rng.integers(1, 3)) if steps > 200 else steps  # compare-and-sum (<= 2 steps) drawn often
+    d = DataType[idt]
+    steps = 1 if bipolar else steps
+    lo, hi = np.full(channels, float(d.min())), np.full(channels, float(d.max()))
+    thr = (make_thresholds or thresholds)(rng, lo, hi, steps, shared)
+    odt = "BIPOLAR" if bipolar else threshold_output_dtype(DataType["INT8"], act_val, steps).name
+    model = linear_model([NodeSpec("Thresholding", dict(NumChannels=channels, numSteps=steps, inputDataType=idt,
+                                                       outputDataType=odt, ActVal=0 if bipolar else act_val,
+                                                       numInputVectors=[1, 2]), [thr])])
+    return model, draw_ints(rng, idt, (int(rng.integers(1, 30)), 2, channels))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), mw=st.integers(1, 40), mh=st.integers(1, 12),
+       idt=st.sampled_from(INPUT_TYPES), wdt=st.sampled_from(WEIGHT_TYPES), xnor=st.booleans(),
+       act=st.sampled_from(["none", "steps", "bipolar"]), steps=st.integers(1, 70), shared=st.booleans(),
+       vec=st.sampled_from([[1], [1, 3], [1, 2, 3]]), flatten=st.booleans(), act_val=st.integers(-4, 2),
+       block=st.sampled_from([1, 37, 1 << 14]))
+def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten, act_val, block):
+    """`block`: values per fused block (hw.ops._threshold_kernel.BLOCK_VALUES), small ones so that
+    the rows run in several blocks, the last one partial."""
+    model, x = mvau_case(np.random.default_rng(seed), mw, mh, idt, wdt, xnor, act, steps, shared, vec, flatten,
+                         act_val)
     with mock.patch.object(threshold_kernel, "BLOCK_VALUES", block):
         assert_plan_equals_execute(model, x)
 
@@ -91,17 +119,9 @@ def test_mvau_kernel_equals_execute(seed, mw, mh, idt, wdt, xnor, act, steps, sh
        idt=st.sampled_from(INPUT_TYPES), shared=st.booleans(), bipolar=st.booleans(), act_val=st.integers(-3, 3),
        block=st.sampled_from([1, 29, 1 << 14]))
 def test_thresholding_kernel_equals_execute(seed, channels, steps, idt, shared, bipolar, act_val, block):
-    rng = np.random.default_rng(seed)
-    steps = int(rng.integers(1, 3)) if steps > 200 else steps  # compare-and-sum (<= 2 steps) drawn often
-    d = DataType[idt]
-    steps = 1 if bipolar else steps
-    thr = thresholds(rng, np.full(channels, float(d.min())), np.full(channels, float(d.max())), steps, shared)
-    odt = "BIPOLAR" if bipolar else threshold_output_dtype(DataType["INT8"], act_val, steps).name
-    model = linear_model([NodeSpec("Thresholding", dict(NumChannels=channels, numSteps=steps, inputDataType=idt,
-                                                       outputDataType=odt, ActVal=0 if bipolar else act_val,
-                                                       numInputVectors=[1, 2]), [thr])])
+    model, x = thresholding_case(np.random.default_rng(seed), channels, steps, idt, shared, bipolar, act_val)
     with mock.patch.object(threshold_kernel, "BLOCK_VALUES", block):
-        assert_plan_equals_execute(model, draw_ints(rng, idt, (int(rng.integers(1, 30)), 2, channels)))
+        assert_plan_equals_execute(model, x)
 
 
 def test_threshold_table_falls_back_to_searchsorted_exactly():
