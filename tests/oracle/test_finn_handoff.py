@@ -14,6 +14,7 @@ StreamingMaxPool.finn_layers), so FINN must apply every folding entry and leave 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from qonnx.custom_op.registry import getCustomOp
@@ -63,14 +64,32 @@ def our_layers(df, names: dict) -> list[tuple[str, dict]]:
     return out
 
 
-@pytest.mark.slow
-def test_finn_layers_equal_ours(handoff):
-    _, df, flow, h = handoff
+def assert_finn_layers_equal_ours(df, flow, h: Path) -> list[tuple[str, dict]]:
+    """FINN's layers of the handoff in h are ours (our_layers), in order, each with our estimate's
+    numbers; returns ours."""
     mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
     assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
     for (name, expected), layer in zip(mine, flow.layers):
         got = {m: getattr(layer, m) for m in expected}
         assert got == expected, f"{name}: FINN {got}, ours {expected}"
+    return mine
+
+
+def assert_folding_applied(flow, folding: dict) -> dict:
+    """Every folding_config.json key names a FINN layer and every layer has its entry, with its PE,
+    SIMD and ram_style as FINN applied them; returns FINN's nodes by name."""
+    finn_nodes = {n.name: n for n in flow.model.graph.node}
+    assert set(folding) - {"Defaults"} == {layer.name for layer in flow.layers}
+    for name, entry in folding.items():
+        for attr in set(entry) & {"PE", "SIMD", "ram_style"}:
+            assert getCustomOp(finn_nodes[name]).get_nodeattr(attr) == entry[attr], (name, attr)
+    return finn_nodes
+
+
+@pytest.mark.slow
+def test_finn_layers_equal_ours(handoff):
+    _, df, flow, h = handoff
+    assert_finn_layers_equal_ours(df, flow, h)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import json
 import pytest
 from qonnx.custom_op.registry import getCustomOp
 
-from tests.oracle.test_finn_handoff import our_layers
+from tests.oracle.test_finn_handoff import assert_finn_layers_equal_ours, assert_folding_applied
 from toolchain.export import export_run
 
 # IFMChannels 8 and 16: both windows folded below their channel count, each a different ram style
@@ -42,8 +42,7 @@ def test_finn_applies_the_windows_folding(handoff):
     finn_layers = json.loads((h / "hil_build.json").read_text())["finn_layers"]
     assert {name: finn_layers[name] for name in WINDOWS} == {ours: [finn] for ours, finn in WINDOWS.items()}
     folding = json.loads((h / "folding_config.json").read_text())
-    finn_nodes = {n.name: n for n in flow.model.graph.node}
-    assert set(folding) - {"Defaults"} == {layer.name for layer in flow.layers}
+    finn_nodes = assert_folding_applied(flow, folding)  # every entry, as FINN applied it
     ours = {n.name: getCustomOp(n) for n in df.graph.node}
     for name, finn in WINDOWS.items():
         inst = getCustomOp(finn_nodes[finn])
@@ -54,19 +53,11 @@ def test_finn_applies_the_windows_folding(handoff):
             assert list(inst.get_nodeattr(attr)) == list(ours[name].get_nodeattr(attr)), (finn, attr)
         for attr, value in FOLDING[name].items():
             assert folding[finn][attr] == value and inst.get_nodeattr(attr) == value, (finn, attr)
-    for name, entry in folding.items():  # and every other entry, as FINN applied it
-        for attr in set(entry) & {"PE", "SIMD", "ram_style"}:
-            assert getCustomOp(finn_nodes[name]).get_nodeattr(attr) == entry[attr], (name, attr)
 
 
 def test_every_finn_layer_equals_ours(handoff):
     df, flow, h = handoff
-    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
-    assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
     assert flow.unconverted == ["Transpose", "Mul"]  # the NCHW input transpose and the output scale
-    for (name, expected), layer in zip(mine, flow.layers):
-        got = {m: getattr(layer, m) for m in expected}
-        assert got == expected, f"{name}: FINN {got}, ours {expected}"
-    cycles = dict(mine)
+    cycles = dict(assert_finn_layers_equal_ours(df, flow, h))
     # get_exp_cycles, 1D case: OFMDim_w · k_w · IFMChannels / SIMD + 2 (28 · 5 · 8/4, 24 · 5 · 16/8)
     assert [cycles[w]["cycles"] for w in WINDOWS.values()] == [28 * 5 * 2 + 2, 24 * 5 * 2 + 2]

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 from tests.oracle.conftest import PART
-from tests.oracle.test_finn_handoff import our_layers
+from tests.oracle.test_finn_handoff import assert_finn_layers_equal_ours, assert_folding_applied
 
 FOLDING = {"SWG_0": {"SIMD": 1}, "MVAU_0": {"PE": 2, "SIMD": 3}, "SWG_1": {"SIMD": 2, "ram_style": "block"},
            "MVAU_1": {"PE": 4, "SIMD": 4}, "MVAU_2": {"PE": 1, "SIMD": 2}}
@@ -77,21 +76,12 @@ def test_the_handoff_names_what_finn_builds(handoff):
     assert result["finn_names"]["SWG_1"] == "ConvolutionInputGenerator_rtl_2"
     # the input Transpose (NCHW) and the output scale stay outside FINN's dataflow, nothing else
     assert sorted(flow.unconverted) == ["Mul", "Transpose"]
-    folding = json.loads((h / "folding_config.json").read_text())
-    finn_nodes = {n.name: n for n in flow.model.graph.node}
-    assert set(folding) - {"Defaults"} == {layer.name for layer in flow.layers}
-    for name, entry in folding.items():
-        for attr in set(entry) & {"PE", "SIMD", "ram_style"}:
-            assert getCustomOp(finn_nodes[name]).get_nodeattr(attr) == entry[attr], (name, attr)
+    assert_folding_applied(flow, json.loads((h / "folding_config.json").read_text()))
 
 
 def test_every_finn_layer_equals_ours(handoff):
     df, flow, h = handoff
-    mine = our_layers(df, json.loads((h / "hil_build.json").read_text())["finn_layers"])
-    assert [layer.name for layer in flow.layers] == [name for name, _ in mine]
-    for (name, expected), layer in zip(mine, flow.layers):
-        got = {m: getattr(layer, m) for m in expected}
-        assert got == expected, f"{name}: FINN {got}, ours {expected}"
+    assert_finn_layers_equal_ours(df, flow, h)
 
 
 # finn-plus 1.6.1 build_dataflow_steps.py:step_apply_folding_config, the attributes it writes back to
