@@ -78,10 +78,10 @@ UNSIGNED_MODE = 0  # hil_pkg UNSIGNED (hw/ops/rtl)
 # ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
 # the fit set of scripts/bench_synth.py only (its even rows, 15 layers; `--fit` re-derives them) after
 # the counted parts (COUNTED, coefficient 1) are taken off Yosys' LUTs. Measured there, Yosys 0.23 xc7:
-# held-out LUT error mean 8 %, max 22 % (15 layers: thr 64 p8 +22 %, the rest within 19 %); fit set mean
-# 9 %, max 29 % (thr 64 p2: its registered threshold ROM at depth 32, where ABC spends 4 LUTs per column
-# instead of the ~2 it spends with more columns).
-LUT_COEF = {"rom": 0.566, "compare": 0.958, "count": 1.0, "add": 0.943, "mult": 4.623, "mux": 1.0, "control": 2.029}
+# held-out LUT error mean 7 %, max 19 % (15 layers: mvau 64x64 p8s8 xnor -19 %); fit set mean 6 %, max
+# 14 %. "compare" (the comparators too narrow for a carry chain, 2 LUTs per cmp2lcu group) is 0.645: ABC
+# rebuilds those as one chain of about 2.6 LUTs per 4-bit compare, merged with the count.
+LUT_COEF = {"rom": 0.567, "compare": 0.645, "count": 1.0, "add": 0.944, "mult": 4.623, "mux": 1.0, "control": 2.021}
 LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
 DSP_PORT = "dsp_port"  # the LUTs whose only loads are DSP48E1 A/B pins (hil_mvau's ROM, x mux): counted
 REG_ROM = "rom_reg"  # a registered ROM's column LUTs (loads: flip-flops only; threshold_parts): counted
@@ -110,6 +110,17 @@ def rom_columns(words: list[int], width: int) -> int:
     bits = np.array([[(w >> i) & 1 for i in range(width)] for w in words], dtype=np.uint8)
     live = bits[:, bits.min(axis=0) != bits.max(axis=0)]
     return len({col.tobytes() for col in live.T})
+
+
+def index_columns(words: list[int], width: int) -> int:
+    """Distinct live bit columns of a ROM equal to a bit of the word index (column j of word w is bit i of
+    w for every word)."""
+    if len(words) < 2 or width <= 0:
+        return 0
+    bits = np.array([[(w >> i) & 1 for i in range(width)] for w in words], dtype=np.uint8)
+    live = {col.tobytes() for col in bits[:, bits.min(axis=0) != bits.max(axis=0)].T}
+    index = np.arange(len(words))
+    return sum(((index >> i) & 1).astype(np.uint8).tobytes() in live for i in range(clog2(len(words))))
 
 
 CMP_BUDGET = LUT_INPUTS  # cmp2lcu.v's BUDGET (synth_xilinx: -D LUT_WIDTH=6)
@@ -255,29 +266,45 @@ def _add(parts: dict, more: dict) -> None:
 
 
 def threshold_parts(pe: int, steps: int, tmem_words: list[int], tbits: int, a_bits: int, a_const_msb: bool,
-                    depth: int) -> tuple[int, dict]:
+                    depth: int, next_address: bool = False) -> tuple[int, dict]:
     """The comparators (compare_luts), the thermometer count, and the threshold ROM: registered (one FF
-    per distinct live column) when it has more than one word.
-
-    A registered column (memory_dff: the ROM read at the counter's next value, the register after it)
-    is a function of the counter's clog2(depth) bits, its enable and the reset, and its loads are
-    flip-flops, so nothing downstream shares its LUTs: while that is at most 6 inputs, one LUT6 per
-    column, counted (REG_ROM; thr 16 p2 at depth 8: 67 LUTs for 69 columns, thr 48 p4 at depth 12:
-    157 for 147). Deeper, ABC reads the ROM at the counter and at its increment and selects, sharing
-    what it finds between columns: 1.7 LUTs per column on thr 32 p1's 111 columns at depth 32, 1.9 on
-    thr 128 p4's 203, 4 on thr 64 p2's 24; so that ROM stays a fitted part (rom_luts of 4 x depth)."""
+    per distinct live column) when it has more than one word. `next_address`: the template registers the
+    ROM read at the counter's next value itself (hil_thresholding); else Yosys merges the counter into
+    the read port (hil_mvau's tmem[nf]). registered_rom_parts says what each costs."""
     word_bits = pe * steps * tbits
     cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
+    if next_address:
+        # a column equal to a bit of its word's index is the counter's own register (the same next value
+        # under the same enable): opt_merge keeps one (thr 32 p8 u8 t3: 2 of its 12 columns)
+        cols -= index_columns(tmem_words, word_bits)
     carry, logic = compare_luts(tmem_words, pe, steps, tbits, a_bits, a_const_msb)
     parts = {CMP_CARRY: carry, "compare": logic, "count": pe * steps}
-    _add(parts, registered_rom_parts(cols, depth))
+    _add(parts, registered_rom_parts(cols, depth, next_address))
     return cols, parts
 
 
-def registered_rom_parts(cols: int, depth: int) -> dict:
-    """The LUT parts of a registered ROM's columns (threshold_parts says why)."""
+def registered_rom_parts(cols: int, depth: int, next_address: bool = False) -> dict:
+    """The LUT parts of a registered ROM's `cols` live columns of `depth` words. The loads of a column are
+    flip-flops only, so nothing downstream shares its LUTs: they are counted (REG_ROM) while a column is
+    one LUT, and a fitted "rom" part beyond.
+
+    next_address (hil_thresholding: `thr <= tmem[t_next]` under the enable `!rst_n || fire`, t_next = 0 in
+    reset and after the last word): a column is a function of t_next's clog2(depth) bits, which come
+    out of the increment's CARRY4 (opaque to ABC), and of the zero condition (reset, and the wrap compare
+    unless depth is a power of two): rom_luts of that many address bits (one LUT6 to 32 words, a LUT7 of
+    two at 64). Measured on bench_synth's threshold layers: thr 64 p2 (depth 32) 24 LUTs for 24 columns.
+
+    Merged (hil_mvau's `tmem[nf]` inside `if (!rst_n) ... else if (fire)`, memory_dff): Yosys keeps no
+    enable or reset pin on the read register, so a column is a function of the counter's bits, its enable,
+    the reset and its own value: one LUT6 while that is at most 6 inputs (thr 16 p2 at depth 8: 67 LUTs for
+    69 columns, before hil_thresholding read its next address itself). Deeper, ABC maps it to LUT7/LUT8
+    (2 and 4 LUT6s) and shares what it finds between columns: a fitted part (rom_luts of 4 x depth)."""
     if cols == 0:
         return {}
+    if next_address:
+        inputs = clog2(depth) + 1 + (0 if _pow2(depth) else 1)
+        luts = rom_luts(2 ** inputs)
+        return {REG_ROM: float(cols)} if luts == 1 else {"rom": cols * luts}
     if clog2(depth) + 2 <= LUT_INPUTS:
         return {REG_ROM: float(cols)}
     return {"rom": cols * rom_luts(4 * depth)}
@@ -369,7 +396,8 @@ def thresholding(params: dict, tmem: list[int]) -> Structure:
     c, pe, ibits, tbits = params["C"], params["PE"], params["IBITS"], params["TBITS"]
     steps, obits = params["NSTEPS"], params["OBITS"]
     depth = c // pe
-    tff, tparts = threshold_parts(pe, steps, tmem, tbits, ibits + 1, params["IN_MODE"] == UNSIGNED_MODE, depth)
+    tff, tparts = threshold_parts(pe, steps, tmem, tbits, ibits + 1, params["IN_MODE"] == UNSIGNED_MODE, depth,
+                                  next_address=True)
     # the channel counter t only addresses the thresholds: when they are the same in every word (no live
     # column; tfc-w1a1's first layer, untrained), nothing observes it and it is removed (opt_clean)
     ff = clog2(depth) if tff else 0

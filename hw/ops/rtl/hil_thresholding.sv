@@ -42,14 +42,24 @@ module hil_thresholding #(
       v = (IBITS + 1)'(hil_pkg::decode(64'(in_data[pe*IBITS +: IBITS]), IBITS, IN_MODE));
       count = '0;
       for (int k = 0; k < NSTEPS; k++)
-        count = count + CW'((v >= $signed(tmem[t][(pe*NSTEPS + k)*TBITS +: TBITS])) ? 1 : 0);
+        count = count + CW'((v >= $signed(thr[(pe*NSTEPS + k)*TBITS +: TBITS])) ? 1 : 0);
       result[pe*OBITS +: OBITS] = OBITS'(32'(count) + ACT_VAL);
     end
   end
 
+  // The thresholds of the channel group of the next firing, registered: read at t's next value (0 in
+  // reset), so that each register bit is a function of that address alone (one LUT6 per bit to 64 words).
+  // Written as `if (!rst_n) ... else if (fire)`, Yosys 0.23 merges t into the ROM's read port and builds
+  // each bit as a function of t, t+1, fire, reset and its own value (a LUT8 of 4 LUT6s at 32 words).
+  // (a power-of-two TMEM wraps by itself: no compare, whose inputs each register bit would add)
+  wire wrap = (TMEM == (1 << TW)) ? 1'b0 : (t == TW'(TMEM - 1));
+  wire [TW-1:0] t_next = (!rst_n || wrap) ? '0 : t + 1'b1;
+  logic [PE*NSTEPS*TBITS-1:0] thr;
   always_ff @(posedge clk) begin
-    if (!rst_n) t <= '0;
-    else if (fire) t <= (t == TW'(TMEM - 1)) ? '0 : t + 1'b1;
+    if (!rst_n || fire) begin
+      t <= t_next;
+      thr <= tmem[t_next];
+    end
   end
 
   hil_fifo #(.WIDTH(PE*OBITS), .DEPTH(2)) queue (
