@@ -430,16 +430,31 @@ def addstreams(pe: int, obits: int) -> Structure:
     return _with_queue(0, parts, pe * obits)
 
 
+def slice_mux_luts(r: int) -> float:
+    """LUTs per output bit of hil_dwc's narrowing slice select `word[slice*OUT_W +: OUT_W]` of r slices
+    (Yosys' $shiftx: a pruned tree of r - 1 2:1 muxes per bit): one LUT6 up to 4:1; wider, ABC maps
+    the tree at two muxes per LUT (measured: 64 -> 4, r 16, 30 LUTs for its 4 bits; 16 -> 1, 7-8;
+    32 -> 4, r 8, 14 for 4), not the 4:1 LUT6 + MUXF7/MUXF8 tree mux_luts counts."""
+    return 0.0 if r <= 1 else (1.0 if r <= LUT_INPUTS - 2 else (r - 1) / 2)
+
+
 def dwc(in_w: int, out_w: int) -> Structure:
-    """hil_dwc.sv: the IN_W + OUT_W bit buffer, its fill count and the queue; the buffer's shift by the
-    fill count is a mux of log2 levels per bit (digits-mlp 4 -> 16, tfc-w1a1 1 -> 28, 2 -> 8, 1 -> 8:
-    half of their LUTs at one LUT per level, the old count)."""
+    """hil_dwc.sv. An integer narrowing (IN_W = R x OUT_W): the word's slices 1..R-1 held, the slice
+    counter, an R:1 select per output bit (slice_mux_luts) and the queue. Otherwise: the IN_W + OUT_W
+    bit buffer, its fill count and the queue; the buffer's shift by the fill count is a mux of log2
+    levels per bit (digits-mlp 4 -> 16, tfc-w1a1 1 -> 28, 2 -> 8, 1 -> 8: half of their LUTs at one LUT
+    per level, the old count)."""
+    parts = dict.fromkeys(LUT_COEF, 0.0)
+    if in_w > out_w and in_w % out_w == 0:
+        r = in_w // out_w
+        parts["mux"] = out_w * slice_mux_luts(r)
+        parts["control"] = float(clog2(r))
+        return _with_queue(in_w - out_w + clog2(r), parts, out_w)
     bw = in_w + out_w
     # the fill count b only moves by IN_W and OUT_W: its low bits that both leave 0 stay 0 from reset
     # (opt_dff removes them; 3 of 5 bits for 4 -> 16)
     zeros = min((in_w & -in_w).bit_length(), (out_w & -out_w).bit_length()) - 1
     count_bits = max(0, clog2(bw + 1) - zeros)
-    parts = dict.fromkeys(LUT_COEF, 0.0)
     # the shift by b: clog2 levels of 2:1 muxes per bit, two levels (a 4:1) per LUT6
     parts["mux"] = float(bw * math.ceil(max(1, clog2(bw + 1)) / 2))
     parts["control"] = float(count_bits)
