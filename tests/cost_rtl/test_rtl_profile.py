@@ -17,8 +17,9 @@ from tests.conftest import ROOT
 from toolchain.defaults import resolve_device
 
 # small held-out layers: fabric multipliers with thresholds (FF queue, registered threshold ROM), DSP
-# multipliers without activation (LUTRAM queue)
-CHECKED = ("mvau 32x16 p2s2 u2xi2 t3", "mvau 32x10 p2s2 u4xi4 noact")
+# multipliers without activation (LUTRAM queue), a Thresholding of comparators too narrow for a carry
+# chain (its threshold register read at the next address)
+CHECKED = ("mvau 32x16 p2s2 u2xi2 t3", "mvau 32x10 p2s2 u4xi4 noact", "thr 64 p8 u4 t3")
 BOUND = 0.20
 
 
@@ -63,11 +64,11 @@ def test_rtl_profile_on_small_held_out_layers(tmp_path):
 
 @pytest.mark.slow
 def test_rtl_profile_on_every_held_out_layer(tmp_path):
-    """Every held-out layer: structure exact, LUT within 20 % on average (the issue's bound; single
-    layers reach 22 %, scripts/bench_synth.py prints them)."""
+    """Every held-out layer: structure exact, LUT within 20 % (the issue's bound; measured: mean 7 %,
+    max 19 %, scripts/bench_synth.py prints them)."""
     b = bench()
     errors = lut_errors(b, b.split([c[0] for c in b.CONFIGS])[1], tmp_path)
-    assert np.mean(list(errors.values())) <= BOUND, errors
+    assert max(errors.values()) <= BOUND, errors
 
 
 def test_estimate_with_the_rtl_profile_equals_yosys_per_node(tmp_path):
