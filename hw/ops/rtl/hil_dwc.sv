@@ -4,7 +4,7 @@
 // buffered bits (the oldest at bit 0); a firing reads a word when b < OUT_W and writes the lowest
 // OUT_W bits when b plus the word read reaches OUT_W. Widening: every firing reads, the one that
 // completes a word writes {in, buffered}; narrowing: every firing writes, the first of a word reads.
-// Output through the 2-word `rtl` queue. An integer narrowing is built as FINN builds it (below).
+// Output through the 2-word `rtl` queue. Integer ratios are built as FINN builds them (below).
 module hil_dwc #(
   parameter int IN_W = 8, parameter int OUT_W = 8
 ) (
@@ -42,6 +42,25 @@ module hil_dwc #(
     end
     assign q_data = out_slice;
     assign q_valid = fire;
+  end else if (OUT_W > IN_W && OUT_W % IN_W == 0) begin : widen
+    // An integer widening (OUT_W = R * IN_W, StreamingDataWidthConverter_Batch again): every firing
+    // reads a word; the first R-1 of an output word are held in its slices 0..R-2 (a decoded enable per
+    // slice), the R-th writes {in, held}. The general converter's firings, without its shifter.
+    localparam int R = OUT_W / IN_W;
+    localparam int SW = $clog2(R);
+    logic [SW-1:0] slice;
+    logic [OUT_W-IN_W-1:0] held;
+    wire writes = (slice == SW'(R - 1));
+    assign in_ready = !writes || q_ready;
+    wire fire = in_valid && in_ready;
+    always_ff @(posedge clk) begin
+      if (!rst_n) slice <= '0;
+      else if (fire) slice <= writes ? '0 : slice + 1'b1;
+      for (int r = 0; r < R - 1; r++)
+        if (fire && slice == SW'(r)) held[r*IN_W +: IN_W] <= in_data;
+    end
+    assign q_data = {in_data, held};
+    assign q_valid = fire && writes;
   end else begin : general
     localparam int BW = IN_W + OUT_W;  // at most OUT_W - 1 bits wait, plus the word read
     localparam int CW = $clog2(BW + 1);
