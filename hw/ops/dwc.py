@@ -106,7 +106,8 @@ class DWC(PassThroughOp):
         return rtl_cost.dwc(m.params["IN_W"], m.params["OUT_W"])
 
     def rtl_module(self, node, model):
-        """hw/ops/rtl/hil_dwc.sv: the generalized converter of token_schedule(), any width ratio."""
+        """hw/ops/rtl/hil_dwc.sv: the firings of token_schedule() for any width ratio (integer ratios as a
+        slice counter over a held word, the others as the generalized converter's shifted buffer)."""
         from hw.ops import rtl
 
         win, wout = self.a("inWidth"), self.a("outWidth")
