@@ -76,12 +76,12 @@ LUT_INPUTS = 6
 UNSIGNED_MODE = 0  # hil_pkg UNSIGNED (hw/ops/rtl)
 
 # ---- LUT coefficients: LUTs per unit of each structure part, fitted (non-negative least squares) on
-# the fit set of scripts/bench_synth.py only (its even rows, 15 layers; `--fit` re-derives them) after
+# the fit set of scripts/bench_synth.py only (its even rows, 17 layers; `--fit` re-derives them) after
 # the counted parts (COUNTED, coefficient 1) are taken off Yosys' LUTs. Measured there, Yosys 0.23 xc7:
-# held-out LUT error mean 7 %, max 19 % (15 layers: mvau 64x64 p8s8 xnor -19 %); fit set mean 6 %, max
-# 14 %. "compare" (the comparators too narrow for a carry chain, 2 LUTs per cmp2lcu group) is 0.645: ABC
+# held-out LUT error mean 5 %, max 18 % (17 layers: mvau 32x10 p2s2 noact -18 %); fit set mean 6 %, max
+# 13 %. "compare" (the comparators too narrow for a carry chain, 2 LUTs per cmp2lcu group) is 0.649: ABC
 # rebuilds those as one chain of about 2.6 LUTs per 4-bit compare, merged with the count.
-LUT_COEF = {"rom": 0.567, "compare": 0.645, "count": 1.0, "add": 0.944, "mult": 4.623, "mux": 1.0, "control": 2.021}
+LUT_COEF = {"rom": 0.567, "compare": 0.649, "count": 1.0, "add": 1.024, "mult": 4.46, "mux": 1.0, "control": 2.003}
 LUTRAM = "lutram"  # the LUTs of LUTRAM cells: counted, not fitted (coefficient 1)
 DSP_PORT = "dsp_port"  # the LUTs whose only loads are DSP48E1 A/B pins (hil_mvau's ROM, x mux): counted
 REG_ROM = "rom_reg"  # a registered ROM's column LUTs (loads: flip-flops only; threshold_parts): counted
@@ -376,6 +376,14 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
         parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
         if not xnor:
             parts["mult"] += pe * simd * ibits * wbits
+        elif clog2(nf * sf) + 1 == LUT_INPUTS + 1:
+            # the match bit ROM(addr) XNOR x of a 64-word ROM has 7 inputs: ABC (delay first, LUT7 at twice
+            # a LUT6's area) maps it as one LUT7, 2 LUT6 + MUXF7 per column where a shallower ROM's fits
+            # one LUT6 and a deeper one's XNOR goes into the adder: one more LUT per column, counted
+            # (ROM_TREE). Netlists of mvau 32x32 p4s4 xnor: 4-leaf MUXF7/MUXF8 trees selected by x and an
+            # address bit; independent probes (bench_synth's xnor rows at 64 words, and 32x32 p4s4 /
+            # 128x16 p2s16 with other weights) -15 .. -28 % before, -7 .. -18 % after
+            parts[ROM_TREE] = parts.get(ROM_TREE, 0.0) + wcols
     if sf > 1:
         ff += pe * acc_bits
     if has_thr:
