@@ -13,7 +13,7 @@ from hw.ops.graph import NodeSpec, linear_model
 from tests.cost_rtl.test_rtl_profile import bench
 from toolchain.defaults import resolve_device
 
-LUT_STREAM_BOUND = 0.30  # measured on these 16 instances: -12 % (FMPadding) .. +25 % (SWG BUF 16); docs/guide/cost-models.md
+LUT_STREAM_BOUND = 0.30  # measured on these 16 instances: -14 % (FMPadding) .. +27 % (SWG BUF 16); docs/guide/cost-models.md
 
 
 def pad(c=2, simd=1, dt="UINT4"):
