@@ -45,8 +45,8 @@ divider), and the families other than xc7. FIFO nodes of 3, 4, 33, 64 and 256 wo
 LUTRAM exact; the logic LUTs of a FIFO deeper than one 128-word LUTRAM cell (read mux, address
 decode) are underestimated. The stream templates (SWG, StreamingMaxPool, LabelSelect, FMPadding):
 FF and DSP exact on the 11 probed instances (tests/cost_rtl/test_rtl_stream_ops.py) and on
-digits-cnn's nodes; their LUT, counted with the MVAU/Thresholding coefficients (none refitted), is
--12 % .. +25 % per probed instance.
+digits-cnn's nodes; their LUT, counted with the MVAU/Thresholding coefficients (fitted on those
+layers only), is -14 % .. +27 % per probed instance; the DWC instances there -8 % .. +20 %.
 """
 
 from __future__ import annotations
