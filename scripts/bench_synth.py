@@ -106,7 +106,7 @@ CONFIGS = [
     ("thr 32 p4 u4 t3", thresholding, (32, 4, "UINT4", 3)),
     ("thr 24 p2 u5 t7", thresholding, (24, 2, "UINT5", 7)),
     # XNOR lanes whose weight ROM is 32 or 64 words: the ROM column and its XNOR with x fill a LUT6 or
-    # spill into a LUT7 (hw/cost/rtl.py mvau "xnor")
+    # spill into a LUT7 (hw/cost/rtl.py mvau, the 64-word rule)
     ("mvau 32x32 p4s4 bin xnor", mvau, (32, 32, 4, 4, "BIPOLAR", "BIPOLAR", 1)),
     ("mvau 64x16 p2s8 bin xnor", mvau, (64, 16, 2, 8, "BIPOLAR", "BIPOLAR", 1)),
     ("mvau 32x32 p4s8 bin xnor", mvau, (32, 32, 4, 8, "BIPOLAR", "BIPOLAR", 1)),

@@ -103,24 +103,25 @@ def words_of(memh: str) -> list[int]:
     return [int(line, 16) for line in memh.split()]
 
 
-def rom_columns(words: list[int], width: int) -> int:
-    """Distinct non-constant bit columns of a ROM: what survives constant folding and merging."""
+def live_columns(words: list[int], width: int) -> set[bytes]:
+    """The distinct non-constant bit columns of a ROM (each as its bytes over the words): what survives
+    constant folding and merging."""
     if not words or width <= 0:
-        return 0
+        return set()
     bits = np.array([[(w >> i) & 1 for i in range(width)] for w in words], dtype=np.uint8)
-    live = bits[:, bits.min(axis=0) != bits.max(axis=0)]
-    return len({col.tobytes() for col in live.T})
+    return {col.tobytes() for col in bits[:, bits.min(axis=0) != bits.max(axis=0)].T}
 
 
-def index_columns(words: list[int], width: int) -> int:
-    """Distinct live bit columns of a ROM equal to a bit of the word index (column j of word w is bit i of
-    w for every word)."""
-    if len(words) < 2 or width <= 0:
-        return 0
-    bits = np.array([[(w >> i) & 1 for i in range(width)] for w in words], dtype=np.uint8)
-    live = {col.tobytes() for col in bits[:, bits.min(axis=0) != bits.max(axis=0)].T}
-    index = np.arange(len(words))
-    return sum(((index >> i) & 1).astype(np.uint8).tobytes() in live for i in range(clog2(len(words))))
+def rom_columns(words: list[int], width: int) -> int:
+    """How many distinct non-constant bit columns a ROM has (live_columns)."""
+    return len(live_columns(words, width))
+
+
+def index_columns(live: set[bytes], n_words: int) -> int:
+    """How many of a ROM's live columns (live_columns of its n_words words) equal a bit of the word index
+    (column j of word w is bit i of w for every word)."""
+    index = np.arange(n_words)
+    return sum(((index >> i) & 1).astype(np.uint8).tobytes() in live for i in range(clog2(n_words)))
 
 
 CMP_BUDGET = LUT_INPUTS  # cmp2lcu.v's BUDGET (synth_xilinx: -D LUT_WIDTH=6)
@@ -271,12 +272,12 @@ def threshold_parts(pe: int, steps: int, tmem_words: list[int], tbits: int, a_bi
     per distinct live column) when it has more than one word. `next_address`: the template registers the
     ROM read at the counter's next value itself (hil_thresholding); else Yosys merges the counter into
     the read port (hil_mvau's tmem[nf]). registered_rom_parts says what each costs."""
-    word_bits = pe * steps * tbits
-    cols = rom_columns(tmem_words, word_bits) if depth > 1 else 0
+    live = live_columns(tmem_words, pe * steps * tbits) if depth > 1 else set()
+    cols = len(live)
     if next_address:
         # a column equal to a bit of its word's index is the counter's own register (the same next value
         # under the same enable): opt_merge keeps one (thr 32 p8 u8 t3: 2 of its 12 columns)
-        cols -= index_columns(tmem_words, word_bits)
+        cols -= index_columns(live, len(tmem_words))
     carry, logic = compare_luts(tmem_words, pe, steps, tbits, a_bits, a_const_msb)
     parts = {CMP_CARRY: carry, "compare": logic, "count": pe * steps}
     _add(parts, registered_rom_parts(cols, depth, next_address))
@@ -376,7 +377,7 @@ def mvau(params: dict, wmem: list[int], tmem: list[int]) -> Structure:
         parts["add"] += pe * (simd - 1 + acc_add) * acc_bits
         if not xnor:
             parts["mult"] += pe * simd * ibits * wbits
-        elif clog2(nf * sf) + 1 == LUT_INPUTS + 1:
+        elif clog2(nf * sf) == LUT_INPUTS:
             # the match bit ROM(addr) XNOR x of a 64-word ROM has 7 inputs: ABC (delay first, LUT7 at twice
             # a LUT6's area) maps it as one LUT7, 2 LUT6 + MUXF7 per column where a shallower ROM's fits
             # one LUT6 and a deeper one's XNOR goes into the adder: one more LUT per column, counted

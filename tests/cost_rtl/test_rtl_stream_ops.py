@@ -1,6 +1,6 @@
 """The rtl profile (hw/cost/rtl.py) of the stream ops whose templates have no memory files: hil_swg,
-hil_maxpool, hil_labelselect, hil_fmpadding, and hil_dwc's integer ratios, each synthesized alone by Yosys as `hil synth` does
-(scripts/bench_synth.py synthesize_node, cached by content hash). FF, DSP and BRAM are counts of
+hil_maxpool, hil_labelselect, hil_fmpadding and hil_dwc's integer ratios, each synthesized alone by
+Yosys as `hil synth` does (scripts/bench_synth.py synthesize_node, cached by content hash). FF, DSP and BRAM are counts of
 the templates' structure and must equal Yosys'; LUT is checked against the profile's stated accuracy
 for these ops (LUT_STREAM_BOUND: their counters' and dividers' logic is estimated, not fitted; the
 20 % of the issue is checked on the MVAU/Thresholding profile, not claimed here). Debian's yosys must be

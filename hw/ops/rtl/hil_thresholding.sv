@@ -48,7 +48,7 @@ module hil_thresholding #(
   end
 
   // The thresholds of the channel group of the next firing, registered: read at t's next value (0 in
-  // reset), so that each register bit is a function of that address alone (one LUT6 per bit to 64 words).
+  // reset), so that each register bit is a function of that address alone (one LUT6 per bit to 32 words).
   // Written as `if (!rst_n) ... else if (fire)`, Yosys 0.23 merges t into the ROM's read port and builds
   // each bit as a function of t, t+1, fire, reset and its own value (a LUT8 of 4 LUT6s at 32 words).
   // (a power-of-two TMEM wraps by itself: no compare, whose inputs each register bit would add)
