@@ -1,10 +1,11 @@
 """FPGA parts and boards as data: one YAML per part in this folder (docs/finn.md §3.6).
 
-    get_device("Pynq-Z2") == get_device("xc7z020clg400-1") == get_device("pynq-z1-z2")
+    get_device("Pynq-Z2") == get_device("xc7z020clg400-1") == get_device("xc7z020") == get_device("pynq-z1-z2")
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -69,16 +70,32 @@ def all_devices() -> dict[str, Device]:
     return {p.stem: _load(p) for p in sorted(_DIR.glob("*.yaml"))}
 
 
+# A Xilinx part number is device + package + speed grade (UG1099 / DS180 ordering information):
+# xc7z020 clg400 -1, xcku115 -flvb2104 -2-e. What follows the device is a package code or a '-'.
+_AFTER_DEVICE = re.compile(r"([a-z]{2,4}\d{3,4})?-.*|[a-z]{2,4}\d{3,4}")
+
+
+def device_of(part: str) -> str:
+    """The Xilinx device of a part number, the part up to its package (xc7z020clg400-1 -> xc7z020,
+    xcu250-figd2104-2L-e -> xcu250): the shortest prefix that the rest reads as package and speed."""
+    part = part.lower()
+    for end in range(1, len(part) + 1):
+        if _AFTER_DEVICE.fullmatch(part[end:]) and any(c.isdigit() for c in part[:end]):
+            return part[:end]
+    return part
+
+
 def _index() -> dict[str, Device]:
     index: dict[str, Device] = {}
     for stem, dev in all_devices().items():
-        for key in (stem, dev.name, dev.part, *dev.boards):
+        for key in (stem, dev.name, dev.part, device_of(dev.part), *dev.boards):
             index[key.lower()] = dev
     return index
 
 
 def get_device(name: str) -> Device:
-    """A device by part number, board name, device name or file stem (case-insensitive)."""
+    """A device by part number, Xilinx device (the part without package and speed: xc7z020), board name,
+    device name or file stem (case-insensitive)."""
     dev = _index().get(str(name).strip().lower())
     if dev is None:
         known = ", ".join(f"{d.name} ({d.part})" for d in all_devices().values())

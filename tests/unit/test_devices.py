@@ -13,6 +13,16 @@ def test_lookup_by_part_board_and_name():
     assert get_device("VP9P") is get_device("xcvu9p-flga2104-2L-e")
 
 
+def test_lookup_by_xilinx_device():
+    """The device alone, as `hil synth DIR --part xc7z020` is written: the part up to its package."""
+    assert get_device("xc7z020") is get_device("xc7z020clg400-1")
+    assert get_device("XCU250") is get_device("xcu250-figd2104-2L-e")
+    assert get_device("xczu3eg") is get_device("Ultra96")
+    for prefix in ("xc7", "xc7z0", "xczu3", "xcu2"):  # not a device: no guessing from a prefix
+        with pytest.raises(UnknownDeviceError):
+            get_device(prefix)
+
+
 def test_unknown_part_lists_known_names():
     with pytest.raises(UnknownDeviceError, match=r"unknown FPGA part or board 'xc7z999'.*xc7z020clg400-1.*U250"):
         get_device("xc7z999")
